@@ -1,0 +1,120 @@
+// Encodes Envoy resources written in Envoy's own JSON/YAML shape (proto3 JSON
+// mapping with snake_case names) into protobuf bytes. protobufjs's fromObject
+// does not implement the proto3 JSON forms of the well-known types, so this
+// walks the message schema and converts them: Duration "1.5s", wrapper types
+// as bare scalars, Struct as a plain object, and Any as {"@type": ..., fields}.
+// Unknown fields are errors, so a typo in a translator fails loudly.
+import protobuf from 'protobufjs';
+import { protoRoot, TYPE_PREFIX } from './protos.ts';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+const WRAPPERS = new Set([
+  'google.protobuf.DoubleValue', 'google.protobuf.FloatValue', 'google.protobuf.Int64Value',
+  'google.protobuf.UInt64Value', 'google.protobuf.Int32Value', 'google.protobuf.UInt32Value',
+  'google.protobuf.BoolValue', 'google.protobuf.StringValue', 'google.protobuf.BytesValue',
+]);
+
+function fullName(type: protobuf.Type): string {
+  return type.fullName.replace(/^\./, '');
+}
+
+function parseDuration(value: Json, path: string): { seconds: number; nanos: number } {
+  const m = typeof value === 'string' ? /^(-?\d+)(?:\.(\d{1,9}))?s$/.exec(value) : null;
+  if (!m) throw new Error(`${path}: expected a duration like "1.5s", got ${JSON.stringify(value)}`);
+  const seconds = Number(m[1]);
+  const nanos = m[2] ? Number(m[2].padEnd(9, '0')) * (seconds < 0 ? -1 : 1) : 0;
+  return { seconds, nanos };
+}
+
+function structValue(value: Json): Record<string, unknown> {
+  if (value === null) return { nullValue: 0, null_value: 'NULL_VALUE' };
+  if (typeof value === 'boolean') return { bool_value: value };
+  if (typeof value === 'number') return { number_value: value };
+  if (typeof value === 'string') return { string_value: value };
+  if (Array.isArray(value)) return { list_value: { values: value.map(structValue) } };
+  return { struct_value: structFields(value) };
+}
+
+function structFields(obj: { [k: string]: Json }): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) fields[k] = structValue(v);
+  return { fields };
+}
+
+/** Resolves a type URL to its message type, or throws naming the URL. */
+export function typeForUrl(typeUrl: string): protobuf.Type {
+  const name = typeUrl.startsWith(TYPE_PREFIX) ? typeUrl.slice(TYPE_PREFIX.length) : typeUrl;
+  try {
+    return protoRoot.lookupType(name);
+  } catch {
+    throw new Error(`unknown message type ${typeUrl}: add its proto to envoy/protos.ts`);
+  }
+}
+
+function convertAny(value: Json, path: string): { type_url: string; value: Uint8Array } {
+  if (!value || typeof value !== 'object' || Array.isArray(value) || typeof value['@type'] !== 'string') {
+    throw new Error(`${path}: Any needs an "@type"`);
+  }
+  const { '@type': typeUrl, ...rest } = value;
+  const type = typeForUrl(typeUrl as string);
+  return { type_url: typeUrl as string, value: encodeJson(type, rest, path) };
+}
+
+function convertField(field: protobuf.Field, value: Json, path: string): unknown {
+  const rt = field.resolvedType;
+  if (rt instanceof protobuf.Enum) {
+    if (typeof value === 'number') return value;
+    const number = typeof value === 'string' ? rt.values[value] : undefined;
+    if (number === undefined) {
+      throw new Error(`${path}: ${JSON.stringify(value)} is not one of ${Object.keys(rt.values).join(', ')}`);
+    }
+    return number;
+  }
+  if (!(rt instanceof protobuf.Type)) return value; // scalar: fromObject takes numbers, strings, base64
+  const name = fullName(rt);
+  if (name === 'google.protobuf.Duration') return parseDuration(value, path);
+  if (WRAPPERS.has(name)) return { value };
+  if (name === 'google.protobuf.Struct') return structFields(value as { [k: string]: Json });
+  if (name === 'google.protobuf.Value') return structValue(value);
+  if (name === 'google.protobuf.Any') return convertAny(value, path);
+  return convertMessage(rt, value, path);
+}
+
+function convertMessage(type: protobuf.Type, value: Json, path: string): Record<string, unknown> {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`${path}: expected an object for ${fullName(type)}`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const field = type.fields[key];
+    const fieldPath = path ? `${path}.${key}` : key;
+    if (!field) throw new Error(`${fieldPath}: no such field in ${fullName(type)}`);
+    if (field.repeated) {
+      if (!Array.isArray(v)) throw new Error(`${fieldPath}: expected a list`);
+      out[key] = v.map((item, i) => convertField(field, item, `${fieldPath}[${i}]`));
+    } else if (field instanceof protobuf.MapField) {
+      const entries: Record<string, unknown> = {};
+      for (const [mk, mv] of Object.entries(v as { [k: string]: Json })) {
+        entries[mk] = convertField(field, mv, `${fieldPath}.${mk}`);
+      }
+      out[key] = entries;
+    } else {
+      out[key] = convertField(field, v, fieldPath);
+    }
+  }
+  return out;
+}
+
+/** Encodes a JSON-shaped message of `type` to protobuf bytes. */
+export function encodeJson(type: protobuf.Type, value: unknown, path = ''): Uint8Array {
+  const converted = convertMessage(type, value as Json, path);
+  const problem = type.verify(converted);
+  if (problem) throw new Error(`${path || fullName(type)}: ${problem}`);
+  return type.encode(type.fromObject(converted)).finish();
+}
+
+/** Decodes bytes back to Envoy's JSON shape (enums as names), for tests and debugging. */
+export function decodeToJson(type: protobuf.Type, bytes: Uint8Array): unknown {
+  return type.toObject(type.decode(bytes), { enums: String, longs: Number, bytes: String, defaults: false });
+}

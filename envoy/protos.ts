@@ -1,0 +1,54 @@
+// Loads the Envoy v3 API protos that @grpc/grpc-js-xds carries into one
+// protobufjs Root, so xDS resources written as plain objects (Envoy's JSON
+// shape, with `@type` on Any) can be encoded to the bytes Envoy expects.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import protobuf from 'protobufjs';
+
+const require = createRequire(import.meta.url);
+const depsDir = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
+const includeDirs = [
+  ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(depsDir, d)),
+  dirname(require.resolve('protobufjs/package.json')), // google/protobuf/descriptor.proto
+];
+
+/** Every message type Ferry puts in an Any or a DiscoveryResponse. */
+const entryFiles = [
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/config/bootstrap/v3/bootstrap.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/access_loggers/stream/v3/stream.proto',
+];
+
+function loadRoot(): protobuf.Root {
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => {
+    for (const dir of includeDirs) {
+      const candidate = join(dir, target);
+      if (existsSync(candidate)) return candidate;
+    }
+    return target;
+  };
+  root.loadSync(entryFiles, { keepCase: true });
+  root.resolveAll();
+  return root;
+}
+
+export const protoRoot = loadRoot();
+
+export function messageType(fullName: string): protobuf.Type {
+  return protoRoot.lookupType(fullName);
+}
+
+export const TYPE_PREFIX = 'type.googleapis.com/';
