@@ -27,13 +27,14 @@ function parseDuration(value: Json, path: string): { seconds: number; nanos: num
   return { seconds, nanos };
 }
 
+// protobufjs bundles google/protobuf/struct.proto with camelCase field names.
 function structValue(value: Json): Record<string, unknown> {
-  if (value === null) return { nullValue: 0, null_value: 'NULL_VALUE' };
-  if (typeof value === 'boolean') return { bool_value: value };
-  if (typeof value === 'number') return { number_value: value };
-  if (typeof value === 'string') return { string_value: value };
-  if (Array.isArray(value)) return { list_value: { values: value.map(structValue) } };
-  return { struct_value: structFields(value) };
+  if (value === null) return { nullValue: 0 };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (typeof value === 'number') return { numberValue: value };
+  if (typeof value === 'string') return { stringValue: value };
+  if (Array.isArray(value)) return { listValue: { values: value.map(structValue) } };
+  return { structValue: structFields(value) };
 }
 
 function structFields(obj: { [k: string]: Json }): Record<string, unknown> {

@@ -1,0 +1,125 @@
+// The REST API (Fastify): resources, status, health. Everything under /api
+// needs the bearer token from <home>/api-token; health and the OpenAPI
+// document do not.
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyError } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.ts';
+import { applyDocuments, ApplyError } from '../resources/apply.ts';
+import { resolveKind } from '../resources/kinds.ts';
+import { RESOURCE_SCHEMAS } from '../resources/schemas.ts';
+import type { NodeConfig } from '../config.ts';
+import type { NodeStatus } from './status.ts';
+
+export interface ApiDeps {
+  config: NodeConfig;
+  store: Store;
+  apiToken: string;
+  status: () => Promise<NodeStatus>;
+  log: Logger;
+}
+
+const errorSchema = { type: 'object', properties: { error: { type: 'string' } } } as const;
+
+export async function buildApi(deps: ApiDeps) {
+  const app = Fastify({ loggerInstance: deps.log.child({ component: 'api' }), disableRequestLogging: true, bodyLimit: 32 * 1024 * 1024 });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Ferry node API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    const status = err instanceof ApplyError ? 400 : (err.statusCode ?? 500);
+    if (status >= 500) deps.log.error({ err }, 'API error');
+    reply.code(status).send({ error: err.validation ? `request ${err.message}` : err.message });
+  });
+
+  const token = Buffer.from(deps.apiToken);
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.url.startsWith('/api/')) return;
+    const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+    if (given.length !== token.length || !timingSafeEqual(given, token)) {
+      return reply.code(401).send({ error: `missing or wrong bearer token: send "Authorization: Bearer <token>" with the token in <home>/api-token` });
+    }
+  });
+
+  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    const s = await deps.status();
+    const ready = s.envoy.ready && s.xds.converged && !s.translationError;
+    const reasons = [
+      ...(s.envoy.ready ? [] : ['Envoy is not ready (admin /ready)']),
+      ...(s.xds.converged ? [] : ['Envoy has not acknowledged the current configuration']),
+      ...(s.translationError ? [`translation failed: ${s.translationError}`] : []),
+    ];
+    reply.code(ready ? 200 : 503).send({ ready, snapshotVersion: s.xds.snapshotVersion, reasons });
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.post('/api/v1/apply', {
+    schema: {
+      description: 'Apply resources (all or nothing).',
+      body: { type: 'object', required: ['resources'], properties: { resources: { type: 'array', items: {} } } },
+      response: { 200: { type: 'object', properties: { results: { type: 'array', items: { type: 'object', properties: { kind: { type: 'string' }, name: { type: 'string' }, action: { type: 'string' } } } } } }, 400: errorSchema },
+    },
+  }, async (req) => {
+    const { resources } = req.body as { resources: unknown[] };
+    return { results: applyDocuments(deps.store, resources, { domain: deps.config.domain }) };
+  });
+
+  const kindParam = { type: 'object', properties: { kind: { type: 'string' }, name: { type: 'string' } } } as const;
+
+  app.get('/api/v1/resources/:kind', { schema: { params: kindParam } }, async (req) => {
+    const kind = parseKind((req.params as { kind: string }).kind);
+    return { items: deps.store.list(kind).map(withStatus(await deps.status())) };
+  });
+
+  app.get('/api/v1/resources/:kind/:name', { schema: { params: kindParam } }, async (req, reply) => {
+    const { kind: k, name } = req.params as { kind: string; name: string };
+    const kind = parseKind(k);
+    const r = deps.store.get(kind, name);
+    if (!r) return reply.code(404).send({ error: `${kind} ${name} not found: \`ferry get ${kind.toLowerCase()}\` lists what exists` });
+    return withStatus(await deps.status())(r);
+  });
+
+  app.delete('/api/v1/resources/:kind/:name', { schema: { params: kindParam } }, async (req, reply) => {
+    const { kind: k, name } = req.params as { kind: string; name: string };
+    const kind = parseKind(k);
+    if (!deps.store.delete(kind, name)) return reply.code(404).send({ error: `${kind} ${name} not found` });
+    return { deleted: { kind, name } };
+  });
+
+  app.get('/api/v1/status', async () => deps.status());
+
+  // The resource schemas, for clients that validate before sending.
+  app.get('/api/v1/schemas', { schema: { hide: true } }, async () => RESOURCE_SCHEMAS);
+
+  return app;
+}
+
+function parseKind(text: string) {
+  try {
+    return resolveKind(text);
+  } catch (e) {
+    throw Object.assign(new Error((e as Error).message), { statusCode: 400 });
+  }
+}
+
+/** Adds the status computed by the last translation (and Envoy's ack state) to a stored resource. */
+function withStatus(s: NodeStatus) {
+  return (r: { kind: string; metadata: { name: string } }) => {
+    const st = s.resources.find((x) => x.kind === r.kind && x.name === r.metadata.name);
+    const applied = s.xds.converged ? 'Envoy acknowledged the current configuration' : 'waiting for Envoy to acknowledge the current configuration';
+    return {
+      ...r,
+      status: st
+        ? { ready: st.ready && s.xds.converged, reason: st.ready && !s.xds.converged ? applied : st.reason, ...(st.fix ? { fix: st.fix } : {}), configApplied: s.xds.converged }
+        : { ready: false, reason: 'not translated yet' },
+    };
+  };
+}

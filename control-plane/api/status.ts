@@ -1,0 +1,12 @@
+// The node status shape shared by the API, `ferry status` and `ferry describe`.
+import type { ProxyStatus, Nack } from '../ads/server.ts';
+import type { ResourceStatus } from '../translate/ir.ts';
+
+export interface NodeStatus {
+  domain: string;
+  listeners: { public: string; internal: string; api: string };
+  envoy: { pid?: number; ready: boolean; restarts: number; lastExit?: { code: number | null; signal: string | null; at: string } };
+  xds: { snapshotVersion?: string; converged: boolean; proxies: ProxyStatus[]; recentNacks: { node: string; type: string; nack: Nack }[] };
+  translationError?: string;
+  resources: ResourceStatus[];
+}

@@ -1,0 +1,48 @@
+// Human-readable output for the CLI.
+import YAML from 'yaml';
+import type { NodeStatus } from '../api/status.ts';
+
+type Item = { kind: string; metadata: { name: string }; status?: { ready?: boolean; reason?: string; fix?: string } };
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+export function formatList(items: Item[]): string {
+  if (items.length === 0) return 'No resources found.';
+  return table([['KIND', 'NAME', 'READY', 'REASON'], ...items.map((i) => [i.kind, i.metadata.name, i.status?.ready ? 'True' : 'False', i.status?.reason ?? ''])]);
+}
+
+export function formatDescribe(item: Item & Record<string, unknown>): string {
+  const { status, ...resource } = item;
+  const lines = [
+    `Name:    ${item.metadata.name}`,
+    `Kind:    ${item.kind}`,
+    `Ready:   ${status?.ready ? 'True' : 'False'}`,
+    `Reason:  ${status?.reason ?? 'unknown'}`,
+  ];
+  if (status?.fix) lines.push(`Fix:     ${status.fix}`);
+  const { meta, ...doc } = resource as Record<string, unknown>;
+  lines.push('Resource:', ...YAML.stringify(doc).trimEnd().split('\n').map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
+export function formatStatus(s: NodeStatus): string {
+  const lines = [
+    `Domain:     ${s.domain}`,
+    `Listeners:  public ${s.listeners.public}, internal ${s.listeners.internal}, api ${s.listeners.api}`,
+    `Envoy:      ${s.envoy.ready ? 'ready' : 'NOT ready'} (pid ${s.envoy.pid ?? '-'}, restarts ${s.envoy.restarts}${s.envoy.lastExit ? `, last exit ${s.envoy.lastExit.signal ?? s.envoy.lastExit.code} at ${s.envoy.lastExit.at}` : ''})`,
+    `xDS:        snapshot ${s.xds.snapshotVersion ?? '-'}, ${s.xds.converged ? 'acknowledged by every proxy' : 'NOT yet acknowledged'}`,
+  ];
+  if (s.translationError) lines.push(`Translation error: ${s.translationError}`);
+  for (const p of s.xds.proxies) {
+    const types = Object.entries(p.types).map(([t, v]) => `${t}=${v.ackedVersion ?? '-'}${v.pending ? '(pending)' : ''}${v.nack ? '(NACK)' : ''}`);
+    lines.push(`  proxy ${p.node}: ${types.join(' ')}`);
+  }
+  for (const n of s.xds.recentNacks) lines.push(`  NACK ${n.node} ${n.type} at ${n.nack.at}: ${n.nack.message}`);
+  lines.push('Resources:');
+  if (s.resources.length === 0) lines.push('  none (apply Domains, routes and Services with `ferry apply`)');
+  else lines.push(...table([['KIND', 'NAME', 'READY', 'REASON'], ...s.resources.map((r) => [r.kind, r.name, r.ready ? 'True' : 'False', r.reason])]).split('\n').map((l) => `  ${l}`));
+  return lines.join('\n');
+}

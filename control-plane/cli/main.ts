@@ -1,0 +1,167 @@
+// The `ferry` command line (shared/DESIGN.md "CLI contract").
+// Every failure is one line naming the cause, with a non-zero exit code.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import { homePaths, readConfig, DEFAULT_PORTS } from '../config.ts';
+import { initHome, readCa } from '../home.ts';
+import { startNode, nodeLogger } from '../node.ts';
+import { Store } from '../store/store.ts';
+import { applyDocuments } from '../resources/apply.ts';
+import { resolveKind } from '../resources/kinds.ts';
+import { parseDocuments } from '../../interop/documents.ts';
+import { ApiClient, NodeNotRunning } from './client.ts';
+import { formatDescribe, formatList, formatStatus } from './format.ts';
+import type { NodeStatus } from '../api/status.ts';
+import { runDemo } from './demo.ts';
+
+const USAGE = `ferry: cross-domain gateway mesh for privacy computing
+
+  ferry init <domain> --home DIR [--public-port N] [--internal-port N] [--api-port N] [--admin-port N] [--xds-port N]
+  ferry start --home DIR
+  ferry cert export --home DIR
+  ferry apply --home DIR -f FILE|-
+  ferry get <kind> [name] --home DIR [-o json|yaml]
+  ferry describe <kind> <name> --home DIR
+  ferry delete <kind> <name> --home DIR
+  ferry status --home DIR [-o json]
+  ferry demo [--keep]
+
+kinds: domain, clusterdomainroute (route, cdr), domainroute (dr), service (svc)`;
+
+class UsageError extends Error {}
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined || value === '') throw new UsageError(`missing ${what}\n\n${USAGE}`);
+  return value;
+}
+
+function port(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${flag}: "${value}" is not a port number (1-65535)`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      home: { type: 'string' },
+      file: { type: 'string', short: 'f' },
+      output: { type: 'string', short: 'o' },
+      keep: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      'public-port': { type: 'string' },
+      'internal-port': { type: 'string' },
+      'api-port': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'xds-port': { type: 'string' },
+    },
+  });
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return;
+  }
+  const home = () => need(values.home, '--home DIR');
+  const output = values.output;
+  if (output !== undefined && !['json', 'yaml'].includes(output)) throw new UsageError(`-o: "${output}" is not an output format: use json or yaml`);
+
+  switch (command) {
+    case 'init': {
+      const domain = need(args[0], '<domain>');
+      const config = initHome(home(), domain, {
+        public: port(values['public-port'], '--public-port') ?? DEFAULT_PORTS.public,
+        internal: port(values['internal-port'], '--internal-port') ?? DEFAULT_PORTS.internal,
+        api: port(values['api-port'], '--api-port') ?? DEFAULT_PORTS.api,
+        envoyAdmin: port(values['admin-port'], '--admin-port') ?? DEFAULT_PORTS.envoyAdmin,
+        xds: port(values['xds-port'], '--xds-port') ?? DEFAULT_PORTS.xds,
+      });
+      console.log(`initialised domain ${config.domain} in ${home()}: CA and gateway certificate in ${homePaths(home()).certs}`);
+      console.log(`next: \`ferry start --home ${home()}\`, and give partners the output of \`ferry cert export --home ${home()}\``);
+      return;
+    }
+    case 'start': {
+      const h = home();
+      readConfig(h); // fail early, in one line, when the home is not initialised
+      const log = nodeLogger(h);
+      const node = await startNode(h, log);
+      const stop = () => { node.stop().then(() => process.exit(0), () => process.exit(1)); };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      return;
+    }
+    case 'cert': {
+      if (args[0] !== 'export') throw new UsageError(`unknown cert command "${args[0] ?? ''}": use \`ferry cert export --home DIR\``);
+      process.stdout.write(readCa(home()).certPem);
+      return;
+    }
+    case 'apply': {
+      const file = need(values.file, '-f FILE (or -f - for standard input)');
+      const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+      const docs = parseDocuments(text, file === '-' ? 'stdin' : file);
+      const h = home();
+      let results: { kind: string; name: string; action: string }[];
+      try {
+        results = (await new ApiClient(h).call<{ results: typeof results }>('POST', '/api/v1/apply', { resources: docs })).results;
+      } catch (e) {
+        if (!(e instanceof NodeNotRunning)) throw e;
+        // The node is not running: write to its store; it takes effect at start.
+        const store = new Store(homePaths(h).store);
+        try {
+          results = applyDocuments(store, docs, { domain: readConfig(h).domain });
+        } finally {
+          store.close();
+        }
+        console.error('node not running: applied to its store; takes effect when it starts');
+      }
+      for (const r of results) console.log(`${r.kind.toLowerCase()}/${r.name} ${r.action}`);
+      return;
+    }
+    case 'get': {
+      const kind = resolveKind(need(args[0], '<kind>'));
+      const name = args[1];
+      const client = new ApiClient(home());
+      const items = name
+        ? [await client.call<Record<string, unknown>>('GET', `/api/v1/resources/${kind}/${encodeURIComponent(name)}`)]
+        : (await client.call<{ items: Record<string, unknown>[] }>('GET', `/api/v1/resources/${kind}`)).items;
+      const clean = items.map(({ meta, ...rest }) => rest);
+      if (output === 'json') console.log(JSON.stringify(name ? clean[0] : clean, null, 2));
+      else if (output === 'yaml') console.log(clean.map((i) => YAML.stringify(i)).join('---\n').trimEnd());
+      else console.log(formatList(items as never));
+      return;
+    }
+    case 'describe': {
+      const kind = resolveKind(need(args[0], '<kind>'));
+      const name = need(args[1], '<name>');
+      const item = await new ApiClient(home()).call<Record<string, unknown>>('GET', `/api/v1/resources/${kind}/${encodeURIComponent(name)}`);
+      console.log(formatDescribe(item as never));
+      return;
+    }
+    case 'delete': {
+      const kind = resolveKind(need(args[0], '<kind>'));
+      const name = need(args[1], '<name>');
+      await new ApiClient(home()).call('DELETE', `/api/v1/resources/${kind}/${encodeURIComponent(name)}`);
+      console.log(`${kind.toLowerCase()}/${name} deleted`);
+      return;
+    }
+    case 'status': {
+      const s = await new ApiClient(home()).call<NodeStatus>('GET', '/api/v1/status');
+      console.log(output === 'json' ? JSON.stringify(s, null, 2) : output === 'yaml' ? YAML.stringify(s) : formatStatus(s));
+      return;
+    }
+    case 'demo':
+      await runDemo({ keep: Boolean(values.keep) });
+      return;
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: Error) => {
+  const message = e instanceof UsageError ? e.message : e.message.split('\n')[0];
+  console.error(`ferry: error: ${message}`);
+  process.exit(e instanceof UsageError ? 2 : 1);
+});

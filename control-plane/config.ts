@@ -1,0 +1,68 @@
+// The node's configuration file, <home>/ferry.yaml, written by `ferry init`.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+
+export interface NodeConfig {
+  domain: string;
+  listeners: {
+    /** The one port partners reach. */
+    public: { address: string; port: number };
+    /** Local engines call peers here (Host: <svc>.<peer>.svc, or http_proxy). */
+    internal: { address: string; port: number };
+    /** REST API, /healthz, /readyz, /openapi.json. */
+    api: { address: string; port: number };
+    envoyAdmin: { address: string; port: number };
+    xds: { address: string; port: number };
+  };
+}
+
+export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001 } as const;
+
+export function defaultConfig(domain: string, ports: Partial<Record<keyof typeof DEFAULT_PORTS, number>> = {}): NodeConfig {
+  const p = { ...DEFAULT_PORTS, ...ports };
+  return {
+    domain,
+    listeners: {
+      public: { address: '0.0.0.0', port: p.public },
+      internal: { address: '127.0.0.1', port: p.internal },
+      api: { address: '127.0.0.1', port: p.api },
+      envoyAdmin: { address: '127.0.0.1', port: p.envoyAdmin },
+      xds: { address: '127.0.0.1', port: p.xds },
+    },
+  };
+}
+
+/** Paths inside a node's home directory (shared/DESIGN.md "Home directory"). */
+export function homePaths(home: string) {
+  return {
+    config: join(home, 'ferry.yaml'),
+    certs: join(home, 'certs'),
+    caCert: join(home, 'certs', 'ca.crt'),
+    caKey: join(home, 'certs', 'ca.key'),
+    gatewayCert: join(home, 'certs', 'gateway.crt'),
+    gatewayKey: join(home, 'certs', 'gateway.key'),
+    apiToken: join(home, 'api-token'),
+    data: join(home, 'data'),
+    store: join(home, 'data', 'ferry.db'),
+    logs: join(home, 'logs'),
+    run: join(home, 'run'),
+    bootstrap: join(home, 'run', 'envoy-bootstrap.json'),
+    pid: join(home, 'run', 'ferry.pid'),
+  };
+}
+
+export function readConfig(home: string): NodeConfig {
+  const path = homePaths(home).config;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new Error(`no Ferry node at --home ${home} (${path} missing): run \`ferry init <domain> --home ${home}\` first`);
+  }
+  return YAML.parse(text) as NodeConfig;
+}
+
+export function writeConfig(home: string, config: NodeConfig): void {
+  writeFileSync(homePaths(home).config, YAML.stringify(config));
+}

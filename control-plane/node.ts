@@ -1,0 +1,81 @@
+// A Ferry node: store, translation, ADS server, Envoy supervisor and REST API,
+// wired together. `ferry start` runs this in the foreground.
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { homePaths, readConfig, type NodeConfig } from './config.ts';
+import { readApiToken, readCa, readGatewayCert } from './home.ts';
+import { Store } from './store/store.ts';
+import { AdsServer } from './ads/server.ts';
+import { Reconciler } from './reconciler.ts';
+import { EnvoySupervisor } from './supervisor/envoy-supervisor.ts';
+import { buildApi } from './api/server.ts';
+import type { NodeStatus } from './api/status.ts';
+import { locateEnvoy } from '../envoy/locate.ts';
+
+export interface RunningNode {
+  config: NodeConfig;
+  status: () => Promise<NodeStatus>;
+  stop: () => Promise<void>;
+}
+
+export function nodeLogger(home: string): Logger {
+  const { logs } = homePaths(home);
+  mkdirSync(logs, { recursive: true });
+  return pino(
+    { level: process.env.FERRY_LOG_LEVEL ?? 'info', base: { component: 'ferry' } },
+    pino.multistream([{ stream: process.stdout }, { stream: pino.destination({ dest: join(logs, 'ferry.log'), mkdir: true, sync: false }) }]),
+  );
+}
+
+export async function startNode(home: string, log: Logger = nodeLogger(home)): Promise<RunningNode> {
+  const config = readConfig(home);
+  const paths = homePaths(home);
+  const envoy = locateEnvoy();
+  const store = new Store(paths.store);
+  const ads = new AdsServer(log.child({ component: 'xds' }));
+  const reconciler = new Reconciler({
+    store, config, ads, log: log.child({ component: 'translator' }),
+    ownCaPem: readCa(home).certPem,
+    gateway: readGatewayCert(home),
+  });
+  reconciler.reconcile();
+  await ads.listen(config.listeners.xds.address, config.listeners.xds.port);
+
+  const supervisor = new EnvoySupervisor({ envoyBin: envoy.bin, bootstrapPath: paths.bootstrap, logDir: paths.logs, config, log: log.child({ component: 'supervisor' }) });
+  supervisor.start();
+
+  const status = async (): Promise<NodeStatus> => {
+    const l = config.listeners;
+    return {
+      domain: config.domain,
+      listeners: { public: `${l.public.address}:${l.public.port}`, internal: `${l.internal.address}:${l.internal.port}`, api: `${l.api.address}:${l.api.port}` },
+      envoy: { pid: supervisor.pid, ready: await supervisor.envoyReady(), restarts: supervisor.restarts, lastExit: supervisor.lastExit },
+      xds: { snapshotVersion: reconciler.outcome.snapshotVersion, converged: ads.converged(), proxies: ads.proxies(), recentNacks: ads.nacks.slice(-10) },
+      ...(reconciler.outcome.error ? { translationError: reconciler.outcome.error } : {}),
+      resources: reconciler.outcome.statuses,
+    };
+  };
+
+  const api = await buildApi({ config, store, apiToken: readApiToken(home), status, log });
+  await api.listen({ host: config.listeners.api.address, port: config.listeners.api.port });
+  writeFileSync(paths.pid, `${process.pid}\n`);
+  log.info({ domain: config.domain, envoy: envoy.version, api: `http://${config.listeners.api.address}:${config.listeners.api.port}` }, 'Ferry node started');
+
+  let stopped = false;
+  return {
+    config,
+    status,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      reconciler.stop();
+      await supervisor.stop();
+      await api.close();
+      await ads.close();
+      store.close();
+      rmSync(paths.pid, { force: true });
+      log.info('Ferry node stopped');
+    },
+  };
+}

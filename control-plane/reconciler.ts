@@ -1,0 +1,80 @@
+// Store -> translate -> IR -> Envoy resources -> snapshot -> ADS, coalescing
+// bursts of changes. The translation steps are pure; this is the edge that
+// runs them and keeps the outcome (statuses, errors) for the API.
+import type { Logger } from 'pino';
+import type { NodeConfig } from './config.ts';
+import type { Store } from './store/store.ts';
+import { groupResources } from './resources/types.ts';
+import { translateToIr } from './translate/resources-to-ir.ts';
+import type { ResourceStatus } from './translate/ir.ts';
+import { translateToEnvoy, type GatewayKeyMaterial } from './xds/ir-to-envoy.ts';
+import { buildSnapshot, checkReferences, type Snapshot } from './ads/snapshot.ts';
+import type { AdsServer } from './ads/server.ts';
+
+export interface ReconcileOutcome {
+  snapshotVersion?: string;
+  statuses: ResourceStatus[];
+  /** A translation bug: the previous configuration stays in force. */
+  error?: string;
+  at: string;
+}
+
+export interface ReconcilerDeps {
+  store: Store;
+  config: NodeConfig;
+  ownCaPem: string;
+  gateway: GatewayKeyMaterial;
+  ads: AdsServer;
+  log: Logger;
+}
+
+export class Reconciler {
+  outcome: ReconcileOutcome = { statuses: [], at: new Date().toISOString() };
+  private timer: NodeJS.Timeout | undefined;
+  private firstChangeAt = 0;
+  private snapshot: Snapshot | undefined;
+
+  private readonly deps: ReconcilerDeps;
+  private readonly debounceMs: number;
+  private readonly maxDelayMs: number;
+
+  constructor(deps: ReconcilerDeps, debounceMs = 20, maxDelayMs = 200) {
+    this.deps = deps;
+    this.debounceMs = debounceMs;
+    this.maxDelayMs = maxDelayMs;
+    deps.store.on('change', () => this.schedule());
+  }
+
+  /** Coalesces changes: waits debounceMs after the last one, never more than maxDelayMs after the first. */
+  schedule(): void {
+    const now = Date.now();
+    if (!this.timer) this.firstChangeAt = now;
+    clearTimeout(this.timer);
+    const wait = Math.max(0, Math.min(this.debounceMs, this.firstChangeAt + this.maxDelayMs - now));
+    this.timer = setTimeout(() => { this.timer = undefined; this.reconcile(); }, wait);
+  }
+
+  reconcile(): ReconcileOutcome {
+    const { store, config, ownCaPem, gateway, ads, log } = this.deps;
+    const at = new Date().toISOString();
+    let statuses: ResourceStatus[] = this.outcome.statuses;
+    try {
+      const ir = translateToIr(groupResources(store.list()), config, ownCaPem);
+      statuses = ir.statuses;
+      const envoy = translateToEnvoy(ir, gateway);
+      const problems = checkReferences(envoy);
+      if (problems.length) throw new Error(`inconsistent configuration: ${problems.join('; ')}`);
+      this.snapshot = buildSnapshot(envoy, this.snapshot);
+      ads.setSnapshot(this.snapshot);
+      this.outcome = { snapshotVersion: this.snapshot.version, statuses, at };
+    } catch (e) {
+      log.error({ err: e }, 'translation failed; Envoy keeps the previous configuration');
+      this.outcome = { snapshotVersion: this.snapshot?.version, statuses, error: (e as Error).message, at };
+    }
+    return this.outcome;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,18 @@
+// Kind names as users type them (CLI, API paths): kubectl-style aliases.
+import type { Kind } from './types.ts';
+
+const ALIASES: Record<string, Kind> = {
+  domain: 'Domain', domains: 'Domain',
+  clusterdomainroute: 'ClusterDomainRoute', clusterdomainroutes: 'ClusterDomainRoute', cdr: 'ClusterDomainRoute',
+  route: 'ClusterDomainRoute', routes: 'ClusterDomainRoute',
+  domainroute: 'DomainRoute', domainroutes: 'DomainRoute', dr: 'DomainRoute',
+  service: 'Service', services: 'Service', svc: 'Service',
+};
+
+export function resolveKind(text: string): Kind {
+  const kind = ALIASES[text.toLowerCase()];
+  if (!kind) {
+    throw new Error(`unknown kind "${text}": use one of domain, clusterdomainroute (route, cdr), domainroute (dr), service (svc)`);
+  }
+  return kind;
+}

@@ -1,0 +1,82 @@
+// The resource contract of shared/DESIGN.md: Kuscia kinds plus a Kubernetes-shaped Service.
+
+export const KUSCIA_API_VERSION = 'kuscia.secretflow/v1alpha1';
+
+export type Kind = 'Domain' | 'ClusterDomainRoute' | 'DomainRoute' | 'Service';
+export const KINDS: readonly Kind[] = ['Domain', 'ClusterDomainRoute', 'DomainRoute', 'Service'];
+
+export interface Metadata {
+  name: string;
+  namespace?: string;
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+}
+
+export interface DomainSpec {
+  role?: '' | 'partner';
+  /** base64 of the partner's CA certificate PEM (what `ferry cert export` prints). */
+  cert?: string;
+  master?: string;
+}
+
+export interface RoutePort {
+  name: string;
+  port: number;
+  protocol: 'HTTP' | 'GRPC';
+  isTLS?: boolean;
+  pathPrefix?: string;
+}
+
+export interface RouteSpec {
+  source: string;
+  destination: string;
+  interConnProtocol?: 'kuscia';
+  endpoint: { host: string; ports: RoutePort[] };
+  authenticationType: 'MTLS' | 'Token' | 'None';
+  tokenConfig?: { tokenGenMethod?: string; rollingUpdatePeriod?: number };
+  transit?: { transitMethod: 'THIRD-DOMAIN' | 'REVERSE-TUNNEL'; domain?: { domainID: string } };
+  requestHeadersToAdd?: Record<string, string>;
+}
+
+export interface ServiceSpec {
+  type: 'ExternalName';
+  externalName: string;
+  ports: { name?: string; port: number; protocol?: string }[];
+}
+
+interface Base<K extends Kind, S> {
+  apiVersion: string;
+  kind: K;
+  metadata: Metadata;
+  spec: S;
+}
+
+export type DomainResource = Base<'Domain', DomainSpec>;
+export type RouteResource = Base<'ClusterDomainRoute' | 'DomainRoute', RouteSpec>;
+export type ServiceResource = Base<'Service', ServiceSpec>;
+export type Resource = DomainResource | RouteResource | ServiceResource;
+
+/** Annotation on a Service listing the partner domains that may call it. */
+export const ACCESS_DOMAIN_ANNOTATION = 'kuscia.secretflow/access-domain';
+export const PROTOCOL_ANNOTATION = 'kuscia.secretflow/protocol';
+
+/** Everything the translator reads: the stored resources, grouped by kind. */
+export interface ResourceSet {
+  domains: DomainResource[];
+  routes: RouteResource[];
+  services: ServiceResource[];
+}
+
+export function groupResources(all: readonly Resource[]): ResourceSet {
+  const set: ResourceSet = { domains: [], routes: [], services: [] };
+  for (const r of all) {
+    if (r.kind === 'Domain') set.domains.push(r);
+    else if (r.kind === 'Service') set.services.push(r);
+    else set.routes.push(r);
+  }
+  const byName = (a: Resource, b: Resource) => a.metadata.name.localeCompare(b.metadata.name);
+  set.domains.sort(byName);
+  set.routes.sort(byName);
+  set.services.sort(byName);
+  return set;
+}

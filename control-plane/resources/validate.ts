@@ -1,0 +1,165 @@
+// Validation of resources before they reach the store: the JSON schema first
+// (shape, types, unknown fields), then the rules that need context (this
+// node's domain, certificate contents). Every error names the field and the fix.
+import { Ajv, type ErrorObject } from 'ajv';
+import { inspectCertificate } from '../../certs/authority.ts';
+import { RESOURCE_SCHEMAS } from './schemas.ts';
+import { KINDS, ACCESS_DOMAIN_ANNOTATION, PROTOCOL_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
+
+export class ValidationError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validators = Object.fromEntries(
+  Object.entries(RESOURCE_SCHEMAS).map(([kind, schema]) => [kind, ajv.compile(schema)]),
+) as Record<Kind, ReturnType<typeof ajv.compile>>;
+
+const SERVICE_PROTOCOLS = ['HTTP', 'GRPC'];
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** `/spec/endpoint/ports/0/port` -> `spec.endpoint.ports[0].port` */
+function fieldPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+}
+
+function describeSchemaError(e: ErrorObject): ValidationError {
+  const at = fieldPath(e.instancePath);
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return new ValidationError(at ? `${at}.${params.missingProperty}` : String(params.missingProperty), 'is required');
+    case 'additionalProperty':
+    case 'additionalProperties':
+      return new ValidationError(
+        at ? `${at}.${params.additionalProperty}` : String(params.additionalProperty),
+        'unknown field: remove it or check its spelling (names are case-sensitive)',
+      );
+    case 'enum':
+      return new ValidationError(at, `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`);
+    case 'const':
+      return new ValidationError(at, `must be ${JSON.stringify(params.allowedValue)}`);
+    case 'pattern':
+      return new ValidationError(at, at.endsWith('pathPrefix')
+        ? 'must be empty or start with "/" (no spaces, "?" or "#")'
+        : 'must be a lowercase DNS label: a-z, 0-9 and "-", at most 63 characters, starting and ending with a letter or digit');
+    default:
+      return new ValidationError(at || '(document)', e.message ?? 'is invalid');
+  }
+}
+
+export interface ValidationContext {
+  /** This node's domain id. */
+  domain: string;
+}
+
+/** Returns the typed resource or throws a ValidationError naming the field. */
+export function validateResource(doc: unknown, ctx: ValidationContext): Resource {
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ValidationError('(document)', 'expected a mapping with apiVersion, kind, metadata and spec');
+  }
+  const kind = (doc as { kind?: unknown }).kind;
+  if (typeof kind !== 'string' || !(KINDS as readonly string[]).includes(kind)) {
+    throw new ValidationError('kind', `must be one of ${KINDS.join(', ')} (got ${JSON.stringify(kind)})`);
+  }
+  const validate = validators[kind as Kind];
+  if (!validate(doc)) throw describeSchemaError(validate.errors![0]!);
+  const resource = structuredClone(doc) as Resource & { status?: unknown };
+  delete resource.status;
+  checkSemantics(resource, ctx);
+  return resource;
+}
+
+function checkSemantics(r: Resource, ctx: ValidationContext): void {
+  switch (r.kind) {
+    case 'Domain':
+      if (r.metadata.name === ctx.domain && r.spec.role === 'partner') {
+        throw new ValidationError('spec.role', `${ctx.domain} is this node's own domain; it cannot be a partner`);
+      }
+      if (r.spec.cert !== undefined) decodePartnerCa(r.spec.cert);
+      return;
+    case 'ClusterDomainRoute':
+    case 'DomainRoute':
+      return checkRoute(r, ctx);
+    case 'Service':
+      return checkService(r);
+  }
+}
+
+/** Decodes Domain.spec.cert (base64 of a PEM, or a PEM) to the CA certificate PEM. */
+export function decodePartnerCa(cert: string): string {
+  const text = cert.trimStart().startsWith('-----BEGIN') ? cert : Buffer.from(cert, 'base64').toString('utf8');
+  let facts;
+  try {
+    facts = inspectCertificate(text);
+  } catch (e) {
+    throw new ValidationError('spec.cert', `${(e as Error).message}; give base64 of the PEM that \`ferry cert export\` prints on the partner's node`);
+  }
+  if (!facts.isCa) {
+    throw new ValidationError('spec.cert', `the certificate (${facts.subject}) is not a CA; give the partner's CA certificate (\`ferry cert export\` on the partner's node)`);
+  }
+  if (facts.notAfter.getTime() < Date.now()) {
+    throw new ValidationError('spec.cert', `the certificate (${facts.subject}) expired on ${facts.notAfter.toISOString()}; ask the partner for its current CA`);
+  }
+  return text;
+}
+
+function checkRoute(r: RouteResource, ctx: ValidationContext): void {
+  const { spec } = r;
+  if (spec.source === spec.destination) {
+    throw new ValidationError('spec.destination', 'must differ from spec.source');
+  }
+  if (spec.source !== ctx.domain && spec.destination !== ctx.domain) {
+    throw new ValidationError('spec.source', `neither source (${spec.source}) nor destination (${spec.destination}) is this node's domain (${ctx.domain})`);
+  }
+  if (spec.authenticationType !== 'MTLS') {
+    throw new ValidationError('spec.authenticationType', `${spec.authenticationType} is not supported by this Ferry version yet; use MTLS`);
+  }
+  if (spec.transit) {
+    throw new ValidationError('spec.transit', 'relay and reverse tunnel are not supported by this Ferry version yet; remove spec.transit and route directly');
+  }
+  if (spec.source === ctx.domain && !spec.endpoint) {
+    throw new ValidationError('spec.endpoint', `is required on an outbound route: the host and public port of ${spec.destination}'s Ferry node`);
+  }
+  spec.endpoint?.ports.forEach((p, i) => {
+    if (p.isTLS === false) {
+      throw new ValidationError(`spec.endpoint.ports[${i}].isTLS`, 'must be true (or omitted) with authenticationType MTLS');
+    }
+  });
+  for (const header of Object.keys(spec.requestHeadersToAdd ?? {})) {
+    if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(header) || /^(kuscia-|:|host$)/i.test(header)) {
+      throw new ValidationError(`spec.requestHeadersToAdd.${header}`, 'must be a valid HTTP header name and not Host, a pseudo-header or a Kuscia-* header (Ferry sets those)');
+    }
+  }
+}
+
+function checkService(r: Resource & { kind: 'Service' }): void {
+  const annotations = r.metadata.annotations ?? {};
+  const protocol = annotations[PROTOCOL_ANNOTATION];
+  if (protocol !== undefined && !SERVICE_PROTOCOLS.includes(protocol)) {
+    throw new ValidationError(`metadata.annotations.${PROTOCOL_ANNOTATION}`, `must be one of ${SERVICE_PROTOCOLS.join(', ')} in this Ferry version (got ${JSON.stringify(protocol)})`);
+  }
+  const access = annotations[ACCESS_DOMAIN_ANNOTATION];
+  if (access !== undefined) {
+    for (const d of parseAccessDomains(access)) {
+      if (!DNS_LABEL.test(d)) {
+        throw new ValidationError(`metadata.annotations.${ACCESS_DOMAIN_ANNOTATION}`, `"${d}" is not a domain id; give a comma-separated list such as "alice,bob"`);
+      }
+    }
+  }
+  if (r.spec.ports.length > 1) {
+    throw new ValidationError('spec.ports', 'this Ferry version exposes one port per Service; declare one Service per port');
+  }
+}
+
+export function parseAccessDomains(annotation: string | undefined): string[] {
+  return (annotation ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}

@@ -1,0 +1,73 @@
+// The intermediate representation between Ferry's resources and Envoy's:
+// what the gateway must do, with every name decided, but nothing Envoy-specific.
+
+export interface Listen {
+  address: string;
+  port: number;
+}
+
+/** A partner whose CA this node trusts, for that partner's identity only. */
+export interface PartnerTrust {
+  domain: string;
+  caPem: string;
+}
+
+/** An outbound route: local engines reach `*.<domain>.svc` through it. */
+export interface Peer {
+  domain: string;
+  /** The route resource this came from, e.g. ClusterDomainRoute/alice-bob. */
+  route: string;
+  /** Kuscia naming: <src>-to-<dst>-<portName>. */
+  cluster: string;
+  host: string;
+  port: number;
+  /** SNI sent to the peer: its endpoint host when that is a name, else the domain id. */
+  sni: string;
+  pathPrefix: string;
+  headersToAdd: [string, string][];
+  /** The peer's CA, to verify its gateway certificate. */
+  caPem: string;
+}
+
+/** An outbound route that cannot work yet: requests get a 503 that says why. */
+export interface BlockedPeer {
+  domain: string;
+  route: string;
+  reason: string;
+}
+
+/** A local service partners may call as <name>.<domain>.svc. */
+export interface LocalService {
+  name: string;
+  /** <name>.<domain>.svc */
+  host: string;
+  cluster: string;
+  address: string;
+  port: number;
+  protocol: 'HTTP' | 'GRPC';
+  /** Partner domains allowed to call it (access-domain annotation); empty = nobody. */
+  allowed: string[];
+}
+
+export interface ResourceStatus {
+  kind: string;
+  name: string;
+  ready: boolean;
+  /** Why it is not ready (or what it does when ready). */
+  reason: string;
+  /** What fixes it, when not ready. */
+  fix?: string;
+}
+
+export interface Ir {
+  domain: string;
+  publicListener: Listen;
+  internalListener: Listen;
+  /** CA of this domain: trusted for its own identity (lets the node reach itself). */
+  ownCaPem: string;
+  partners: PartnerTrust[];
+  peers: Peer[];
+  blockedPeers: BlockedPeer[];
+  services: LocalService[];
+  statuses: ResourceStatus[];
+}

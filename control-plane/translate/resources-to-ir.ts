@@ -1,0 +1,141 @@
+// Pure translation: stored resources + node config -> IR, with a status for
+// every resource that says whether it works and, if not, why and what to do.
+import type { NodeConfig } from '../config.ts';
+import { ACCESS_DOMAIN_ANNOTATION, PROTOCOL_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
+import { decodePartnerCa, parseAccessDomains } from '../resources/validate.ts';
+import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, ResourceStatus } from './ir.ts';
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaPem: string): Ir {
+  const self = config.domain;
+  const statuses: ResourceStatus[] = [];
+  const partners = trustedPartners(resources.domains, self, statuses);
+  const trusted = new Map(partners.map((p) => [p.domain, p]));
+  const peers: Peer[] = [];
+  const blockedPeers: BlockedPeer[] = [];
+  const outboundByDestination = new Map<string, string>();
+
+  for (const route of resources.routes) {
+    const id = `${route.kind}/${route.metadata.name}`;
+    const { source, destination } = route.spec;
+    if (source === self) {
+      const taken = outboundByDestination.get(destination);
+      if (taken) {
+        statuses.push(notReady(route, `${taken} already routes ${self} -> ${destination}`, `delete one of the two routes`));
+        continue;
+      }
+      outboundByDestination.set(destination, id);
+      const partner = trusted.get(destination);
+      if (!partner) {
+        const reason = partnerProblem(resources.domains, destination);
+        blockedPeers.push({ domain: destination, route: id, reason });
+        statuses.push(notReady(route, reason, partnerFix(destination)));
+        continue;
+      }
+      peers.push(outboundPeer(route, partner));
+      statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `outbound: engines reach *.${destination}.svc through ${route.spec.endpoint.host}:${route.spec.endpoint.ports[0]!.port} with mTLS` });
+    } else {
+      // Inbound (destination is this node): trust comes from the partner Domain,
+      // access from each Service's access-domain annotation.
+      if (trusted.has(source)) {
+        statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `inbound: ${source} authenticates with a certificate from its CA; it may call the Services whose ${ACCESS_DOMAIN_ANNOTATION} names it` });
+      } else {
+        statuses.push(notReady(route, partnerProblem(resources.domains, source), partnerFix(source)));
+      }
+    }
+  }
+
+  const services = resources.services.map((s) => localService(s, self));
+  for (const s of services) {
+    const strangers = s.allowed.filter((d) => !trusted.has(d));
+    statuses.push({
+      kind: 'Service',
+      name: s.name,
+      ready: true,
+      reason: s.allowed.length === 0
+        ? `reachable by local engines as ${s.host}; no partner may call it (no ${ACCESS_DOMAIN_ANNOTATION} annotation)`
+        : `partners ${s.allowed.join(', ')} may call it as ${s.host}` +
+          (strangers.length ? `; ${strangers.join(', ')} not trusted yet (no partner Domain with a CA)` : ''),
+    });
+  }
+
+  return {
+    domain: self,
+    publicListener: config.listeners.public,
+    internalListener: config.listeners.internal,
+    ownCaPem,
+    partners,
+    peers,
+    blockedPeers,
+    services,
+    statuses,
+  };
+}
+
+function trustedPartners(domains: DomainResource[], self: string, statuses: ResourceStatus[]): PartnerTrust[] {
+  const partners: PartnerTrust[] = [];
+  for (const d of domains) {
+    const name = d.metadata.name;
+    if (name === self) {
+      statuses.push({ kind: 'Domain', name, ready: true, reason: 'this node\'s own domain' });
+      continue;
+    }
+    if (!d.spec.cert) {
+      statuses.push({ kind: 'Domain', name, ready: false, reason: `partner ${name} has no CA certificate (spec.cert is empty), so it cannot be authenticated`, fix: partnerFix(name) });
+      continue;
+    }
+    try {
+      partners.push({ domain: name, caPem: decodePartnerCa(d.spec.cert) });
+      statuses.push({ kind: 'Domain', name, ready: true, reason: `partner ${name}: its gateway certificates are verified against its CA (spiffe://${name}/...)` });
+    } catch (e) {
+      // A certificate that was valid when applied may have expired since.
+      statuses.push({ kind: 'Domain', name, ready: false, reason: (e as Error).message, fix: partnerFix(name) });
+    }
+  }
+  return partners;
+}
+
+function partnerProblem(domains: DomainResource[], domain: string): string {
+  const d = domains.find((x) => x.metadata.name === domain);
+  if (!d) return `partner Domain ${domain} is unknown`;
+  if (!d.spec.cert) return `partner Domain ${domain} has no CA certificate (spec.cert)`;
+  return `partner Domain ${domain} has an unusable CA certificate`;
+}
+
+function partnerFix(domain: string): string {
+  return `apply a Domain named ${domain} with role: partner and spec.cert = base64 of the CA that \`ferry cert export\` prints on ${domain}'s node`;
+}
+
+function notReady(route: RouteResource, reason: string, fix: string): ResourceStatus {
+  return { kind: route.kind, name: route.metadata.name, ready: false, reason, fix };
+}
+
+function outboundPeer(route: RouteResource, partner: PartnerTrust): Peer {
+  const { source, destination, endpoint } = route.spec;
+  const port = endpoint.ports[0]!;
+  return {
+    domain: destination,
+    route: `${route.kind}/${route.metadata.name}`,
+    cluster: `${source}-to-${destination}-${port.name}`,
+    host: endpoint.host,
+    port: port.port,
+    sni: IPV4.test(endpoint.host) || endpoint.host.includes(':') ? destination : endpoint.host,
+    pathPrefix: (port.pathPrefix ?? '').replace(/\/+$/, ''),
+    headersToAdd: Object.entries(route.spec.requestHeadersToAdd ?? {}).sort(([a], [b]) => a.localeCompare(b)),
+    caPem: partner.caPem,
+  };
+}
+
+function localService(s: ServiceResource, self: string): LocalService {
+  const protocol = (s.metadata.annotations?.[PROTOCOL_ANNOTATION] ?? 'HTTP') as LocalService['protocol'];
+  return {
+    name: s.metadata.name,
+    host: `${s.metadata.name}.${self}.svc`,
+    cluster: `service-${s.metadata.name}`,
+    address: s.spec.externalName,
+    port: s.spec.ports[0]!.port,
+    protocol,
+    allowed: [...new Set(parseAccessDomains(s.metadata.annotations?.[ACCESS_DOMAIN_ANNOTATION]))].sort(),
+  };
+}

@@ -1,0 +1,38 @@
+// Type URLs and names Ferry uses in Envoy configuration.
+export const TYPE = {
+  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  routeConfiguration: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+  hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  rbac: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+  upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  downstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+  spiffeValidator: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.SPIFFECertValidatorConfig',
+  httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  fileAccessLog: 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog',
+} as const;
+
+/** xDS resource types in the order a push applies them: what is used before what uses it. */
+export const PUSH_ORDER = [TYPE.cluster, TYPE.secret, TYPE.listener, TYPE.routeConfiguration] as const;
+export type ResourceTypeUrl = (typeof PUSH_ORDER)[number];
+
+export const SHORT_TYPE_NAME: Record<ResourceTypeUrl, string> = {
+  [TYPE.cluster]: 'clusters',
+  [TYPE.secret]: 'secrets',
+  [TYPE.listener]: 'listeners',
+  [TYPE.routeConfiguration]: 'routes',
+};
+
+export const SECRET = {
+  gatewayCert: 'gateway-cert',
+  partnerTrust: 'partner-trust',
+  peerCa: (domain: string) => `ca-${domain}`,
+} as const;
+
+export const LISTENER = { public: 'public', internal: 'internal' } as const;
+
+export function spiffeId(domain: string): string {
+  return `spiffe://${domain}/ferry/gateway`;
+}

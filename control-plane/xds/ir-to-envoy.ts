@@ -1,0 +1,340 @@
+// Pure translation: IR -> Envoy v3 resources in Envoy's JSON shape (what
+// `envoy --config-yaml` would accept). Encoding to protobuf happens in ads/.
+import type { Ir, LocalService, Peer } from '../translate/ir.ts';
+import { LISTENER, SECRET, TYPE, spiffeId } from './envoy-types.ts';
+
+type J = Record<string, unknown>;
+
+export interface EnvoyResources {
+  clusters: J[];
+  listeners: J[];
+  routes: J[];
+  secrets: J[];
+}
+
+export interface GatewayKeyMaterial {
+  certPem: string;
+  keyPem: string;
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+const ads = { ads: {}, resource_api_version: 'V3' };
+const sds = (name: string) => ({ name, sds_config: ads });
+const overwrite = (key: string, value: string) => ({ header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
+const addIfAbsent = (key: string, value: string) => ({ header: { key, value }, append_action: 'ADD_IF_ABSENT' });
+
+/** `Kuscia-Error-Message: <domain>/<listener> => <cause>` (shared/DESIGN.md). */
+const errorHeader = (ir: Ir, listener: string, cause: string) => `${ir.domain}/${listener} => ${cause}`;
+
+export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyResources {
+  return {
+    clusters: [...ir.peers.map(peerCluster), ...ir.services.map(serviceCluster)],
+    listeners: [publicListener(ir), internalListener(ir)],
+    routes: [publicRoutes(ir), internalRoutes(ir)],
+    secrets: secrets(ir, gateway),
+  };
+}
+
+// ---- clusters ---------------------------------------------------------------
+
+function endpointCluster(name: string, host: string, port: number): J {
+  return {
+    name,
+    type: IPV4.test(host) ? 'STATIC' : 'STRICT_DNS',
+    connect_timeout: '5s',
+    dns_lookup_family: 'V4_PREFERRED',
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }],
+    },
+  };
+}
+
+function httpOptions(http2: boolean): J {
+  return {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': TYPE.httpProtocolOptions,
+      explicit_http_config: http2
+        ? { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } } }
+        : { http_protocol_options: {} },
+    },
+  };
+}
+
+/** Per-peer cluster: HTTP/2 over mTLS to the peer's public port; every task shares it. */
+function peerCluster(p: Peer): J {
+  return {
+    ...endpointCluster(p.cluster, p.host, p.port),
+    typed_extension_protocol_options: httpOptions(true),
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': TYPE.upstreamTls,
+        sni: p.sni,
+        common_tls_context: {
+          alpn_protocols: ['h2'],
+          tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)],
+          combined_validation_context: {
+            // The peer must present its own gateway identity, signed by its own CA.
+            default_validation_context: {
+              match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: spiffeId(p.domain) } }],
+            },
+            validation_context_sds_secret_config: sds(SECRET.peerCa(p.domain)),
+          },
+        },
+      },
+    },
+  };
+}
+
+function serviceCluster(s: LocalService): J {
+  return { ...endpointCluster(s.cluster, s.address, s.port), typed_extension_protocol_options: httpOptions(s.protocol === 'GRPC') };
+}
+
+// ---- secrets ----------------------------------------------------------------
+
+function secrets(ir: Ir, gateway: GatewayKeyMaterial): J[] {
+  const trustDomains = [
+    { name: ir.domain, trust_bundle: { inline_string: ir.ownCaPem } },
+    ...ir.partners.map((p) => ({ name: p.domain, trust_bundle: { inline_string: p.caPem } })),
+  ];
+  return [
+    {
+      name: SECRET.gatewayCert,
+      tls_certificate: { certificate_chain: { inline_string: gateway.certPem }, private_key: { inline_string: gateway.keyPem } },
+    },
+    {
+      // Each partner CA is trusted only for certificates naming that partner's
+      // SPIFFE trust domain: carol's CA cannot vouch for "alice".
+      name: SECRET.partnerTrust,
+      validation_context: {
+        custom_validator_config: {
+          name: 'envoy.tls.cert_validator.spiffe',
+          typed_config: { '@type': TYPE.spiffeValidator, trust_domains: trustDomains },
+        },
+      },
+    },
+    ...ir.peers.map((p) => ({ name: SECRET.peerCa(p.domain), validation_context: { trusted_ca: { inline_string: p.caPem } } })),
+  ];
+}
+
+// ---- listeners --------------------------------------------------------------
+
+/**
+ * Locally generated replies: a JSON body and, when the reply did not set one,
+ * a Kuscia-Error-Message naming the cause. Replies Ferry generates on purpose
+ * (direct responses) set the header themselves; upstream failures get it here.
+ */
+function localReplyConfig(ir: Ir, listener: string): J {
+  const upstream = listener === LISTENER.public ? 'local service' : 'peer';
+  const mapper = (flags: string[], cause: string, status?: number): J => ({
+    filter: { response_flag_filter: { flags } },
+    ...(status ? { status_code: status } : {}),
+    headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener, cause))],
+  });
+  return {
+    mappers: [
+      mapper(['UF', 'UH', 'DF'], `${upstream} unreachable: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 503),
+      mapper(['URX', 'UC', 'UR', 'UPE', 'UMSDR'], `${upstream} reset the connection: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 502),
+      mapper(['UT', 'SI'], `${upstream} timed out`, 504),
+      mapper(['NR', 'NC'], 'no route for this request', 404),
+      {
+        filter: { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 403, runtime_key: 'ferry.rbac_status' } } } },
+        headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener,
+          'Kuscia-Source "%REQ(kuscia-source)%" does not match the client certificate (%DOWNSTREAM_PEER_URI_SAN%) or the origin is not allowed'))],
+      },
+    ],
+    body_format: {
+      json_format: {
+        domain: ir.domain,
+        listener,
+        status: '%RESPONSE_CODE%',
+        message: '%RESP(kuscia-error-message)%',
+        details: '%RESPONSE_CODE_DETAILS%',
+        request_id: '%REQ(x-request-id)%',
+      },
+    },
+  };
+}
+
+function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[]): J {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': TYPE.hcm,
+      stat_prefix: listener,
+      codec_type: 'AUTO',
+      rds: { route_config_name: listener, config_source: ads },
+      http_filters: [...httpFilters, { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } }],
+      strip_any_host_port: true,
+      local_reply_config: localReplyConfig(ir, listener),
+      common_http_protocol_options: { idle_timeout: '3600s' },
+      http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } },
+    },
+  };
+}
+
+/**
+ * RBAC on the public listener: a request is allowed only when the client
+ * certificate's identity is spiffe://P/ferry/gateway for a trusted partner P and
+ * the request claims Kuscia-Source P (with no other origin: relays come later).
+ */
+function partnerRbac(ir: Ir): J {
+  const policies: Record<string, J> = {};
+  for (const p of ir.partners) {
+    policies[`partner-${p.domain}`] = {
+      permissions: [{
+        and_rules: {
+          rules: [
+            { header: { name: 'kuscia-source', string_match: { exact: p.domain } } },
+            {
+              or_rules: {
+                rules: [
+                  { not_rule: { header: { name: 'kuscia-origin-source', present_match: true } } },
+                  { header: { name: 'kuscia-origin-source', string_match: { exact: p.domain } } },
+                ],
+              },
+            },
+          ],
+        },
+      }],
+      principals: [{ authenticated: { principal_name: { exact: spiffeId(p.domain) } } }],
+    };
+  }
+  return { name: 'envoy.filters.http.rbac', typed_config: { '@type': TYPE.rbac, rules: { action: 'ALLOW', policies } } };
+}
+
+function publicListener(ir: Ir): J {
+  return {
+    name: LISTENER.public,
+    address: { socket_address: { address: ir.publicListener.address, port_value: ir.publicListener.port } },
+    filter_chains: [{
+      transport_socket: {
+        name: 'envoy.transport_sockets.tls',
+        typed_config: {
+          '@type': TYPE.downstreamTls,
+          require_client_certificate: true,
+          common_tls_context: {
+            alpn_protocols: ['h2', 'http/1.1'],
+            tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)],
+            validation_context_sds_secret_config: sds(SECRET.partnerTrust),
+          },
+        },
+      },
+      filters: [httpConnectionManager(ir, LISTENER.public, [partnerRbac(ir)])],
+    }],
+  };
+}
+
+function internalListener(ir: Ir): J {
+  return {
+    name: LISTENER.internal,
+    address: { socket_address: { address: ir.internalListener.address, port_value: ir.internalListener.port } },
+    filter_chains: [{ filters: [httpConnectionManager(ir, LISTENER.internal, [])] }],
+  };
+}
+
+// ---- routes -----------------------------------------------------------------
+
+function directError(ir: Ir, listener: string, status: number, cause: string): J {
+  return {
+    direct_response: { status },
+    response_headers_to_add: [overwrite('Kuscia-Error-Message', errorHeader(ir, listener, cause))],
+  };
+}
+
+const kusciaHost = (host: string) => ({ name: 'kuscia-host', string_match: { exact: host } });
+
+function serviceRoute(s: LocalService, name: string, headers: J[]): J {
+  return {
+    name,
+    match: { prefix: '/', headers },
+    route: { cluster: s.cluster, timeout: '0s', host_rewrite_literal: s.host },
+    request_headers_to_remove: ['kuscia-token'],
+  };
+}
+
+/** Public routes: by Kuscia-Host to a local service, if its access-domain admits the caller. */
+function publicRoutes(ir: Ir): J {
+  const L = LISTENER.public;
+  const routes: J[] = [];
+  for (const s of ir.services) {
+    for (const d of s.allowed) {
+      routes.push(serviceRoute(s, `${s.name}-from-${d}`, [kusciaHost(s.host), { name: 'kuscia-source', string_match: { exact: d } }]));
+    }
+    routes.push({
+      name: `${s.name}-denied`,
+      match: { prefix: '/', headers: [kusciaHost(s.host)] },
+      ...directError(ir, L, 403, `service ${s.host} is not exposed to %REQ(kuscia-source)%: ${ir.domain} must list it in the Service's kuscia.secretflow/access-domain annotation`),
+    });
+  }
+  routes.push({
+    name: 'missing-kuscia-host',
+    match: { prefix: '/', headers: [{ name: 'kuscia-host', present_match: true, invert_match: true }] },
+    ...directError(ir, L, 404, 'request has no Kuscia-Host header: send it through a Ferry or Kuscia gateway'),
+  });
+  routes.push({
+    name: 'unknown-service',
+    match: { prefix: '/' },
+    ...directError(ir, L, 404, `no service %REQ(kuscia-host)% in ${ir.domain}: apply a Service of that name`),
+  });
+  return { name: L, virtual_hosts: [{ name: 'services', domains: ['*'], routes }] };
+}
+
+/** Internal routes: <svc>.<peer>.svc to the peer's cluster, <svc>.<self>.svc to the local service. */
+function internalRoutes(ir: Ir): J {
+  const L = LISTENER.internal;
+  const hosts: J[] = [];
+  for (const p of ir.peers) {
+    hosts.push({
+      name: `peer-${p.domain}`,
+      domains: [`*.${p.domain}.svc`],
+      routes: [{
+        name: p.route,
+        match: { prefix: '/' },
+        route: { cluster: p.cluster, timeout: '0s', ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+        // Engines are never trusted to set Kuscia-* headers: overwrite them all.
+        request_headers_to_add: [
+          overwrite('Kuscia-Host', '%REQ(:authority)%'),
+          overwrite('Kuscia-Source', ir.domain),
+          overwrite('Kuscia-Origin-Source', ir.domain),
+          overwrite('Kuscia-Token', 'noop'),
+          overwrite('x-interconn-protocol', 'kuscia'),
+          ...p.headersToAdd.map(([k, v]) => overwrite(k, v)),
+        ],
+      }],
+    });
+  }
+  for (const b of ir.blockedPeers) {
+    hosts.push({
+      name: `peer-${b.domain}`,
+      domains: [`*.${b.domain}.svc`],
+      routes: [{ name: b.route, match: { prefix: '/' }, ...directError(ir, L, 503, `route ${b.route} is not ready: ${b.reason}`) }],
+    });
+  }
+  hosts.push({
+    name: `local-${ir.domain}`,
+    domains: [`*.${ir.domain}.svc`],
+    routes: [
+      ...ir.services.map((s) => ({
+        name: `local-${s.name}`,
+        match: { prefix: '/', headers: [{ name: ':authority', string_match: { exact: s.host } }] },
+        route: { cluster: s.cluster, timeout: '0s' },
+        request_headers_to_add: [overwrite('Kuscia-Source', ir.domain), overwrite('Kuscia-Origin-Source', ir.domain)],
+        request_headers_to_remove: ['kuscia-token', 'kuscia-host'],
+      })),
+      { name: 'unknown-local-service', match: { prefix: '/' }, ...directError(ir, L, 404, `no service %REQ(:authority)% in ${ir.domain}: apply a Service of that name`) },
+    ],
+  });
+  hosts.push({
+    name: 'unknown-destination',
+    domains: ['*'],
+    routes: [{
+      name: 'no-route',
+      match: { prefix: '/' },
+      ...directError(ir, L, 404, `no route to %REQ(:authority)%: call <service>.<domain>.svc for a domain with a route from ${ir.domain}`),
+    }],
+  });
+  return { name: L, virtual_hosts: hosts };
+}
