@@ -51,7 +51,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
       domain: config.domain,
       listeners: { public: `${l.public.address}:${l.public.port}`, internal: `${l.internal.address}:${l.internal.port}`, api: `${l.api.address}:${l.api.port}` },
       envoy: { pid: supervisor.pid, ready: await supervisor.envoyReady(), restarts: supervisor.restarts, lastExit: supervisor.lastExit },
-      xds: { snapshotVersion: reconciler.outcome.snapshotVersion, converged: ads.converged(), proxies: ads.proxies(), recentNacks: ads.nacks.slice(-10) },
+      xds: { snapshotVersion: reconciler.outcome.snapshotVersion, converged: ads.converged() && !reconciler.pending, proxies: ads.proxies(), recentNacks: ads.nacks.slice(-10) },
       ...(reconciler.outcome.error ? { translationError: reconciler.outcome.error } : {}),
       resources: reconciler.outcome.statuses,
     };

@@ -74,6 +74,11 @@ export class Reconciler {
     return this.outcome;
   }
 
+  /** A change is waiting to be translated: the running configuration is not the stored one yet. */
+  get pending(): boolean {
+    return this.timer !== undefined;
+  }
+
   stop(): void {
     clearTimeout(this.timer);
   }

@@ -23,8 +23,16 @@ function parseDuration(value: Json, path: string): { seconds: number; nanos: num
   const m = typeof value === 'string' ? /^(-?\d+)(?:\.(\d{1,9}))?s$/.exec(value) : null;
   if (!m) throw new Error(`${path}: expected a duration like "1.5s", got ${JSON.stringify(value)}`);
   const seconds = Number(m[1]);
-  const nanos = m[2] ? Number(m[2].padEnd(9, '0')) * (seconds < 0 ? -1 : 1) : 0;
-  return { seconds, nanos };
+  // The sign comes from the text: "-0.5s" has seconds 0 (not negative) but negative nanos.
+  const nanos = m[2] ? Number(m[2].padEnd(9, '0')) * (m[1]!.startsWith('-') ? -1 : 1) : 0;
+  return { seconds: seconds === 0 ? 0 : seconds, nanos };
+}
+
+function expectObject(value: Json, path: string, what: string): { [k: string]: Json } {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`${path}: expected an object for ${what}, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 // protobufjs bundles google/protobuf/struct.proto with camelCase field names.
@@ -58,7 +66,12 @@ function convertAny(value: Json, path: string): { type_url: string; value: Uint8
     throw new Error(`${path}: Any needs an "@type"`);
   }
   const { '@type': typeUrl, ...rest } = value;
-  const type = typeForUrl(typeUrl as string);
+  let type: protobuf.Type;
+  try {
+    type = typeForUrl(typeUrl as string);
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
   return { type_url: typeUrl as string, value: encodeJson(type, rest, path) };
 }
 
@@ -76,7 +89,7 @@ function convertField(field: protobuf.Field, value: Json, path: string): unknown
   const name = fullName(rt);
   if (name === 'google.protobuf.Duration') return parseDuration(value, path);
   if (WRAPPERS.has(name)) return { value };
-  if (name === 'google.protobuf.Struct') return structFields(value as { [k: string]: Json });
+  if (name === 'google.protobuf.Struct') return structFields(expectObject(value, path, name));
   if (name === 'google.protobuf.Value') return structValue(value);
   if (name === 'google.protobuf.Any') return convertAny(value, path);
   return convertMessage(rt, value, path);

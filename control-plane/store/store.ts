@@ -60,7 +60,7 @@ export class Store extends EventEmitter {
         if (!existing) {
           insert.run(r.kind, r.metadata.name, doc, now, now);
           results.push({ kind: r.kind, name: r.metadata.name, action: 'created' });
-        } else if (isDeepStrictEqual(JSON.parse(existing.doc), r)) {
+        } else if (isDeepStrictEqual(JSON.parse(existing.doc), JSON.parse(doc))) {
           results.push({ kind: r.kind, name: r.metadata.name, action: 'unchanged' });
         } else {
           update.run(doc, existing.generation + 1, now, r.kind, r.metadata.name);

@@ -1,0 +1,193 @@
+// Two (three) real Ferry nodes with real Envoys on loopback: alice and bob
+// talk both ways over one mTLS port each; carol is a partner of bob only.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startGrpcEcho, startHttpEcho, grpcEchoCall, type Echo, type EchoReply } from '../../examples/echo-services.ts';
+import { createDomainCa, issueGatewayCert } from '../../certs/authority.ts';
+import { readCa } from '../../control-plane/home.ts';
+import { TestNode, curl, docs, freePorts, partnerDomain, routeTo, service, tempDir, waitFor } from '../support/harness.ts';
+
+describe('two domains over one mTLS port', () => {
+  let alice: TestNode, bob: TestNode, carol: TestNode;
+  const echoes: Echo[] = [];
+  let certDir: string;
+
+  before(async () => {
+    [alice, bob, carol] = await Promise.all([TestNode.init('alice'), TestNode.init('bob'), TestNode.init('carol')]);
+    const [bobEcho, bobGrpc, aliceEcho] = await Promise.all([startHttpEcho('echo@bob'), startGrpcEcho('greeter@bob'), startHttpEcho('echo@alice')]);
+    echoes.push(bobEcho, bobGrpc, aliceEcho);
+    await Promise.all([alice.start(), bob.start()]);
+    await alice.apply(docs(partnerDomain(bob), routeTo(alice, bob), service('echo', aliceEcho.port, { access: 'bob' })));
+    await bob.apply(docs(
+      partnerDomain(alice),
+      partnerDomain(carol),
+      routeTo(bob, alice),
+      service('echo', bobEcho.port, { access: 'alice,carol' }),
+      service('greeter', bobGrpc.port, { access: 'alice', protocol: 'GRPC' }),
+      service('secret', bobEcho.port),
+    ));
+    // Client certificates for the refusal tests.
+    certDir = tempDir('certs');
+    const write = (name: string, c: { certPem: string; keyPem: string }) => {
+      writeFileSync(join(certDir, `${name}.crt`), c.certPem);
+      writeFileSync(join(certDir, `${name}.key`), c.keyPem);
+    };
+    write('stranger', issueGatewayCert(createDomainCa('alice'), 'alice')); // an unknown CA claiming alice
+    write('carol-as-alice', issueGatewayCert(readCa(carol.home), 'alice')); // carol's CA vouching for alice
+  });
+
+  after(async () => {
+    await Promise.all([alice?.stop(), bob?.stop(), carol?.stop()]);
+    await Promise.all(echoes.map((e) => e.close()));
+    for (const n of [alice, bob, carol]) n?.cleanup();
+  });
+
+  const viaAlice = (path: string, extra: string[] = []) =>
+    curl([...extra, '-H', 'Host: echo.bob.svc', `http://127.0.0.1:${alice.ports.internal}${path}`]);
+
+  test('HTTP/1.1 call alice -> bob, with Kuscia headers set by alice', async () => {
+    const r = await viaAlice('/hello?x=1', ['--http1.1', '-H', 'Kuscia-Source: mallory', '-H', 'Kuscia-Origin-Source: mallory']);
+    assert.equal(r.status, 200, r.body);
+    const echo = JSON.parse(r.body) as EchoReply;
+    assert.equal(echo.service, 'echo@bob');
+    assert.equal(echo.path, '/hello?x=1');
+    assert.equal(echo.host, 'echo.bob.svc');
+    // The engine's forged headers are overwritten, never trusted.
+    assert.equal(echo.kuscia['kuscia-source'], 'alice');
+    assert.equal(echo.kuscia['kuscia-origin-source'], 'alice');
+    assert.equal(echo.kuscia['kuscia-host'], 'echo.bob.svc');
+    assert.equal(echo.kuscia['kuscia-token'], undefined, 'the token stays between gateways');
+  });
+
+  test('HTTP/2 (h2c) call alice -> bob, with a request body', async () => {
+    const r = await viaAlice('/upload', ['--http2-prior-knowledge', '--data-binary', 'x'.repeat(100_000)]);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.httpVersion, '2', 'answered over HTTP/2');
+    assert.equal((JSON.parse(r.body) as EchoReply).bodyBytes, 100_000);
+  });
+
+  test('absolute-form request through http_proxy', async () => {
+    const r = await curl(['--proxy', `http://127.0.0.1:${alice.ports.internal}`, 'http://echo.bob.svc/via-proxy']);
+    assert.equal(r.status, 200, r.body);
+    assert.equal((JSON.parse(r.body) as EchoReply).path, '/via-proxy');
+  });
+
+  test('gRPC unary call alice -> bob', async () => {
+    const reply = await grpcEchoCall(`127.0.0.1:${alice.ports.internal}`, 'greeter.bob.svc', 'ping');
+    assert.deepEqual(reply, { service: 'greeter@bob', message: 'ping', source: 'alice' });
+  });
+
+  test('the other direction: bob -> alice', async () => {
+    const r = await curl(['-H', 'Host: echo.alice.svc', `http://127.0.0.1:${bob.ports.internal}/back`]);
+    assert.equal(r.status, 200, r.body);
+    assert.equal((JSON.parse(r.body) as EchoReply).kuscia['kuscia-source'], 'bob');
+  });
+
+  test("bob's public port refuses a client without a certificate", async () => {
+    const r = await curl(['-k', '-H', 'Kuscia-Host: echo.bob.svc', `https://127.0.0.1:${bob.ports.public}/`]);
+    assert.equal(r.status, 0, 'no HTTP response at all');
+    assert.notEqual(r.exit, 0);
+  });
+
+  test("bob's public port refuses a certificate from a CA bob does not trust", async () => {
+    const r = await curl(['-k', '--cert', join(certDir, 'stranger.crt'), '--key', join(certDir, 'stranger.key'),
+      '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', `https://127.0.0.1:${bob.ports.public}/`]);
+    assert.equal(r.status, 0);
+    assert.notEqual(r.exit, 0);
+  });
+
+  test("a partner's CA is trusted for that partner only: carol's CA cannot vouch for alice", async () => {
+    const r = await curl(['-k', '--cert', join(certDir, 'carol-as-alice.crt'), '--key', join(certDir, 'carol-as-alice.key'),
+      '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', `https://127.0.0.1:${bob.ports.public}/`]);
+    assert.equal(r.status, 0);
+    assert.notEqual(r.exit, 0);
+  });
+
+  test('a trusted partner claiming another domain in Kuscia-Source gets 403', async () => {
+    const cert = join(carol.home, 'certs', 'gateway.crt');
+    const key = join(carol.home, 'certs', 'gateway.key');
+    const url = `https://127.0.0.1:${bob.ports.public}/`;
+    const ok = await curl(['-k', '--cert', cert, '--key', key, '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: carol', url]);
+    assert.equal(ok.status, 200, 'carol as herself is allowed');
+    const forged = await curl(['-k', '--cert', cert, '--key', key, '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', url]);
+    assert.equal(forged.status, 403);
+    assert.match(forged.headers['kuscia-error-message'] ?? '', /^bob\/public => Kuscia-Source "alice" does not match the client certificate \(spiffe:\/\/carol\/ferry\/gateway\)/);
+    const body = JSON.parse(forged.body) as { domain: string; status: number; message: string };
+    assert.equal(body.domain, 'bob');
+    assert.equal(body.status, 403);
+    const origin = await curl(['-k', '--cert', cert, '--key', key, '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: carol', '-H', 'Kuscia-Origin-Source: alice', url]);
+    assert.equal(origin.status, 403, 'no relay is configured, so another origin is refused');
+  });
+
+  test('a Service not exposed to the caller gets 403 with Kuscia-Error-Message', async () => {
+    const r = await curl(['-H', 'Host: secret.bob.svc', `http://127.0.0.1:${alice.ports.internal}/`]);
+    assert.equal(r.status, 403);
+    assert.equal(r.headers['kuscia-error-message'], "bob/public => service secret.bob.svc is not exposed to alice: bob must list it in the Service's kuscia.secretflow/access-domain annotation");
+    assert.equal((JSON.parse(r.body) as { domain: string }).domain, 'bob');
+  });
+
+  test('an unknown service gets 404 from the peer; an unknown domain gets 404 locally', async () => {
+    const unknownService = await curl(['-H', 'Host: nothing.bob.svc', `http://127.0.0.1:${alice.ports.internal}/`]);
+    assert.equal(unknownService.status, 404);
+    assert.match(unknownService.headers['kuscia-error-message'] ?? '', /^bob\/public => no service nothing\.bob\.svc in bob/);
+    const unknownDomain = await curl(['-H', 'Host: echo.dave.svc', `http://127.0.0.1:${alice.ports.internal}/`]);
+    assert.equal(unknownDomain.status, 404);
+    assert.match(unknownDomain.headers['kuscia-error-message'] ?? '', /^alice\/internal => no route to echo\.dave\.svc/);
+  });
+
+  test('a peer that does not answer gives 503 naming the failure; describe explains a route that is not ready', async () => {
+    const [deadPort] = await freePorts(1);
+    await alice.apply(docs(partnerDomain(carol), routeTo(alice, { domain: 'carol', ports: { public: deadPort! } })));
+    const r = await curl(['-H', 'Host: echo.carol.svc', `http://127.0.0.1:${alice.ports.internal}/`]);
+    assert.equal(r.status, 503);
+    assert.match(r.headers['kuscia-error-message'] ?? '', /^alice\/internal => peer unreachable: .*(refused|connect)/i);
+
+    // A route to a domain alice has no Domain for: not ready, and said why.
+    await alice.apply(routeTo(alice, { domain: 'dave', ports: { public: deadPort! } }));
+    const d = alice.cli(['describe', 'route', 'alice-dave']);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /Ready:\s+False/);
+    assert.match(d.stdout, /Reason:\s+partner Domain dave is unknown/);
+    assert.match(d.stdout, /Fix:\s+apply a Domain named dave/);
+    const blocked = await curl(['-H', 'Host: echo.dave.svc', `http://127.0.0.1:${alice.ports.internal}/`]);
+    assert.equal(blocked.status, 503);
+    assert.match(blocked.headers['kuscia-error-message'] ?? '', /route ClusterDomainRoute\/alice-dave is not ready: partner Domain dave is unknown/);
+  });
+
+  test('an invalid document is refused with the field named, and nothing changes', async () => {
+    const before = bob.cli(['get', 'service', '-o', 'json']);
+    const bad = docs(service('fresh', 9999, { access: 'alice' }), `apiVersion: kuscia.secretflow/v1alpha1
+kind: ClusterDomainRoute
+metadata: { name: bob-alice }
+spec:
+  source: bob
+  destination: alice
+  authenticationType: MTLS
+  endpoint: { host: 127.0.0.1, ports: [{ name: https, port: "eighty", protocol: HTTP }] }
+`);
+    const r = bob.cli(['apply', '-f', '-'], bad);
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    assert.match(r.stderr, /document 2 \(ClusterDomainRoute\/bob-alice\): spec\.endpoint\.ports\[0\]\.port/);
+    assert.equal(bob.cli(['get', 'service', '-o', 'json']).stdout, before.stdout, 'the valid first document was not applied either');
+    const yamlError = bob.cli(['apply', '-f', '-'], 'kind: [unclosed');
+    assert.notEqual(yamlError.code, 0);
+    assert.match(yamlError.stderr, /invalid YAML at line 1/);
+  });
+
+  test('Envoy killed with SIGKILL is restarted by the supervisor and traffic works again', async () => {
+    const before = await bob.status();
+    const pid = before.envoy.pid!;
+    process.kill(pid, 'SIGKILL');
+    const after = await waitFor('a new Envoy', async () => {
+      const s = await bob.status();
+      return s.envoy.pid && s.envoy.pid !== pid ? s : undefined;
+    });
+    assert.equal(after.envoy.restarts, before.envoy.restarts + 1);
+    await bob.waitReady();
+    const r = await viaAlice('/after-restart');
+    assert.equal(r.status, 200, r.body);
+  });
+});

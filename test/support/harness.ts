@@ -1,0 +1,225 @@
+// End-to-end test harness: real `ferry` processes (each running a real Envoy)
+// on loopback ports of their own, in temp homes, stopped after the test.
+// Waits on readiness signals (/readyz: Envoy acknowledged the current config).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+const CLI = join(ROOT, 'control-plane', 'cli', 'main.ts');
+const NODE_ARGS = ['--disable-warning=ExperimentalWarning'];
+
+/** Ports the OS says are free now (bound, then released together). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => res(s));
+  })));
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `ferry-${prefix}-`));
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the ferry CLI to completion. */
+export function ferry(args: string[], input?: string): CliResult {
+  const r = spawnSync(process.execPath, [...NODE_ARGS, CLI, ...args], { encoding: 'utf8', input, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 25;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 250);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export class TestNode {
+  readonly domain: string;
+  readonly home: string;
+  readonly ports: { public: number; internal: number; api: number; admin: number; xds: number };
+  private child: ChildProcess | undefined;
+
+  private constructor(domain: string, home: string, ports: number[]) {
+    this.domain = domain;
+    this.home = home;
+    const [pub, internal, api, admin, xds] = ports as [number, number, number, number, number];
+    this.ports = { public: pub, internal, api, admin, xds };
+  }
+
+  /** `ferry init` in a fresh temp home with free ports. */
+  static async init(domain: string): Promise<TestNode> {
+    const node = new TestNode(domain, join(tempDir(domain), 'home'), await freePorts(5));
+    const r = node.cli(['init', domain, '--public-port', String(node.ports.public), '--internal-port', String(node.ports.internal),
+      '--api-port', String(node.ports.api), '--admin-port', String(node.ports.admin), '--xds-port', String(node.ports.xds)]);
+    if (r.code !== 0) throw new Error(`ferry init ${domain} failed: ${r.stderr}`);
+    return node;
+  }
+
+  cli(args: string[], input?: string): CliResult {
+    return ferry([...args, '--home', this.home], input);
+  }
+
+  /** `ferry start` in its own process group (so Envoy goes with it), then wait until ready. */
+  async start(): Promise<void> {
+    const out = openSync(join(this.home, 'logs', 'node.out'), 'a');
+    this.child = spawn(process.execPath, [...NODE_ARGS, CLI, 'start', '--home', this.home], { detached: true, stdio: ['ignore', out, out] });
+    await this.waitReady();
+  }
+
+  get token(): string {
+    return readFileSync(join(this.home, 'api-token'), 'utf8').trim();
+  }
+
+  async api(path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`http://127.0.0.1:${this.ports.api}${path}`, { ...init, headers: { authorization: `Bearer ${this.token}`, ...init.headers } });
+  }
+
+  async readyz(): Promise<{ ready: boolean; reasons: string[] }> {
+    const res = await fetch(`http://127.0.0.1:${this.ports.api}/readyz`);
+    return (await res.json()) as { ready: boolean; reasons: string[] };
+  }
+
+  /** Ready = Envoy live and every proxy acknowledged the current configuration. */
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    await waitFor(`${this.domain} /readyz`, async () => ((await this.readyz()).ready ? true : undefined), timeoutMs);
+  }
+
+  async status(): Promise<{ envoy: { pid?: number; restarts: number } } & Record<string, unknown>> {
+    return (await (await this.api('/api/v1/status')).json()) as never;
+  }
+
+  /** Applies YAML through the CLI and waits until Envoy has acknowledged it. */
+  async apply(yaml: string): Promise<void> {
+    const r = this.cli(['apply', '-f', '-'], yaml);
+    if (r.code !== 0) throw new Error(`ferry apply on ${this.domain} failed: ${r.stderr}`);
+    await this.waitReady();
+  }
+
+  caBase64(): string {
+    const r = this.cli(['cert', 'export']);
+    if (r.code !== 0) throw new Error(r.stderr);
+    return Buffer.from(r.stdout).toString('base64');
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child?.pid && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+      const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 8000);
+      await exited;
+      clearTimeout(timer);
+      // Envoy is in the same process group; make sure nothing outlives the test.
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+
+  cleanup(): void {
+    rmSync(join(this.home, '..'), { recursive: true, force: true });
+  }
+}
+
+/** YAML for a partner Domain carrying the partner's CA. */
+export function partnerDomain(partner: TestNode): string {
+  return `apiVersion: kuscia.secretflow/v1alpha1
+kind: Domain
+metadata: { name: ${partner.domain} }
+spec: { role: partner, cert: ${partner.caBase64()} }
+`;
+}
+
+/** YAML for an outbound MTLS route from `from` to `to`'s public port on loopback. */
+export function routeTo(from: TestNode, to: { domain: string; ports: { public: number } }): string {
+  return `apiVersion: kuscia.secretflow/v1alpha1
+kind: ClusterDomainRoute
+metadata: { name: ${from.domain}-${to.domain} }
+spec:
+  source: ${from.domain}
+  destination: ${to.domain}
+  authenticationType: MTLS
+  endpoint: { host: 127.0.0.1, ports: [{ name: https, port: ${to.ports.public}, protocol: HTTP, isTLS: true }] }
+`;
+}
+
+export function service(name: string, port: number, opts: { access?: string; protocol?: string } = {}): string {
+  const annotations = [
+    opts.access ? `kuscia.secretflow/access-domain: "${opts.access}"` : '',
+    opts.protocol ? `kuscia.secretflow/protocol: ${opts.protocol}` : '',
+  ].filter(Boolean).join(', ');
+  return `apiVersion: v1
+kind: Service
+metadata:
+  name: ${name}
+  annotations: { ${annotations} }
+spec: { type: ExternalName, externalName: 127.0.0.1, ports: [{ port: ${port} }] }
+`;
+}
+
+export const docs = (...parts: string[]) => parts.join('---\n');
+
+export interface CurlResult {
+  exit: number;
+  status: number;
+  /** HTTP version of the response as curl saw it: "1.1" or "2". */
+  httpVersion: string;
+  headers: Record<string, string>;
+  body: string;
+  stderr: string;
+}
+
+/**
+ * Runs curl asynchronously (test servers may live in this process, so the
+ * event loop must keep running); returns status, headers and body, or curl's
+ * exit code when it failed below HTTP.
+ */
+export function curl(args: string[]): Promise<CurlResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('curl', ['-sS', '--max-time', '20', '-D', '-', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.once('error', reject);
+    child.once('close', (code) => resolve(parseCurlOutput(code ?? -1, stdout, stderr)));
+  });
+}
+
+function parseCurlOutput(exit: number, text: string, stderr: string): CurlResult {
+  const split = text.search(/\r?\n\r?\n/);
+  const head = split >= 0 ? text.slice(0, split) : text;
+  const body = split >= 0 ? text.slice(split).replace(/^\r?\n\r?\n/, '') : '';
+  const lines = head.split(/\r?\n/);
+  const statusLine = /^HTTP\/([\d.]+) (\d{3})/.exec(lines[0] ?? '');
+  const status = Number(statusLine?.[2] ?? 0);
+  const httpVersion = statusLine?.[1] ?? '';
+  const headers: Record<string, string> = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':');
+    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  return { exit, status, httpVersion, headers, body, stderr };
+}

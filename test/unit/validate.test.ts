@@ -1,0 +1,384 @@
+// Unit tests of resource validation (control-plane/resources/validate.ts) and
+// the all-or-nothing batch apply (control-plane/resources/apply.ts).
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateResource, decodePartnerCa, parseAccessDomains, ValidationError } from '../../control-plane/resources/validate.ts';
+import { applyDocuments, ApplyError } from '../../control-plane/resources/apply.ts';
+import { Store } from '../../control-plane/store/store.ts';
+import { createDomainCa, issueGatewayCert, type CertAndKey } from '../../certs/authority.ts';
+
+const ctx = { domain: 'alice' };
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+type Doc = Record<string, any>;
+
+function route(spec: Doc = {}, name = 'alice-bob'): Doc {
+  return {
+    apiVersion: 'kuscia.secretflow/v1alpha1',
+    kind: 'ClusterDomainRoute',
+    metadata: { name },
+    spec: {
+      source: 'alice',
+      destination: 'bob',
+      authenticationType: 'MTLS',
+      endpoint: { host: 'bob.example.com', ports: [{ name: 'http', port: 1080, protocol: 'HTTP' }] },
+      ...spec,
+    },
+  };
+}
+
+function domain(name: string, spec: Doc = {}): Doc {
+  return { apiVersion: 'kuscia.secretflow/v1alpha1', kind: 'Domain', metadata: { name }, spec: { role: 'partner', ...spec } };
+}
+
+function service(name = 'echo', annotations?: Record<string, string>, spec: Doc = {}): Doc {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, ...(annotations ? { annotations } : {}) },
+    spec: { type: 'ExternalName', externalName: '127.0.0.1', ports: [{ port: 8080 }], ...spec },
+  };
+}
+
+/** Asserts that validating `doc` throws a ValidationError on `field` whose message matches `message`. */
+function rejects(doc: unknown, field: string, message?: RegExp): void {
+  assert.throws(
+    () => validateResource(doc, ctx),
+    (e: unknown) => {
+      assert.ok(e instanceof ValidationError, `expected a ValidationError, got ${String(e)}`);
+      assert.equal(e.field, field);
+      assert.ok(e.message.startsWith(`${field}: `), `message names the field: ${e.message}`);
+      if (message) assert.match(e.message, message);
+      return true;
+    },
+  );
+}
+
+let bobCa: CertAndKey;
+let bobGateway: CertAndKey;
+before(() => {
+  bobCa = createDomainCa('bob');
+  bobGateway = issueGatewayCert(bobCa, 'bob');
+});
+
+describe('validateResource: valid resources', () => {
+  test('an outbound ClusterDomainRoute passes and comes back typed', () => {
+    const r = validateResource(route(), ctx);
+    assert.equal(r.kind, 'ClusterDomainRoute');
+    assert.equal(r.metadata.name, 'alice-bob');
+    assert.deepEqual(r.spec, route().spec);
+  });
+
+  test('an inbound route (destination = own domain) needs no endpoint', () => {
+    const doc = route({ source: 'bob', destination: 'alice' }, 'bob-alice');
+    delete doc.spec.endpoint;
+    assert.equal(validateResource(doc, ctx).metadata.name, 'bob-alice');
+  });
+
+  test('a DomainRoute is validated with the same rules', () => {
+    assert.equal(validateResource({ ...route(), kind: 'DomainRoute' }, ctx).kind, 'DomainRoute');
+    rejects({ ...route({ authenticationType: 'None' }), kind: 'DomainRoute' }, 'spec.authenticationType', /use MTLS/);
+  });
+
+  test('a partner Domain with base64 of a real CA PEM passes', () => {
+    const r = validateResource(domain('bob', { cert: b64(bobCa.certPem) }), ctx);
+    assert.equal(r.kind, 'Domain');
+  });
+
+  test('a partner Domain with the PEM itself (not base64) passes', () => {
+    assert.equal(validateResource(domain('bob', { cert: bobCa.certPem }), ctx).kind, 'Domain');
+  });
+
+  test('the own Domain without a cert passes', () => {
+    assert.equal(validateResource(domain('alice', { role: '' }), ctx).kind, 'Domain');
+  });
+
+  test('a Service with access-domain and protocol annotations passes', () => {
+    const r = validateResource(service('echo', { 'kuscia.secretflow/access-domain': 'bob, carol', 'kuscia.secretflow/protocol': 'GRPC' }), ctx);
+    assert.equal(r.kind, 'Service');
+  });
+
+  test('status is accepted and stripped; the input is not mutated', () => {
+    const doc = { ...route(), status: { ready: true } };
+    const r = validateResource(doc, ctx);
+    assert.equal('status' in r, false);
+    assert.deepEqual(doc.status, { ready: true });
+  });
+
+  test('kubectl metadata (uid, resourceVersion, creationTimestamp) is accepted', () => {
+    const doc = service();
+    doc.metadata = { ...doc.metadata, uid: 'x', resourceVersion: '1', generation: 2, creationTimestamp: '2024-01-01T00:00:00Z' };
+    assert.equal(validateResource(doc, ctx).kind, 'Service');
+  });
+});
+
+describe('validateResource: schema errors name the field path', () => {
+  test('wrong port type names spec.endpoint.ports[0].port', () => {
+    rejects(route({ endpoint: { host: 'h', ports: [{ name: 'http', port: '1080', protocol: 'HTTP' }] } }), 'spec.endpoint.ports[0].port', /integer/);
+  });
+
+  test('a port out of range names the second port by index', () => {
+    const ports = [{ name: 'http', port: 1080, protocol: 'HTTP' }, { name: 'grpc', port: 70000, protocol: 'GRPC' }];
+    rejects(route({ endpoint: { host: 'h', ports } }), 'spec.endpoint.ports[1].port', /65535/);
+  });
+
+  test('a typo (spec.destinaton) is an unknown field, not silently ignored', () => {
+    const doc = route();
+    doc.spec.destinaton = doc.spec.destination;
+    rejects(doc, 'spec.destinaton', /unknown field/);
+  });
+
+  test('an unknown top-level field is reported', () => {
+    rejects({ ...route(), specs: {} }, 'specs', /unknown field/);
+  });
+
+  test('a missing required field is named', () => {
+    const doc = route();
+    delete doc.spec.authenticationType;
+    rejects(doc, 'spec.authenticationType', /is required/);
+  });
+
+  test('a missing metadata.name is named', () => {
+    rejects({ ...route(), metadata: {} }, 'metadata.name', /is required/);
+  });
+
+  test('a missing spec is named', () => {
+    const doc = service();
+    delete doc.spec;
+    rejects(doc, 'spec', /is required/);
+  });
+
+  test('a bad enum value lists the allowed values', () => {
+    rejects(route({ endpoint: { host: 'h', ports: [{ name: 'http', port: 1, protocol: 'TCP' }] } }), 'spec.endpoint.ports[0].protocol', /"HTTP", "GRPC"/);
+  });
+
+  test('a bad kind lists the kinds', () => {
+    rejects({ ...route(), kind: 'Gateway' }, 'kind', /Domain, ClusterDomainRoute, DomainRoute, Service.*"Gateway"/);
+  });
+
+  test('a missing kind is reported on kind', () => {
+    const doc = route();
+    delete doc.kind;
+    rejects(doc, 'kind');
+  });
+
+  test('a bad apiVersion says which one is expected', () => {
+    rejects({ ...route(), apiVersion: 'v1' }, 'apiVersion', /kuscia\.secretflow\/v1alpha1/);
+    rejects({ ...service(), apiVersion: 'kuscia.secretflow/v1alpha1' }, 'apiVersion', /"v1"/);
+  });
+
+  test('a name that is not a DNS label is rejected', () => {
+    rejects({ ...route(), metadata: { name: 'Alice_Bob' } }, 'metadata.name', /DNS label/);
+    rejects({ ...route(), metadata: { name: '-alice' } }, 'metadata.name', /DNS label/);
+    rejects({ ...route(), metadata: { name: 'a'.repeat(64) } }, 'metadata.name', /at most 63/);
+    assert.equal(validateResource({ ...route(), metadata: { name: 'a'.repeat(63) } }, ctx).metadata.name.length, 63);
+  });
+
+  test('a source or destination that is not a DNS label is rejected', () => {
+    rejects(route({ destination: 'Bob' }), 'spec.destination', /DNS label/);
+  });
+
+  test('a pathPrefix not starting with "/" is rejected with its own message', () => {
+    rejects(route({ endpoint: { host: 'h', ports: [{ name: 'http', port: 1, protocol: 'HTTP', pathPrefix: 'api' }] } }), 'spec.endpoint.ports[0].pathPrefix', /start with "\/"/);
+  });
+
+  test('an annotation value that is not a string names the annotation key with its slash', () => {
+    const doc = service();
+    doc.metadata.annotations = { 'kuscia.secretflow/access-domain': 5 };
+    rejects(doc, 'metadata.annotations.kuscia.secretflow/access-domain', /string/);
+  });
+
+  test('something that is not a mapping is rejected as a document', () => {
+    for (const doc of [null, 'hello', 42, [route()]]) rejects(doc, '(document)', /mapping/);
+  });
+});
+
+describe('validateResource: route rules', () => {
+  test('authenticationType Token is rejected, saying to use MTLS', () => {
+    rejects(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN' } }), 'spec.authenticationType', /Token.*use MTLS/);
+  });
+
+  test('authenticationType None is rejected, saying to use MTLS', () => {
+    rejects(route({ authenticationType: 'None' }), 'spec.authenticationType', /use MTLS/);
+  });
+
+  test('transit is rejected', () => {
+    rejects(route({ transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'carol' } } }), 'spec.transit', /remove spec\.transit/);
+    rejects(route({ transit: { transitMethod: 'REVERSE-TUNNEL' } }), 'spec.transit');
+  });
+
+  test('a route involving neither source nor destination == own domain is rejected', () => {
+    rejects(route({ source: 'carol', destination: 'bob' }, 'carol-bob'), 'spec.source', /carol.*bob.*alice/);
+  });
+
+  test('source == destination is rejected', () => {
+    rejects(route({ source: 'alice', destination: 'alice' }), 'spec.destination', /differ/);
+  });
+
+  test('an outbound route without an endpoint is rejected', () => {
+    const doc = route();
+    delete doc.spec.endpoint;
+    rejects(doc, 'spec.endpoint', /required on an outbound route/);
+  });
+
+  test('isTLS: false is rejected with MTLS; true is accepted', () => {
+    rejects(route({ endpoint: { host: 'h', ports: [{ name: 'http', port: 1, protocol: 'HTTP', isTLS: false }] } }), 'spec.endpoint.ports[0].isTLS', /MTLS/);
+    validateResource(route({ endpoint: { host: 'h', ports: [{ name: 'http', port: 1, protocol: 'HTTP', isTLS: true }] } }), ctx);
+  });
+
+  test('requestHeadersToAdd: Kuscia-*, Host, pseudo-headers and invalid names are rejected', () => {
+    for (const header of ['Kuscia-Source', 'host', ':authority', 'bad header']) {
+      rejects(route({ requestHeadersToAdd: { [header]: 'v' } }), `spec.requestHeadersToAdd.${header}`, /header name/);
+    }
+    validateResource(route({ requestHeadersToAdd: { 'X-Trace': 'v', 'Hostname': 'x' } }), ctx);
+  });
+});
+
+describe('validateResource: Domain rules', () => {
+  test('spec.cert that is not base64 of a PEM is rejected and says what to give', () => {
+    rejects(domain('bob', { cert: b64('not a certificate') }), 'spec.cert', /found 0.*ferry cert export/);
+    rejects(domain('bob', { cert: '!!!garbage!!!' }), 'spec.cert', /ferry cert export/);
+  });
+
+  test('spec.cert with a corrupted PEM body is rejected as not X.509', () => {
+    const broken = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    rejects(domain('bob', { cert: b64(broken) }), 'spec.cert', /not a valid X\.509/);
+  });
+
+  test('spec.cert with two certificates is rejected', () => {
+    rejects(domain('bob', { cert: b64(bobCa.certPem + bobGateway.certPem) }), 'spec.cert', /exactly one.*found 2/);
+  });
+
+  test('a leaf (gateway) certificate is not a CA', () => {
+    rejects(domain('bob', { cert: b64(bobGateway.certPem) }), 'spec.cert', /not a CA/);
+  });
+
+  test('an expired CA is rejected', () => {
+    const old = createDomainCa('bob', { days: 1, now: new Date(Date.now() - 10 * 24 * 3600 * 1000) });
+    rejects(domain('bob', { cert: b64(old.certPem) }), 'spec.cert', /expired/);
+  });
+
+  test('the own domain cannot be a partner', () => {
+    rejects(domain('alice', { role: 'partner' }), 'spec.role', /own domain/);
+  });
+
+  test('spec.role must be "" or partner', () => {
+    rejects(domain('bob', { role: 'master' }), 'spec.role', /"", "partner"/);
+  });
+
+  test('decodePartnerCa returns the PEM for base64 input and for PEM input', () => {
+    assert.equal(decodePartnerCa(b64(bobCa.certPem)), bobCa.certPem);
+    assert.equal(decodePartnerCa(bobCa.certPem), bobCa.certPem);
+  });
+});
+
+describe('validateResource: Service rules', () => {
+  test('access-domain with an invalid domain is rejected, naming the annotation and the bad entry', () => {
+    rejects(service('echo', { 'kuscia.secretflow/access-domain': 'bob,Carol_X' }), 'metadata.annotations.kuscia.secretflow/access-domain', /"Carol_X" is not a domain id/);
+  });
+
+  test('an empty access-domain is accepted (nobody)', () => {
+    validateResource(service('echo', { 'kuscia.secretflow/access-domain': '' }), ctx);
+  });
+
+  test('an invalid protocol annotation is rejected, listing the supported ones', () => {
+    rejects(service('echo', { 'kuscia.secretflow/protocol': 'HTTPS' }), 'metadata.annotations.kuscia.secretflow/protocol', /HTTP, GRPC.*"HTTPS"/);
+    rejects(service('echo', { 'kuscia.secretflow/protocol': 'http' }), 'metadata.annotations.kuscia.secretflow/protocol');
+  });
+
+  test('more than one port is rejected', () => {
+    rejects(service('echo', undefined, { ports: [{ port: 1 }, { port: 2 }] }), 'spec.ports', /one Service per port/);
+  });
+
+  test('a type other than ExternalName is rejected', () => {
+    rejects(service('echo', undefined, { type: 'ClusterIP' }), 'spec.type', /ExternalName/);
+  });
+
+  test('parseAccessDomains trims and drops empty entries', () => {
+    assert.deepEqual(parseAccessDomains(' bob , ,carol,'), ['bob', 'carol']);
+    assert.deepEqual(parseAccessDomains(undefined), []);
+    assert.deepEqual(parseAccessDomains(''), []);
+  });
+});
+
+describe('applyDocuments', () => {
+  let dir: string;
+  let store: Store;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-validate-test-'));
+  });
+  after(() => {
+    store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('one bad document among good ones throws naming "document N (Kind/name)" and stores nothing', () => {
+    store = new Store(join(dir, 'apply.db'));
+    let changes = 0;
+    store.on('change', () => changes++);
+    const bad = route({ endpoint: { host: 'h', ports: [{ name: 'http', port: '1080', protocol: 'HTTP' }] } }, 'alice-carol');
+    bad.spec.destination = 'carol';
+    const docs = [domain('bob', { cert: b64(bobCa.certPem) }), route(), bad, service()];
+    assert.throws(
+      () => applyDocuments(store, docs, ctx),
+      (e: unknown) => {
+        assert.ok(e instanceof ApplyError);
+        assert.match(e.message, /^document 3 \(ClusterDomainRoute\/alice-carol\): spec\.endpoint\.ports\[0\]\.port: /);
+        return true;
+      },
+    );
+    assert.deepEqual(store.list(), []);
+    assert.equal(changes, 0);
+  });
+
+  test('a bad document without a kind is labelled by its number only', () => {
+    assert.throws(
+      () => applyDocuments(store, [service(), { metadata: { name: 'x' } }], ctx),
+      (e: unknown) => {
+        assert.ok(e instanceof ApplyError);
+        assert.match(e.message, /^document 2: kind: must be one of/);
+        return true;
+      },
+    );
+    assert.deepEqual(store.list(), []);
+  });
+
+  test('good documents are all stored, with an action each', () => {
+    const result = applyDocuments(store, [domain('bob', { cert: b64(bobCa.certPem) }), route(), service()], ctx);
+    assert.deepEqual(result, [
+      { kind: 'Domain', name: 'bob', action: 'created' },
+      { kind: 'ClusterDomainRoute', name: 'alice-bob', action: 'created' },
+      { kind: 'Service', name: 'echo', action: 'created' },
+    ]);
+    assert.equal(store.list().length, 3);
+  });
+
+  test('a later bad batch leaves earlier stored resources untouched', () => {
+    const changed = route({ endpoint: { host: 'bob2.example.com', ports: [{ name: 'http', port: 2080, protocol: 'HTTP' }] } });
+    assert.throws(() => applyDocuments(store, [changed, route({ authenticationType: 'Token' }, 'alice-bob-2')], ctx), /document 2 \(ClusterDomainRoute\/alice-bob-2\): spec\.authenticationType/);
+    const stored = store.get('ClusterDomainRoute', 'alice-bob');
+    assert.ok(stored && stored.kind === 'ClusterDomainRoute');
+    assert.equal(stored.spec.endpoint.host, 'bob.example.com');
+    assert.equal(stored.meta.generation, 1);
+    assert.equal(store.get('ClusterDomainRoute', 'alice-bob-2'), undefined);
+  });
+
+  test('the same resource twice in one input is rejected and nothing is stored', () => {
+    assert.throws(() => applyDocuments(store, [service('twice'), service('twice')], ctx), /Service\/twice appears twice/);
+    assert.equal(store.get('Service', 'twice'), undefined);
+  });
+
+  test('an empty input is an error', () => {
+    assert.throws(() => applyDocuments(store, [], ctx), /no documents/);
+  });
+
+  test('status in a document is not stored', () => {
+    applyDocuments(store, [{ ...service('with-status'), status: { ready: false } }], ctx);
+    const stored = store.get('Service', 'with-status');
+    assert.ok(stored);
+    assert.equal('status' in stored, false);
+  });
+});
