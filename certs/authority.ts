@@ -27,6 +27,11 @@ function rsaKeyPair(bits: number): { pub: forge.pki.rsa.PublicKey; priv: forge.p
   return { pub, priv, keyPem };
 }
 
+/** node-forge writes CRLF line ends; PEM files here use LF like OpenSSL. */
+function pemWithLf(pem: string): string {
+  return pem.replace(/\r\n/g, '\n');
+}
+
 function serialNumber(): string {
   // Positive 128-bit serial (top bit cleared so DER does not read it as negative).
   const bytes = randomBytes(16);
@@ -52,7 +57,7 @@ export function createDomainCa(domain: string, opts: { days?: number; bits?: num
     { name: 'subjectKeyIdentifier' },
   ]);
   cert.sign(priv, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem };
+  return { certPem: pemWithLf(forge.pki.certificateToPem(cert)), keyPem };
 }
 
 /** Issues the gateway's certificate for `domain`, signed by the domain CA. */
@@ -83,7 +88,7 @@ export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: 
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
   cert.sign(caKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem };
+  return { certPem: pemWithLf(forge.pki.certificateToPem(cert)), keyPem };
 }
 
 export interface CertificateFacts {

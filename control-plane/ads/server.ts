@@ -44,6 +44,8 @@ interface TypeState {
   /** Snapshot version this type is fully acknowledged at. */
   ackedVersion?: string;
   nack?: Nack;
+  /** Whether the proxy got any response for this type: the first one is sent even when empty. */
+  answered: boolean;
 }
 
 export interface ProxyStatus {
@@ -78,7 +80,7 @@ class DeltaStream {
     let state = this.types.get(typeUrl);
     const first = !state;
     if (!state) {
-      state = { wildcard: false, subscribed: new Set(), known: new Map() };
+      state = { wildcard: false, subscribed: new Set(), known: new Map(), answered: false };
       this.types.set(typeUrl, state);
     }
     for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) state.known.set(name, version);
@@ -128,7 +130,7 @@ class DeltaStream {
       const deferRemoval = typeUrl === TYPE.cluster || typeUrl === TYPE.secret;
       if (removed.length && deferRemoval && updates.length) removals.push(typeUrl);
       const removeNow = deferRemoval && updates.length ? [] : removed;
-      if (!updates.length && !removeNow.length) {
+      if (!updates.length && !removeNow.length && state.answered) {
         if (!removed.length) state.ackedVersion = state.nack ? state.ackedVersion : snapshot.version;
         if (removed.length) removals.push(typeUrl);
         continue;
@@ -150,6 +152,7 @@ class DeltaStream {
     for (const name of removed) state.known.delete(name);
     state.nonce = nonce;
     state.nonceVersion = version;
+    state.answered = true;
     const message = DeltaResponse.fromObject({
       system_version_info: version,
       type_url: typeUrl,

@@ -23,7 +23,8 @@ export interface ApiDeps {
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } } } as const;
 
 export async function buildApi(deps: ApiDeps) {
-  const app = Fastify({ loggerInstance: deps.log.child({ component: 'api' }), disableRequestLogging: true, bodyLimit: 32 * 1024 * 1024 });
+  // Requests are not logged one by one (info); API errors are (warn and above).
+  const app = Fastify({ loggerInstance: deps.log.child({ component: 'api' }, { level: 'warn' }), bodyLimit: 32 * 1024 * 1024 });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Ferry node API', version: '1' },

@@ -1,1 +1,167 @@
-export async function runDemo(_o: { keep: boolean }): Promise<void> { throw new Error('demo not written yet'); }
+// `ferry demo` (what `npm run demo` runs): two domains on this machine, alice
+// and bob, connected by hand the way an admin would, then calls across in both
+// directions over HTTP/1.1, HTTP/2 and gRPC.
+import { request as httpRequest } from 'node:http';
+import { connect as http2Connect } from 'node:http2';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { homePaths } from '../config.ts';
+import { initHome, readCa } from '../home.ts';
+import { startNode, type RunningNode } from '../node.ts';
+import { freePorts } from '../util/ports.ts';
+import { ApiClient } from './client.ts';
+import { table } from './format.ts';
+import { startGrpcEcho, startHttpEcho, grpcEchoCall, type Echo } from '../../examples/echo-services.ts';
+
+interface DemoDomain {
+  name: string;
+  home: string;
+  ports: { public: number; internal: number; api: number; envoyAdmin: number; xds: number };
+  node?: RunningNode;
+  echo?: Echo;
+  greeter?: Echo;
+}
+
+interface CallResult {
+  call: string;
+  protocol: string;
+  status: string;
+  latencyMs: number;
+  detail: string;
+}
+
+export async function runDemo(opts: { keep: boolean }): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-'));
+  const domains: DemoDomain[] = [];
+  const say = (s: string) => console.log(s);
+  let ok = false;
+  try {
+    for (const name of ['alice', 'bob']) {
+      const [pub, internal, api, envoyAdmin, xds] = (await freePorts(5)) as [number, number, number, number, number];
+      const d: DemoDomain = { name, home: join(dir, name), ports: { public: pub, internal, api, envoyAdmin, xds } };
+      initHome(d.home, name, d.ports);
+      domains.push(d);
+    }
+    const [alice, bob] = domains as [DemoDomain, DemoDomain];
+    say(`1. ferry init alice, bob in ${dir} (public ports ${alice.ports.public}, ${bob.ports.public})`);
+
+    for (const d of domains) {
+      d.echo = await startHttpEcho(`echo@${d.name}`);
+      d.greeter = await startGrpcEcho(`greeter@${d.name}`);
+      const log = pino({ level: 'info' }, pino.destination({ dest: join(homePaths(d.home).logs, 'ferry.log'), mkdir: true, sync: true }));
+      d.node = await startNode(d.home, log);
+    }
+    say('2. started both nodes (control plane + Envoy) and an HTTP and a gRPC echo service per domain');
+
+    for (const [self, peer] of [[alice, bob], [bob, alice]] as const) {
+      const peerCa = Buffer.from(readCa(peer.home).certPem).toString('base64');
+      const resources = [
+        { apiVersion: 'kuscia.secretflow/v1alpha1', kind: 'Domain', metadata: { name: peer.name }, spec: { role: 'partner', cert: peerCa } },
+        {
+          apiVersion: 'kuscia.secretflow/v1alpha1', kind: 'ClusterDomainRoute', metadata: { name: `${self.name}-${peer.name}` },
+          spec: { source: self.name, destination: peer.name, authenticationType: 'MTLS', endpoint: { host: '127.0.0.1', ports: [{ name: 'https', port: peer.ports.public, protocol: 'HTTP', isTLS: true }] } },
+        },
+        serviceDoc('echo', self.echo!.port, peer.name, 'HTTP'),
+        serviceDoc('greeter', self.greeter!.port, peer.name, 'GRPC'),
+      ];
+      await new ApiClient(self.home).call('POST', '/api/v1/apply', { resources });
+    }
+    say('3. exchanged CA certificates; applied Domains, routes both ways and Services (ferry apply)');
+    await Promise.all(domains.map((d) => waitReady(d)));
+    say('4. both Envoys acknowledged their configuration (/readyz)\n');
+
+    const results: CallResult[] = [];
+    for (const [from, to] of [[alice, bob], [bob, alice]] as const) {
+      const label = `${from.name} -> echo.${to.name}.svc`;
+      results.push(await timed(label, 'HTTP/1.1', () => http1Get(from.ports.internal, `echo.${to.name}.svc`)));
+      results.push(await timed(label, 'HTTP/2', () => http2Get(from.ports.internal, `echo.${to.name}.svc`)));
+      results.push(await timed(`${from.name} -> greeter.${to.name}.svc`, 'gRPC', async () => {
+        const r = await grpcEchoCall(`127.0.0.1:${from.ports.internal}`, `greeter.${to.name}.svc`, 'hello');
+        return { status: 'OK', detail: `${r.service} saw source ${r.source}` };
+      }));
+    }
+    say(table([['CALL', 'PROTOCOL', 'STATUS', 'LATENCY', 'WHAT ARRIVED'], ...results.map((r) => [r.call, r.protocol, r.status, `${r.latencyMs.toFixed(1)} ms`, r.detail])]));
+    say(`\nLogs: ${domains.map((d) => homePaths(d.home).logs).join('  ')}${opts.keep ? '' : ' (removed at exit; --keep keeps them)'}`);
+    ok = results.every((r) => r.status === '200' || r.status === 'OK');
+    if (!ok) throw new Error('some demo calls failed: see the table and the logs above');
+    if (opts.keep) {
+      say(`\nKept running (Ctrl-C stops). Try:\n  curl -H 'Host: echo.bob.svc' http://127.0.0.1:${alice.ports.internal}/\n  ./bin/ferry status --home ${alice.home}`);
+      await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+    }
+  } finally {
+    for (const d of domains) {
+      await d.node?.stop();
+      await d.echo?.close();
+      await d.greeter?.close();
+    }
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+    else console.log(`homes kept in ${dir}`);
+  }
+}
+
+function serviceDoc(name: string, port: number, peer: string, protocol: string) {
+  return {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name, annotations: { 'kuscia.secretflow/access-domain': peer, 'kuscia.secretflow/protocol': protocol } },
+    spec: { type: 'ExternalName', externalName: '127.0.0.1', ports: [{ port }] },
+  };
+}
+
+async function waitReady(d: DemoDomain): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const s = await d.node!.status();
+    if (s.envoy.ready && s.xds.converged) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${d.name} did not become ready in 30 s: see ${homePaths(d.home).logs}`);
+}
+
+async function timed(call: string, protocol: string, fn: () => Promise<{ status: string; detail: string }>): Promise<CallResult> {
+  const start = performance.now();
+  try {
+    const r = await fn();
+    return { call, protocol, ...r, latencyMs: performance.now() - start };
+  } catch (e) {
+    return { call, protocol, status: 'FAILED', detail: (e as Error).message, latencyMs: performance.now() - start };
+  }
+}
+
+function describeEcho(body: string, headers: Record<string, unknown>): string {
+  try {
+    const e = JSON.parse(body) as { service: string; kuscia: Record<string, string> };
+    return `${e.service} saw source ${e.kuscia['kuscia-source']}`;
+  } catch {
+    return String(headers['kuscia-error-message'] ?? body.slice(0, 80));
+  }
+}
+
+function http1Get(port: number, host: string): Promise<{ status: string; detail: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/demo', headers: { host }, agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: String(res.statusCode), detail: describeEcho(body, res.headers) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function http2Get(port: number, authority: string): Promise<{ status: string; detail: string }> {
+  return new Promise((resolve, reject) => {
+    const session = http2Connect(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const req = session.request({ ':path': '/demo', ':authority': authority });
+    let status = '';
+    let headers: Record<string, unknown> = {};
+    let body = '';
+    req.on('response', (h) => { status = String(h[':status']); headers = h; });
+    req.setEncoding('utf8').on('data', (c: string) => { body += c; });
+    req.on('end', () => { session.close(); resolve({ status, detail: describeEcho(body, headers) }); });
+    req.on('error', (e) => { session.close(); reject(e); });
+    req.setTimeout(10_000, () => req.close());
+  });
+}

@@ -4,16 +4,15 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { homePaths, readConfig, DEFAULT_PORTS } from '../config.ts';
-import { initHome, readCa } from '../home.ts';
-import { startNode, nodeLogger } from '../node.ts';
-import { Store } from '../store/store.ts';
-import { applyDocuments } from '../resources/apply.ts';
 import { resolveKind } from '../resources/kinds.ts';
 import { parseDocuments } from '../../interop/documents.ts';
 import { ApiClient, NodeNotRunning } from './client.ts';
 import { formatDescribe, formatList, formatStatus } from './format.ts';
 import type { NodeStatus } from '../api/status.ts';
-import { runDemo } from './demo.ts';
+
+// Heavy modules (Envoy protos, certificate code, the node itself) load only in
+// the commands that need them, so get/describe/status answer quickly.
+const home_ = () => import('../home.ts');
 
 const USAGE = `ferry: cross-domain gateway mesh for privacy computing
 
@@ -72,6 +71,7 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'init': {
       const domain = need(args[0], '<domain>');
+      const { initHome } = await home_();
       const config = initHome(home(), domain, {
         public: port(values['public-port'], '--public-port') ?? DEFAULT_PORTS.public,
         internal: port(values['internal-port'], '--internal-port') ?? DEFAULT_PORTS.internal,
@@ -86,8 +86,8 @@ async function main(argv: string[]): Promise<void> {
     case 'start': {
       const h = home();
       readConfig(h); // fail early, in one line, when the home is not initialised
-      const log = nodeLogger(h);
-      const node = await startNode(h, log);
+      const { startNode, nodeLogger } = await import('../node.ts');
+      const node = await startNode(h, nodeLogger(h));
       const stop = () => { node.stop().then(() => process.exit(0), () => process.exit(1)); };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'cert': {
       if (args[0] !== 'export') throw new UsageError(`unknown cert command "${args[0] ?? ''}": use \`ferry cert export --home DIR\``);
-      process.stdout.write(readCa(home()).certPem);
+      process.stdout.write((await home_()).readCa(home()).certPem);
       return;
     }
     case 'apply': {
@@ -109,6 +109,8 @@ async function main(argv: string[]): Promise<void> {
       } catch (e) {
         if (!(e instanceof NodeNotRunning)) throw e;
         // The node is not running: write to its store; it takes effect at start.
+        const { Store } = await import('../store/store.ts');
+        const { applyDocuments } = await import('../resources/apply.ts');
         const store = new Store(homePaths(h).store);
         try {
           results = applyDocuments(store, docs, { domain: readConfig(h).domain });
@@ -153,7 +155,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'demo':
-      await runDemo({ keep: Boolean(values.keep) });
+      await (await import('./demo.ts')).runDemo({ keep: Boolean(values.keep) });
       return;
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);

@@ -3,25 +3,15 @@
 // Waits on readiness signals (/readyz: Envoy acknowledged the current config).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePorts } from '../../control-plane/util/ports.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'control-plane', 'cli', 'main.ts');
 const NODE_ARGS = ['--disable-warning=ExperimentalWarning'];
 
-/** Ports the OS says are free now (bound, then released together). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => res(s));
-  })));
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+export { freePorts };
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `ferry-${prefix}-`));

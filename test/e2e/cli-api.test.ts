@@ -1,0 +1,115 @@
+// The CLI and REST API of one real node: init, offline apply, start, get,
+// describe, delete, status, authentication, health, OpenAPI; and `ferry demo`.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { TestNode, ferry, tempDir } from '../support/harness.ts';
+
+const domainDoc = (name: string) => `apiVersion: kuscia.secretflow/v1alpha1
+kind: Domain
+metadata: { name: ${name} }
+spec: { role: partner }
+`;
+
+describe('ferry CLI and REST API', () => {
+  let node: TestNode;
+
+  before(async () => {
+    node = await TestNode.init('alice');
+  });
+  after(async () => {
+    await node?.stop();
+    node?.cleanup();
+  });
+
+  test('init: keys are private, the CA exports as PEM, bad input is one line', () => {
+    for (const f of ['ca.key', 'gateway.key']) assert.equal(statSync(join(node.home, 'certs', f)).mode & 0o777, 0o600, f);
+    assert.equal(statSync(join(node.home, 'api-token')).mode & 0o777, 0o600);
+    const pem = node.cli(['cert', 'export']);
+    assert.equal(pem.code, 0);
+    assert.match(pem.stdout, /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/);
+    assert.equal(pem.stdout, readFileSync(join(node.home, 'certs', 'ca.crt'), 'utf8'));
+
+    const again = node.cli(['init', 'alice']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^ferry: error: .*already exists/);
+    const badName = ferry(['init', 'Alice_1', '--home', join(tempDir('bad'), 'h')]);
+    assert.equal(badName.code, 1);
+    assert.match(badName.stderr, /domain "Alice_1" is not a valid domain id/);
+    const badPort = ferry(['init', 'x', '--home', join(tempDir('bad'), 'h'), '--api-port', '99999']);
+    assert.equal(badPort.code, 2);
+    assert.match(badPort.stderr, /--api-port: "99999" is not a port number/);
+    assert.equal(ferry(['frobnicate']).code, 2);
+  });
+
+  test('apply before start goes to the store and takes effect at start', async () => {
+    const r = node.cli(['apply', '-f', '-'], domainDoc('bob'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /domain\/bob created/);
+    assert.match(r.stderr, /node not running/);
+    await node.start();
+    const got = node.cli(['get', 'domain', 'bob', '-o', 'json']);
+    assert.equal(got.code, 0, got.stderr);
+    const bob = JSON.parse(got.stdout) as { metadata: { name: string }; status: { ready: boolean; reason: string; fix: string } };
+    assert.equal(bob.metadata.name, 'bob');
+    assert.equal(bob.status.ready, false, 'a partner without a CA is not trusted');
+    assert.match(bob.status.reason, /no CA certificate/);
+  });
+
+  test('the API needs the bearer token; health and OpenAPI do not', async () => {
+    const base = `http://127.0.0.1:${node.ports.api}`;
+    assert.equal((await fetch(`${base}/api/v1/status`)).status, 401);
+    assert.equal((await fetch(`${base}/api/v1/status`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+    assert.equal((await node.api('/api/v1/status')).status, 200);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    const ready = await fetch(`${base}/readyz`);
+    assert.equal(ready.status, 200);
+    const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    assert.match(openapi.openapi, /^3\./);
+    assert.ok(openapi.paths['/api/v1/apply'], 'apply is documented');
+    const badKind = await node.api('/api/v1/resources/widgets');
+    assert.equal(badKind.status, 400);
+    assert.match(((await badKind.json()) as { error: string }).error, /unknown kind "widgets"/);
+    const badBody = await node.api('/api/v1/apply', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resources: [{ kind: 'Domain' }] }) });
+    assert.equal(badBody.status, 400);
+    assert.match(((await badBody.json()) as { error: string }).error, /document 1 \(Domain\/\?\): apiVersion: is required/);
+  });
+
+  test('get, describe, delete and status', async () => {
+    await node.apply(domainDoc('carol'));
+    const list = node.cli(['get', 'domains']);
+    assert.equal(list.code, 0);
+    assert.match(list.stdout, /^KIND\s+NAME\s+READY\s+REASON/);
+    assert.match(list.stdout, /Domain\s+carol\s+False/);
+    const yaml = YAML.parse(node.cli(['get', 'domain', 'carol', '-o', 'yaml']).stdout) as { kind: string };
+    assert.equal(yaml.kind, 'Domain');
+    const describe = node.cli(['describe', 'domain', 'carol']);
+    assert.match(describe.stdout, /Ready:\s+False\nReason:\s+partner carol has no CA certificate/);
+    assert.match(describe.stdout, /Fix:\s+apply a Domain named carol with role: partner and spec.cert/);
+    const del = node.cli(['delete', 'domain', 'carol']);
+    assert.equal(del.code, 0, del.stderr);
+    const gone = node.cli(['describe', 'domain', 'carol']);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /^ferry: error: Domain carol not found/);
+    const status = node.cli(['status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /Domain:\s+alice/);
+    assert.match(status.stdout, /Envoy:\s+ready/);
+    assert.match(status.stdout, /acknowledged by every proxy/);
+    assert.match(status.stdout, /proxy alice-gateway: clusters=\w+ /);
+    const unknownKind = node.cli(['get', 'widgets']);
+    assert.equal(unknownKind.code, 1);
+    assert.match(unknownKind.stderr, /unknown kind "widgets": use one of domain/);
+  });
+});
+
+test('ferry demo: two domains call each other over HTTP/1.1, HTTP/2 and gRPC', () => {
+  const r = ferry(['demo']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const rows = r.stdout.split('\n').filter((l) => /^(alice|bob) -> /.test(l));
+  assert.equal(rows.length, 6, r.stdout);
+  for (const row of rows) assert.match(row, /\s(200|OK)\s+[\d.]+ ms\s+\w+@\w+ saw source (alice|bob)$/);
+  assert.match(r.stdout, /HTTP\/1\.1[\s\S]*HTTP\/2[\s\S]*gRPC/);
+});
