@@ -12,6 +12,7 @@ import { EnvoySupervisor } from './supervisor/envoy-supervisor.ts';
 import { buildApi } from './api/server.ts';
 import type { NodeStatus } from './api/status.ts';
 import { locateEnvoy } from '../envoy/locate.ts';
+import { ControlPlaneMetrics } from './metrics.ts';
 
 export interface RunningNode {
   config: NodeConfig;
@@ -33,16 +34,17 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
   const paths = homePaths(home);
   const envoy = locateEnvoy();
   const store = new Store(paths.store);
-  const ads = new AdsServer(log.child({ component: 'xds' }));
+  const metrics = new ControlPlaneMetrics();
+  const ads = new AdsServer(log.child({ component: 'xds' }), metrics);
   const reconciler = new Reconciler({
-    store, config, ads, log: log.child({ component: 'translator' }),
+    store, config, ads, metrics, log: log.child({ component: 'translator' }),
     ownCaPem: readCa(home).certPem,
     gateway: readGatewayCert(home),
   });
   reconciler.reconcile();
   await ads.listen(config.listeners.xds.address, config.listeners.xds.port);
 
-  const supervisor = new EnvoySupervisor({ envoyBin: envoy.bin, bootstrapPath: paths.bootstrap, logDir: paths.logs, config, log: log.child({ component: 'supervisor' }) });
+  const supervisor = new EnvoySupervisor({ envoyBin: envoy.bin, bootstrapPath: paths.bootstrap, logDir: paths.logs, config, log: log.child({ component: 'supervisor' }), onRestart: () => metrics.envoyRestarts.inc() });
   supervisor.start();
 
   const status = async (): Promise<NodeStatus> => {
@@ -57,7 +59,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
     };
   };
 
-  const api = await buildApi({ config, store, apiToken: readApiToken(home), status, log });
+  const api = await buildApi({ config, store, apiToken: readApiToken(home), status, metrics, log });
   await api.listen({ host: config.listeners.api.address, port: config.listeners.api.port });
   writeFileSync(paths.pid, `${process.pid}\n`);
   log.info({ domain: config.domain, envoy: envoy.version, api: `http://${config.listeners.api.address}:${config.listeners.api.port}` }, 'Ferry node started');

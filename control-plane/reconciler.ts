@@ -10,6 +10,7 @@ import type { ResourceStatus } from './translate/ir.ts';
 import { translateToEnvoy, type GatewayKeyMaterial } from './xds/ir-to-envoy.ts';
 import { buildSnapshot, checkReferences, type Snapshot } from './ads/snapshot.ts';
 import type { AdsServer } from './ads/server.ts';
+import type { ControlPlaneMetrics } from './metrics.ts';
 
 export interface ReconcileOutcome {
   snapshotVersion?: string;
@@ -26,6 +27,7 @@ export interface ReconcilerDeps {
   gateway: GatewayKeyMaterial;
   ads: AdsServer;
   log: Logger;
+  metrics?: ControlPlaneMetrics;
 }
 
 export class Reconciler {
@@ -51,11 +53,13 @@ export class Reconciler {
     if (!this.timer) this.firstChangeAt = now;
     clearTimeout(this.timer);
     const wait = Math.max(0, Math.min(this.debounceMs, this.firstChangeAt + this.maxDelayMs - now));
-    this.timer = setTimeout(() => { this.timer = undefined; this.reconcile(); }, wait);
+    const changedAt = this.firstChangeAt;
+    this.timer = setTimeout(() => { this.timer = undefined; this.reconcile(changedAt); }, wait);
   }
 
-  reconcile(): ReconcileOutcome {
-    const { store, config, ownCaPem, gateway, ads, log } = this.deps;
+  reconcile(changedAt = Date.now()): ReconcileOutcome {
+    const { store, config, ownCaPem, gateway, ads, log, metrics } = this.deps;
+    metrics?.translations.inc();
     const at = new Date().toISOString();
     let statuses: ResourceStatus[] = this.outcome.statuses;
     try {
@@ -65,9 +69,10 @@ export class Reconciler {
       const problems = checkReferences(envoy);
       if (problems.length) throw new Error(`inconsistent configuration: ${problems.join('; ')}`);
       this.snapshot = buildSnapshot(envoy, this.snapshot);
-      ads.setSnapshot(this.snapshot);
+      ads.setSnapshot(this.snapshot, changedAt);
       this.outcome = { snapshotVersion: this.snapshot.version, statuses, at };
     } catch (e) {
+      metrics?.translationErrors.inc();
       log.error({ err: e }, 'translation failed; Envoy keeps the previous configuration');
       this.outcome = { snapshotVersion: this.snapshot?.version, statuses, error: (e as Error).message, at };
     }

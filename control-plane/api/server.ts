@@ -11,12 +11,14 @@ import { resolveKind } from '../resources/kinds.ts';
 import { RESOURCE_SCHEMAS } from '../resources/schemas.ts';
 import type { NodeConfig } from '../config.ts';
 import type { NodeStatus } from './status.ts';
+import type { ControlPlaneMetrics } from '../metrics.ts';
 
 export interface ApiDeps {
   config: NodeConfig;
   store: Store;
   apiToken: string;
   status: () => Promise<NodeStatus>;
+  metrics: ControlPlaneMetrics;
   log: Logger;
 }
 
@@ -40,7 +42,7 @@ export async function buildApi(deps: ApiDeps) {
 
   const token = Buffer.from(deps.apiToken);
   app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/api/')) return;
+    if (!req.url.startsWith('/api/')) return; // /healthz, /readyz, /metrics, /openapi.json are open (loopback only)
     const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
     if (given.length !== token.length || !timingSafeEqual(given, token)) {
       return reply.code(401).send({ error: `missing or wrong bearer token: send "Authorization: Bearer <token>" with the token in <home>/api-token` });
@@ -58,6 +60,12 @@ export async function buildApi(deps: ApiDeps) {
       ...(s.translationError ? [`translation failed: ${s.translationError}`] : []),
     ];
     reply.code(ready ? 200 : 503).send({ ready, snapshotVersion: s.xds.snapshotVersion, reasons });
+  });
+
+  // The scrape target (no token: it binds to loopback like the rest of the API).
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -134,7 +134,10 @@ function checkRoute(r: RouteResource, ctx: ValidationContext): void {
       throw new ValidationError(`spec.endpoint.ports[${i}].isTLS`, 'must be true (or omitted) with authenticationType MTLS');
     }
   });
-  for (const header of Object.keys(spec.requestHeadersToAdd ?? {})) {
+  for (const [header, value] of Object.entries(spec.requestHeadersToAdd ?? {})) {
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
+      throw new ValidationError(`spec.requestHeadersToAdd.${header}`, 'the value must not contain control characters such as line breaks');
+    }
     if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(header) || /^(kuscia-|:|host$)/i.test(header)) {
       throw new ValidationError(`spec.requestHeadersToAdd.${header}`, 'must be a valid HTTP header name and not Host, a pseudo-header or a Kuscia-* header (Ferry sets those)');
     }

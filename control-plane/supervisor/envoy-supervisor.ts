@@ -14,6 +14,7 @@ export interface SupervisorOptions {
   logDir: string;
   config: NodeConfig;
   log: Logger;
+  onRestart?: () => void;
 }
 
 export class EnvoySupervisor {
@@ -59,6 +60,7 @@ export class EnvoySupervisor {
       if (Date.now() - startedAt > 30_000) this.backoffMs = 250;
       log.error({ code, signal, restartInMs: this.backoffMs, log: join(logDir, 'envoy.log') }, 'Envoy exited; restarting');
       this.restarts++;
+      this.opts.onRestart?.();
       this.restartTimer = setTimeout(() => this.spawnEnvoy(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
     });

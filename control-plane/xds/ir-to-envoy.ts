@@ -301,7 +301,8 @@ function internalRoutes(ir: Ir): J {
           overwrite('Kuscia-Origin-Source', ir.domain),
           overwrite('Kuscia-Token', 'noop'),
           overwrite('x-interconn-protocol', 'kuscia'),
-          ...p.headersToAdd.map(([k, v]) => overwrite(k, v)),
+          // User values are literal text: escape Envoy's %FORMATTER% syntax.
+          ...p.headersToAdd.map(([k, v]) => overwrite(k, v.replaceAll('%', '%%'))),
         ],
       }],
     });

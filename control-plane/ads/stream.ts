@@ -1,0 +1,166 @@
+// What every ADS stream (delta or state-of-the-world) keeps per resource type,
+// and the rules both variants share: nonces, ACK/NACK, and when a removed
+// cluster or secret may really go (make-before-break).
+import type * as grpc from '@grpc/grpc-js';
+import { PUSH_ORDER, SHORT_TYPE_NAME, TYPE, type ResourceTypeUrl } from '../xds/envoy-types.ts';
+import type { EncodedResource, Snapshot } from './snapshot.ts';
+
+export type Variant = 'delta' | 'sotw';
+
+export interface Nack {
+  snapshotVersion: string;
+  message: string;
+  at: string;
+}
+
+export interface TypeState {
+  wildcard: boolean;
+  subscribed: Set<string>;
+  /** name -> the resource the proxy has (as last sent; for delta reconnects, version only). */
+  known: Map<string, EncodedResource | { name: string; version: string; bytes?: undefined }>;
+  /** Latest nonce sent for this type, and the snapshot version it carried. */
+  nonce?: string;
+  nonceVersion?: string;
+  /** Snapshot version at which this type is fully acknowledged. */
+  ackedVersion?: string;
+  nack?: Nack;
+  /** Whether the proxy got any response for this type: the first one is sent even when empty. */
+  answered: boolean;
+}
+
+export interface ProxyStatus {
+  node: string;
+  variant: Variant;
+  connectedAt: string;
+  types: Record<string, { ackedVersion?: string; pending: boolean; nack?: Nack }>;
+}
+
+/** What a stream needs from its server. */
+export interface StreamHost {
+  readonly snapshot: Snapshot | undefined;
+  onAnswer(stream: AdsStream, typeUrl: ResourceTypeUrl, nack: Nack | undefined): void;
+  onPush(stream: AdsStream, typeUrl: ResourceTypeUrl, updates: number, removed: number): void;
+  log: { warn: (o: object, m: string) => void; debug: (o: object, m: string) => void };
+}
+
+export const isServedType = (t: string | undefined): t is ResourceTypeUrl => PUSH_ORDER.includes(t as ResourceTypeUrl);
+const REMOVED_LAST = new Set<string>([TYPE.cluster, TYPE.secret]);
+
+export abstract class AdsStream {
+  abstract readonly variant: Variant;
+  node = 'unknown';
+  readonly connectedAt = new Date().toISOString();
+  readonly types = new Map<ResourceTypeUrl, TypeState>();
+  protected readonly host: StreamHost;
+  protected readonly call: grpc.ServerDuplexStream<unknown, Uint8Array>;
+  private nonceCounter = 0;
+  /** Back-pressure: the transport buffer is full; resume on 'drain'. */
+  private blocked = false;
+
+  constructor(call: grpc.ServerDuplexStream<unknown, Uint8Array>, host: StreamHost) {
+    this.call = call;
+    this.host = host;
+  }
+
+  protected typeState(typeUrl: ResourceTypeUrl): { state: TypeState; first: boolean } {
+    let state = this.types.get(typeUrl);
+    if (state) return { state, first: false };
+    state = { wildcard: false, subscribed: new Set(), known: new Map(), answered: false };
+    this.types.set(typeUrl, state);
+    return { state, first: true };
+  }
+
+  /**
+   * Handles the nonce of a request. Returns false for a stale request (its
+   * nonce is not the latest sent for its type): such a request is ignored.
+   */
+  protected answer(typeUrl: ResourceTypeUrl, state: TypeState, nonce: string | undefined, error: { code?: number; message?: string } | undefined): boolean {
+    if (!nonce) return true;
+    if (nonce !== state.nonce) return false;
+    let nack: Nack | undefined;
+    if (error && (error.code ?? 0) !== 0) {
+      nack = { snapshotVersion: state.nonceVersion ?? '', message: error.message ?? '', at: new Date().toISOString() };
+      state.nack = nack;
+    } else {
+      state.ackedVersion = state.nonceVersion;
+      state.nack = undefined;
+    }
+    state.nonce = undefined;
+    this.host.onAnswer(this, typeUrl, nack);
+    return true;
+  }
+
+  /** The resources of a type this proxy should hold now. */
+  protected desired(state: TypeState, snapshot: Snapshot, typeUrl: ResourceTypeUrl): Map<string, EncodedResource> {
+    const out = new Map<string, EncodedResource>();
+    for (const r of snapshot.resources[typeUrl].values()) {
+      if (state.wildcard || state.subscribed.has(r.name)) out.set(r.name, r);
+    }
+    return out;
+  }
+
+  /**
+   * Clusters and secrets leave a proxy only after every listener and route
+   * that used them is gone: i.e. once those types are acknowledged at the
+   * current snapshot. Until then the proxy keeps them.
+   */
+  protected mayRemove(typeUrl: ResourceTypeUrl, snapshot: Snapshot): boolean {
+    if (!REMOVED_LAST.has(typeUrl)) return true;
+    for (const t of [TYPE.listener, TYPE.routeConfiguration] as const) {
+      const s = this.types.get(t);
+      if (s && (s.nonce || s.ackedVersion !== snapshot.version)) return false;
+    }
+    return true;
+  }
+
+  /** Sends, in make-before-break order, each type's difference from what the proxy has. */
+  push(): void {
+    const snapshot = this.host.snapshot;
+    if (!snapshot || this.blocked) return;
+    for (const typeUrl of PUSH_ORDER) {
+      const state = this.types.get(typeUrl);
+      if (!state || state.nonce) continue; // not subscribed, or waiting for an answer (re-checked then)
+      if (state.nack && state.nack.snapshotVersion === snapshot.version) continue; // rejected: not re-sent until the config changes
+      this.pushType(typeUrl, state, snapshot);
+      if (this.blocked) return;
+    }
+  }
+
+  protected abstract pushType(typeUrl: ResourceTypeUrl, state: TypeState, snapshot: Snapshot): void;
+
+  protected nextNonce(state: TypeState, version: string): string {
+    const nonce = `${++this.nonceCounter}`;
+    state.nonce = nonce;
+    state.nonceVersion = version;
+    state.answered = true;
+    return nonce;
+  }
+
+  protected write(bytes: Uint8Array, typeUrl: ResourceTypeUrl, updates: number, removed: number): void {
+    this.host.onPush(this, typeUrl, updates, removed);
+    if (!this.call.write(bytes)) {
+      this.blocked = true;
+      this.call.once('drain', () => {
+        this.blocked = false;
+        this.push();
+      });
+    }
+  }
+
+  status(): ProxyStatus {
+    const types: ProxyStatus['types'] = {};
+    for (const [typeUrl, s] of this.types) {
+      types[SHORT_TYPE_NAME[typeUrl]] = { ackedVersion: s.ackedVersion, pending: Boolean(s.nonce), ...(s.nack ? { nack: s.nack } : {}) };
+    }
+    return { node: this.node, variant: this.variant, connectedAt: this.connectedAt, types };
+  }
+
+  /** Every subscribed type acknowledged at `version`, nothing in flight. */
+  isCurrent(version: string): boolean {
+    return [...this.types.values()].every((s) => !s.nonce && s.ackedVersion === version);
+  }
+
+  protected noteNode(node: { id?: string } | undefined): void {
+    if (this.node === 'unknown' && node?.id) this.node = node.id; // identity from the first request
+  }
+}
