@@ -5,4 +5,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/node.sh node_modules/typescript/bin/tsc -p .
 echo "typecheck: ok"
 exec bash scripts/node.sh --test --test-reporter=spec --test-concurrency=2 --test-timeout=600000 \
-  'test/unit/*.test.ts' 'test/golden/*.test.ts' 'test/e2e/*.test.ts' "$@"
+  'test/unit/*.test.ts' 'test/golden/*.test.ts' 'test/xds/*.test.ts' 'test/e2e/*.test.ts' "$@"
