@@ -15,6 +15,8 @@ export interface NodeConfig {
     envoyAdmin: { address: string; port: number };
     xds: { address: string; port: number };
   };
+  /** ADS variant Envoy uses: delta (default) or sotw (state of the world). */
+  xdsVariant?: 'delta' | 'sotw';
 }
 
 export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001 } as const;

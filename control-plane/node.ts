@@ -23,9 +23,10 @@ export interface RunningNode {
 export function nodeLogger(home: string): Logger {
   const { logs } = homePaths(home);
   mkdirSync(logs, { recursive: true });
+  const level = (process.env.FERRY_LOG_LEVEL ?? 'info') as pino.Level;
   return pino(
-    { level: process.env.FERRY_LOG_LEVEL ?? 'info', base: { component: 'ferry' } },
-    pino.multistream([{ stream: process.stdout }, { stream: pino.destination({ dest: join(logs, 'ferry.log'), mkdir: true, sync: false }) }]),
+    { level, base: { component: 'ferry' } },
+    pino.multistream([{ level, stream: process.stdout }, { level, stream: pino.destination({ dest: join(logs, 'ferry.log'), mkdir: true, sync: false }) }]),
   );
 }
 

@@ -12,7 +12,7 @@ export function envoyBootstrap(config: NodeConfig): Record<string, unknown> {
     },
     dynamic_resources: {
       ads_config: {
-        api_type: 'DELTA_GRPC',
+        api_type: config.xdsVariant === 'sotw' ? 'GRPC' : 'DELTA_GRPC',
         transport_api_version: 'V3',
         grpc_services: [{ envoy_grpc: { cluster_name: 'ferry-xds' } }],
         set_node_on_first_message_only: true,

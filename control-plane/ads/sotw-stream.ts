@@ -32,6 +32,7 @@ export class SotwStream extends AdsStream {
       return;
     }
     const { state } = this.typeState(typeUrl);
+    this.host.log.debug({ node: this.node, typeUrl, nonce: req.response_nonce, names: req.resource_names, pending: state.pending, error: req.error_detail?.message }, 'SotW request');
     // A stale request (an old nonce) is ignored entirely: a newer response is on its way.
     if (!this.answer(typeUrl, state, req.response_nonce, req.error_detail)) return;
     const names = req.resource_names ?? [];

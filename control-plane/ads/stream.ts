@@ -19,8 +19,10 @@ export interface TypeState {
   /** name -> the resource the proxy has (as last sent; for delta reconnects, version only). */
   known: Map<string, EncodedResource | { name: string; version: string; bytes?: undefined }>;
   /** Latest nonce sent for this type, and the snapshot version it carried. */
-  nonce?: string;
+  lastNonce?: string;
   nonceVersion?: string;
+  /** The latest response is not answered (ACK/NACK) yet. */
+  pending: boolean;
   /** Snapshot version at which this type is fully acknowledged. */
   ackedVersion?: string;
   nack?: Nack;
@@ -65,7 +67,7 @@ export abstract class AdsStream {
   protected typeState(typeUrl: ResourceTypeUrl): { state: TypeState; first: boolean } {
     let state = this.types.get(typeUrl);
     if (state) return { state, first: false };
-    state = { wildcard: false, subscribed: new Set(), known: new Map(), answered: false };
+    state = { wildcard: false, subscribed: new Set(), known: new Map(), answered: false, pending: false };
     this.types.set(typeUrl, state);
     return { state, first: true };
   }
@@ -73,10 +75,13 @@ export abstract class AdsStream {
   /**
    * Handles the nonce of a request. Returns false for a stale request (its
    * nonce is not the latest sent for its type): such a request is ignored.
+   * A request carrying the latest nonce again, after its ACK, is a change of
+   * subscription, not a second answer.
    */
   protected answer(typeUrl: ResourceTypeUrl, state: TypeState, nonce: string | undefined, error: { code?: number; message?: string } | undefined): boolean {
     if (!nonce) return true;
-    if (nonce !== state.nonce) return false;
+    if (nonce !== state.lastNonce) return false;
+    if (!state.pending) return true;
     let nack: Nack | undefined;
     if (error && (error.code ?? 0) !== 0) {
       nack = { snapshotVersion: state.nonceVersion ?? '', message: error.message ?? '', at: new Date().toISOString() };
@@ -85,7 +90,7 @@ export abstract class AdsStream {
       state.ackedVersion = state.nonceVersion;
       state.nack = undefined;
     }
-    state.nonce = undefined;
+    state.pending = false;
     this.host.onAnswer(this, typeUrl, nack);
     return true;
   }
@@ -108,7 +113,7 @@ export abstract class AdsStream {
     if (!REMOVED_LAST.has(typeUrl)) return true;
     for (const t of [TYPE.listener, TYPE.routeConfiguration] as const) {
       const s = this.types.get(t);
-      if (s && (s.nonce || s.ackedVersion !== snapshot.version)) return false;
+      if (s && (s.pending || s.ackedVersion !== snapshot.version)) return false;
     }
     return true;
   }
@@ -119,7 +124,7 @@ export abstract class AdsStream {
     if (!snapshot || this.blocked) return;
     for (const typeUrl of PUSH_ORDER) {
       const state = this.types.get(typeUrl);
-      if (!state || state.nonce) continue; // not subscribed, or waiting for an answer (re-checked then)
+      if (!state || state.pending) continue; // not subscribed, or waiting for an answer (re-checked then)
       if (state.nack && state.nack.snapshotVersion === snapshot.version) continue; // rejected: not re-sent until the config changes
       this.pushType(typeUrl, state, snapshot);
       if (this.blocked) return;
@@ -130,7 +135,8 @@ export abstract class AdsStream {
 
   protected nextNonce(state: TypeState, version: string): string {
     const nonce = `${++this.nonceCounter}`;
-    state.nonce = nonce;
+    state.lastNonce = nonce;
+    state.pending = true;
     state.nonceVersion = version;
     state.answered = true;
     return nonce;
@@ -150,14 +156,14 @@ export abstract class AdsStream {
   status(): ProxyStatus {
     const types: ProxyStatus['types'] = {};
     for (const [typeUrl, s] of this.types) {
-      types[SHORT_TYPE_NAME[typeUrl]] = { ackedVersion: s.ackedVersion, pending: Boolean(s.nonce), ...(s.nack ? { nack: s.nack } : {}) };
+      types[SHORT_TYPE_NAME[typeUrl]] = { ackedVersion: s.ackedVersion, pending: s.pending, ...(s.nack ? { nack: s.nack } : {}) };
     }
     return { node: this.node, variant: this.variant, connectedAt: this.connectedAt, types };
   }
 
   /** Every subscribed type acknowledged at `version`, nothing in flight. */
   isCurrent(version: string): boolean {
-    return [...this.types.values()].every((s) => !s.nonce && s.ackedVersion === version);
+    return [...this.types.values()].every((s) => !s.pending && s.ackedVersion === version);
   }
 
   protected noteNode(node: { id?: string } | undefined): void {

@@ -123,7 +123,12 @@ function parseKind(text: string) {
 function withStatus(s: NodeStatus) {
   return (r: { kind: string; metadata: { name: string } }) => {
     const st = s.resources.find((x) => x.kind === r.kind && x.name === r.metadata.name);
-    const applied = s.xds.converged ? 'Envoy acknowledged the current configuration' : 'waiting for Envoy to acknowledge the current configuration';
+    const nack = s.xds.recentNacks.findLast((n) => n.nack.snapshotVersion.startsWith(s.xds.snapshotVersion ?? '-'));
+    const applied = s.xds.converged
+      ? 'Envoy acknowledged the current configuration'
+      : nack
+        ? `Envoy rejected the current configuration (${nack.type}): ${nack.nack.message}; it keeps serving the previous one`
+        : 'waiting for Envoy to acknowledge the current configuration';
     return {
       ...r,
       status: st

@@ -9,13 +9,14 @@ import { createDomainCa, issueGatewayCert } from '../../certs/authority.ts';
 import { readCa } from '../../control-plane/home.ts';
 import { TestNode, curl, docs, freePorts, partnerDomain, routeTo, service, tempDir, waitFor } from '../support/harness.ts';
 
+// bob's Envoy speaks state-of-the-world ADS, alice's delta: both variants carry real traffic.
 describe('two domains over one mTLS port', () => {
   let alice: TestNode, bob: TestNode, carol: TestNode;
   const echoes: Echo[] = [];
   let certDir: string;
 
   before(async () => {
-    [alice, bob, carol] = await Promise.all([TestNode.init('alice'), TestNode.init('bob'), TestNode.init('carol')]);
+    [alice, bob, carol] = await Promise.all([TestNode.init('alice'), TestNode.init('bob', { xdsVariant: 'sotw' }), TestNode.init('carol')]);
     const [bobEcho, bobGrpc, aliceEcho] = await Promise.all([startHttpEcho('echo@bob'), startGrpcEcho('greeter@bob'), startHttpEcho('echo@alice')]);
     echoes.push(bobEcho, bobGrpc, aliceEcho);
     await Promise.all([alice.start(), bob.start()]);

@@ -2,7 +2,7 @@
 // on loopback ports of their own, in temp homes, stopped after the test.
 // Waits on readiness signals (/readyz: Envoy acknowledged the current config).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePorts } from '../../control-plane/util/ports.ts';
@@ -60,11 +60,15 @@ export class TestNode {
   }
 
   /** `ferry init` in a fresh temp home with free ports. */
-  static async init(domain: string): Promise<TestNode> {
+  static async init(domain: string, opts: { xdsVariant?: 'delta' | 'sotw' } = {}): Promise<TestNode> {
     const node = new TestNode(domain, join(tempDir(domain), 'home'), await freePorts(5));
     const r = node.cli(['init', domain, '--public-port', String(node.ports.public), '--internal-port', String(node.ports.internal),
       '--api-port', String(node.ports.api), '--admin-port', String(node.ports.admin), '--xds-port', String(node.ports.xds)]);
     if (r.code !== 0) throw new Error(`ferry init ${domain} failed: ${r.stderr}`);
+    if (opts.xdsVariant) {
+      const path = join(node.home, 'ferry.yaml');
+      writeFileSync(path, `${readFileSync(path, 'utf8')}xdsVariant: ${opts.xdsVariant}\n`);
+    }
     return node;
   }
 

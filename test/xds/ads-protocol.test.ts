@@ -135,6 +135,19 @@ describe('ADS protocol', () => {
     c.close();
   });
 
+  test('sotw: new names with the already acknowledged nonce are a subscription change, not a stale request', async () => {
+    server.setSnapshot(buildSnapshot(resources(['x'], [['r1', 'x'], ['r2', 'x']])));
+    const c = track(new SotwClient(target, 's2'));
+    c.subscribe(TYPE.routeConfiguration, ['r1']);
+    await c.until(() => c.held.get(TYPE.routeConfiguration)?.size === 1);
+    const acked = c.received.at(-1)!;
+    // What Envoy does when a new listener needs another route: same nonce, more names.
+    c.send({ type_url: TYPE.routeConfiguration, response_nonce: acked.nonce, version_info: acked.version, resource_names: ['r1', 'r2'] });
+    await c.until(() => c.received.length > 1);
+    assert.deepEqual(c.received.at(-1)!.names.sort(), ['r1', 'r2']);
+    c.close();
+  });
+
   test('make-before-break: a removed cluster stays until the routes that used it are acknowledged', async () => {
     for (const Client of [DeltaClient, SotwClient]) {
       server.setSnapshot(buildSnapshot(resources(['keep', 'old'], [['r', 'old']])));
