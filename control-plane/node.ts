@@ -53,7 +53,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
     return {
       domain: config.domain,
       listeners: { public: `${l.public.address}:${l.public.port}`, internal: `${l.internal.address}:${l.internal.port}`, api: `${l.api.address}:${l.api.port}` },
-      envoy: { pid: supervisor.pid, ready: await supervisor.envoyReady(), restarts: supervisor.restarts, lastExit: supervisor.lastExit },
+      envoy: { pid: supervisor.pid, ready: await supervisor.envoyReady(), adopted: supervisor.adopted, restarts: supervisor.restarts, lastExit: supervisor.lastExit },
       xds: { snapshotVersion: reconciler.outcome.snapshotVersion, converged: ads.converged() && !reconciler.pending, proxies: ads.proxies(), recentNacks: ads.nacks.slice(-10) },
       ...(reconciler.outcome.error ? { translationError: reconciler.outcome.error } : {}),
       resources: reconciler.outcome.statuses,

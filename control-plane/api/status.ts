@@ -5,7 +5,7 @@ import type { ResourceStatus } from '../translate/ir.ts';
 export interface NodeStatus {
   domain: string;
   listeners: { public: string; internal: string; api: string };
-  envoy: { pid?: number; ready: boolean; restarts: number; lastExit?: { code: number | null; signal: string | null; at: string } };
+  envoy: { pid?: number; ready: boolean; adopted: boolean; restarts: number; lastExit?: { code: number | null; signal: string | null; at: string } };
   xds: { snapshotVersion?: string; converged: boolean; proxies: ProxyStatus[]; recentNacks: { node: string; type: string; nack: Nack }[] };
   translationError?: string;
   resources: ResourceStatus[];

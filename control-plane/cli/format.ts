@@ -32,7 +32,7 @@ export function formatStatus(s: NodeStatus): string {
   const lines = [
     `Domain:     ${s.domain}`,
     `Listeners:  public ${s.listeners.public}, internal ${s.listeners.internal}, api ${s.listeners.api}`,
-    `Envoy:      ${s.envoy.ready ? 'ready' : 'NOT ready'} (pid ${s.envoy.pid ?? '-'}, restarts ${s.envoy.restarts}${s.envoy.lastExit ? `, last exit ${s.envoy.lastExit.signal ?? s.envoy.lastExit.code} at ${s.envoy.lastExit.at}` : ''})`,
+    `Envoy:      ${s.envoy.ready ? 'ready' : 'NOT ready'} (pid ${s.envoy.pid ?? '-'}${s.envoy.adopted ? ', adopted from the previous run' : ''}, restarts ${s.envoy.restarts}${s.envoy.lastExit ? `, last exit ${s.envoy.lastExit.signal ?? s.envoy.lastExit.code} at ${s.envoy.lastExit.at}` : ''})`,
     `xDS:        snapshot ${s.xds.snapshotVersion ?? '-'}, ${s.xds.converged ? 'acknowledged by every proxy' : 'NOT yet acknowledged'}`,
   ];
   if (s.translationError) lines.push(`Translation error: ${s.translationError}`);

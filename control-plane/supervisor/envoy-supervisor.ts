@@ -1,9 +1,14 @@
-// Runs Envoy as a child process: writes the bootstrap into <home>/run/,
-// restarts Envoy with exponential back-off when it dies, and reports
-// readiness from Envoy's admin API (/ready).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Runs Envoy: writes the bootstrap into <home>/run/, starts Envoy, restarts
+// it with exponential back-off when it dies, and reports readiness from
+// Envoy's admin API (/ready).
+//
+// Envoy outlives a crash of the control plane: it keeps serving its last
+// configuration. When the node starts again it adopts that Envoy (recorded in
+// <run>/envoy.pid) instead of starting a second one, so a control-plane
+// restart costs no traffic; Envoy reconnects to xDS by itself.
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config.ts';
 import { envoyBootstrap } from '../../envoy/bootstrap.ts';
@@ -17,53 +22,103 @@ export interface SupervisorOptions {
   onRestart?: () => void;
 }
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 export class EnvoySupervisor {
-  private child: ChildProcess | undefined;
+  private envoyPid: number | undefined;
   private stopping = false;
   private backoffMs = 250;
   private restartTimer: NodeJS.Timeout | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
   restarts = 0;
+  /** Whether the running Envoy was adopted from a previous run of the node. */
+  adopted = false;
   lastExit: { code: number | null; signal: string | null; at: string } | undefined;
-
   private readonly opts: SupervisorOptions;
+  private readonly pidFile: string;
 
   constructor(opts: SupervisorOptions) {
     this.opts = opts;
+    this.pidFile = join(dirname(opts.bootstrapPath), 'envoy.pid');
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.envoyPid;
   }
 
   start(): void {
     mkdirSync(this.opts.logDir, { recursive: true });
     writeFileSync(this.opts.bootstrapPath, JSON.stringify(envoyBootstrap(this.opts.config), null, 2));
-    this.spawnEnvoy();
+    const previous = this.runningEnvoy();
+    if (previous) {
+      this.adopted = true;
+      this.envoyPid = previous;
+      this.opts.log.info({ pid: previous }, 'adopted the Envoy still running from the previous run');
+      this.watch(previous, Date.now());
+    } else {
+      this.spawnEnvoy();
+    }
+  }
+
+  /** The Envoy a previous run of this node left running with this bootstrap, if any. */
+  private runningEnvoy(): number | undefined {
+    try {
+      const pid = Number(readFileSync(this.pidFile, 'utf8').trim());
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return pid > 0 && cmdline.includes(this.opts.bootstrapPath) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private spawnEnvoy(): void {
     const { envoyBin, bootstrapPath, logDir, log } = this.opts;
     const args = ['-c', bootstrapPath, '--disable-hot-restart', '--log-level', 'warn', '--drain-time-s', '5', '--parent-shutdown-time-s', '10'];
     const out = createWriteStream(join(logDir, 'envoy.log'), { flags: 'a' });
-    const child = spawn(envoyBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Own session: Envoy is not killed with the node's terminal or process group.
+    const child = spawn(envoyBin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     child.stdout!.pipe(out, { end: false });
     child.stderr!.pipe(out, { end: false });
-    this.child = child;
+    child.unref();
+    this.envoyPid = child.pid;
+    this.adopted = false;
+    writeFileSync(this.pidFile, `${child.pid}\n`);
     const startedAt = Date.now();
     log.info({ pid: child.pid, bin: envoyBin }, 'Envoy started');
     child.on('exit', (code, signal) => {
       out.end();
-      this.child = undefined;
-      this.lastExit = { code, signal, at: new Date().toISOString() };
-      if (this.stopping) return;
-      // A run that lasted a while resets the back-off: only crash loops slow down.
-      if (Date.now() - startedAt > 30_000) this.backoffMs = 250;
-      log.error({ code, signal, restartInMs: this.backoffMs, log: join(logDir, 'envoy.log') }, 'Envoy exited; restarting');
-      this.restarts++;
-      this.opts.onRestart?.();
-      this.restartTimer = setTimeout(() => this.spawnEnvoy(), this.backoffMs);
-      this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
+      this.exited(code, signal, startedAt);
     });
+  }
+
+  /** An adopted Envoy is not our child: poll for its end. */
+  private watch(pid: number, since: number): void {
+    this.watchTimer = setInterval(() => {
+      if (alive(pid)) return;
+      clearInterval(this.watchTimer);
+      this.exited(null, 'unknown (adopted process)', since);
+    }, 250);
+    this.watchTimer.unref();
+  }
+
+  private exited(code: number | null, signal: string | null, startedAt: number): void {
+    this.envoyPid = undefined;
+    this.lastExit = { code, signal, at: new Date().toISOString() };
+    if (this.stopping) return;
+    // A run that lasted a while resets the back-off: only crash loops slow down.
+    if (Date.now() - startedAt > 30_000) this.backoffMs = 250;
+    this.opts.log.error({ code, signal, restartInMs: this.backoffMs, log: join(this.opts.logDir, 'envoy.log') }, 'Envoy exited; restarting');
+    this.restarts++;
+    this.opts.onRestart?.();
+    this.restartTimer = setTimeout(() => this.spawnEnvoy(), this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
   }
 
   /** Envoy's own readiness (admin /ready answers LIVE once its initial config is in). */
@@ -77,15 +132,19 @@ export class EnvoySupervisor {
     }
   }
 
+  /** Stops Envoy (SIGTERM, SIGKILL after 5 s) and forgets it. */
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
-    const child = this.child;
-    if (!child) return;
-    await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => { clearTimeout(kill); resolve(); });
-      child.kill('SIGTERM');
-    });
+    clearInterval(this.watchTimer);
+    const pid = this.envoyPid;
+    if (pid && alive(pid)) {
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + 5000;
+      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
+    }
+    rmSync(this.pidFile, { force: true });
   }
 }

@@ -79,7 +79,7 @@ export class TestNode {
   /** `ferry start` in its own process group (so Envoy goes with it), then wait until ready. */
   async start(): Promise<void> {
     const out = openSync(join(this.home, 'logs', 'node.out'), 'a');
-    this.child = spawn(process.execPath, [...NODE_ARGS, CLI, 'start', '--home', this.home], { detached: true, stdio: ['ignore', out, out] });
+    this.child = spawn(process.execPath, [...NODE_ARGS, CLI, 'start', '--home', this.home], { stdio: ['ignore', out, out] });
     await this.waitReady();
   }
 
@@ -118,18 +118,31 @@ export class TestNode {
     return Buffer.from(r.stdout).toString('base64');
   }
 
+  /** Kills the node process alone (SIGKILL), as a crash would; its Envoy keeps running. */
+  async crash(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child?.pid || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(child.pid, 'SIGKILL');
+    await exited;
+  }
+
+  /** Stops the node (SIGTERM: it stops its Envoy), then kills anything left. */
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
     if (child?.pid && child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
-      const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 8000);
+      try { process.kill(child.pid, 'SIGTERM'); } catch { /* already gone */ }
+      const timer = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 8000);
       await exited;
       clearTimeout(timer);
-      // Envoy is in the same process group; make sure nothing outlives the test.
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
     }
+    // Envoy runs in its own session (it survives node crashes): never let it outlive the test.
+    try {
+      process.kill(Number(readFileSync(join(this.home, 'run', 'envoy.pid'), 'utf8')), 'SIGKILL');
+    } catch { /* not running */ }
   }
 
   cleanup(): void {
