@@ -9,6 +9,7 @@ import { translateToIr } from './translate/resources-to-ir.ts';
 import type { ResourceStatus } from './translate/ir.ts';
 import { translateToEnvoy, type GatewayKeyMaterial } from './xds/ir-to-envoy.ts';
 import { buildSnapshot, checkReferences, type Snapshot } from './ads/snapshot.ts';
+import { EncodeCache } from '../envoy/proto-json.ts';
 import type { AdsServer } from './ads/server.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
 
@@ -35,6 +36,7 @@ export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private firstChangeAt = 0;
   private snapshot: Snapshot | undefined;
+  private readonly encodeCache = new EncodeCache();
 
   private readonly deps: ReconcilerDeps;
   private readonly debounceMs: number;
@@ -68,7 +70,7 @@ export class Reconciler {
       const envoy = translateToEnvoy(ir, gateway);
       const problems = checkReferences(envoy);
       if (problems.length) throw new Error(`inconsistent configuration: ${problems.join('; ')}`);
-      this.snapshot = buildSnapshot(envoy, this.snapshot);
+      this.snapshot = buildSnapshot(envoy, this.snapshot, this.encodeCache);
       ads.setSnapshot(this.snapshot, changedAt);
       this.outcome = { snapshotVersion: this.snapshot.version, statuses, at };
     } catch (e) {

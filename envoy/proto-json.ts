@@ -132,3 +132,65 @@ export function encodeJson(type: protobuf.Type, value: unknown, path = ''): Uint
 export function decodeToJson(type: protobuf.Type, bytes: Uint8Array): unknown {
   return type.toObject(type.decode(bytes), { enums: String, longs: Number, bytes: String, defaults: false });
 }
+
+/**
+ * Remembers encoded messages by their JSON text, so that a configuration that
+ * changes a little is re-encoded a little. Entries not used by the latest
+ * build are dropped at the next one (call `nextGeneration` per build).
+ */
+export class EncodeCache {
+  private previous = new Map<string, Uint8Array>();
+  private current = new Map<string, Uint8Array>();
+
+  nextGeneration(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+
+  lookup(key: string): Uint8Array | undefined {
+    const hit = this.current.get(key) ?? this.previous.get(key);
+    if (hit) this.current.set(key, hit);
+    return hit;
+  }
+
+  store(key: string, bytes: Uint8Array): void {
+    this.current.set(key, bytes);
+  }
+}
+
+/** Lists longer than this are encoded item by item, each item cached. */
+const SPLIT_AT = 16;
+
+/**
+ * Like encodeJson, but long repeated message fields (virtual hosts, routes)
+ * are encoded item by item through `cache` and appended: protobuf decodes
+ * concatenated encodings of one message as their merge, so
+ * bytes(msg) = bytes(msg without the list) ++ (tag, length, bytes(item))*.
+ */
+export function encodeJsonCached(type: protobuf.Type, value: Record<string, unknown>, cache: EncodeCache, path = ''): Uint8Array {
+  const split = Object.entries(value).filter(([key, v]) => {
+    const field = type.fields[key];
+    return field?.repeated && field.resolvedType instanceof protobuf.Type && Array.isArray(v) && v.length > SPLIT_AT;
+  });
+  if (split.length === 0) {
+    const key = `${type.fullName}\u0000${JSON.stringify(value)}`;
+    const hit = cache.lookup(key);
+    if (hit) return hit;
+    const bytes = encodeJson(type, value, path);
+    cache.store(key, bytes);
+    return bytes;
+  }
+  const rest = { ...value };
+  for (const [key] of split) delete rest[key];
+  const head = encodeJson(type, rest, path);
+  const writer = protobuf.Writer.create();
+  for (const [key, items] of split) {
+    const field = type.fields[key]!;
+    const itemType = field.resolvedType as protobuf.Type;
+    (items as Record<string, unknown>[]).forEach((item, i) => {
+      const bytes = encodeJsonCached(itemType, item, cache, `${path}.${key}[${i}]`);
+      writer.uint32(((field.id << 3) | 2) >>> 0).bytes(bytes);
+    });
+  }
+  return Buffer.concat([head, writer.finish()]);
+}

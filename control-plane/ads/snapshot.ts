@@ -1,7 +1,7 @@
 // A snapshot: one consistent set of Envoy resources, each encoded once and
 // versioned by a hash of its bytes. Streams share the encoded bytes.
 import { createHash } from 'node:crypto';
-import { typeForUrl, encodeJson } from '../../envoy/proto-json.ts';
+import { typeForUrl, encodeJsonCached, EncodeCache } from '../../envoy/proto-json.ts';
 import type { EnvoyResources } from '../xds/ir-to-envoy.ts';
 import { PUSH_ORDER, TYPE, type ResourceTypeUrl } from '../xds/envoy-types.ts';
 
@@ -19,8 +19,12 @@ export interface Snapshot {
 
 const hash = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex').slice(0, 16);
 
-/** Encodes every resource (throws naming the resource if one does not encode). */
-export function buildSnapshot(envoy: EnvoyResources, previous?: Snapshot): Snapshot {
+/**
+ * Encodes every resource (throws naming the resource if one does not encode).
+ * With a cache shared between builds, only what changed is encoded again.
+ */
+export function buildSnapshot(envoy: EnvoyResources, previous?: Snapshot, cache = new EncodeCache()): Snapshot {
+  cache.nextGeneration();
   const byType: Record<ResourceTypeUrl, Record<string, unknown>[]> = {
     [TYPE.cluster]: envoy.clusters,
     [TYPE.secret]: envoy.secrets,
@@ -35,7 +39,7 @@ export function buildSnapshot(envoy: EnvoyResources, previous?: Snapshot): Snaps
     for (const r of byType[typeUrl]) {
       const name = String(r.name);
       if (map.has(name)) throw new Error(`duplicate ${typeUrl} resource ${name}`);
-      const bytes = encodeJson(type, r, `${typeUrl.split('.').pop()}/${name}`);
+      const bytes = encodeJsonCached(type, r, cache, `${typeUrl.split('.').pop()}/${name}`);
       const version = hash(bytes);
       // Reuse the previous object when unchanged, so unchanged bytes stay shared.
       const old = previous?.resources[typeUrl].get(name);
@@ -50,23 +54,37 @@ export function buildSnapshot(envoy: EnvoyResources, previous?: Snapshot): Snaps
 /**
  * Checks that everything a listener, route or cluster refers to exists in the
  * snapshot, so a translation bug never reaches Envoy as a half-configuration.
+ * Looks only where Ferry's translator puts references (cheap at 10k routes).
  */
 export function checkReferences(envoy: EnvoyResources): string[] {
   const problems: string[] = [];
   const clusters = new Set(envoy.clusters.map((c) => String(c.name)));
   const routes = new Set(envoy.routes.map((r) => String(r.name)));
   const secrets = new Set(envoy.secrets.map((s) => String(s.name)));
-  const walk = (node: unknown, where: string): void => {
-    if (Array.isArray(node)) return node.forEach((n) => walk(n, where));
-    if (!node || typeof node !== 'object') return;
-    const o = node as Record<string, unknown>;
-    if (typeof o.cluster === 'string' && !clusters.has(o.cluster)) problems.push(`${where} uses missing cluster ${o.cluster}`);
-    if (typeof o.route_config_name === 'string' && !routes.has(o.route_config_name)) problems.push(`${where} uses missing route configuration ${o.route_config_name}`);
-    if (o.sds_config && typeof o.name === 'string' && !secrets.has(o.name)) problems.push(`${where} uses missing secret ${o.name}`);
-    for (const v of Object.values(o)) walk(v, where);
+  type J = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const secretRefs = (tls: J | undefined, where: string) => {
+    const ctx = tls?.typed_config?.common_tls_context as J | undefined;
+    if (!ctx) return;
+    const refs: J[] = [...(ctx.tls_certificate_sds_secret_configs ?? []), ctx.validation_context_sds_secret_config, ctx.combined_validation_context?.validation_context_sds_secret_config];
+    for (const ref of refs) if (ref && !secrets.has(ref.name)) problems.push(`${where} uses missing secret ${ref.name}`);
   };
-  for (const l of envoy.listeners) walk(l, `listener ${l.name}`);
-  for (const r of envoy.routes) walk(r, `route configuration ${r.name}`);
-  for (const c of envoy.clusters) walk(c.transport_socket, `cluster ${c.name}`);
+  for (const l of envoy.listeners as J[]) {
+    for (const chain of l.filter_chains ?? []) {
+      secretRefs(chain.transport_socket, `listener ${l.name}`);
+      for (const f of chain.filters ?? []) {
+        const rds = f.typed_config?.rds?.route_config_name;
+        if (rds !== undefined && !routes.has(rds)) problems.push(`listener ${l.name} uses missing route configuration ${rds}`);
+      }
+    }
+  }
+  for (const rc of envoy.routes as J[]) {
+    for (const vh of rc.virtual_hosts ?? []) {
+      for (const r of vh.routes ?? []) {
+        const c = r.route?.cluster;
+        if (c !== undefined && !clusters.has(c)) problems.push(`route configuration ${rc.name} uses missing cluster ${c}`);
+      }
+    }
+  }
+  for (const c of envoy.clusters as J[]) secretRefs(c.transport_socket, `cluster ${c.name}`);
   return problems;
 }
