@@ -14,6 +14,12 @@ export class ControlPlaneMetrics {
   readonly xdsProxies = new Gauge({ name: 'ferry_xds_connected_proxies', help: 'Proxies with an open ADS stream, by variant', labelNames: ['variant'] as const, registers: [this.registry] });
   readonly translationErrors = new Counter({ name: 'ferry_translation_errors_total', help: 'Translations that failed (the previous configuration stayed in force)', registers: [this.registry] });
   readonly translations = new Counter({ name: 'ferry_translations_total', help: 'Translations of the stored resources into Envoy configuration', registers: [this.registry] });
+  readonly translationSeconds = new Histogram({
+    name: 'ferry_translation_seconds',
+    help: 'Time to translate the stored resources into an encoded snapshot',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   readonly envoyRestarts = new Counter({ name: 'ferry_envoy_restarts_total', help: 'Times the supervisor restarted Envoy after it exited', registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {

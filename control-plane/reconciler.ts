@@ -62,6 +62,7 @@ export class Reconciler {
   reconcile(changedAt = Date.now()): ReconcileOutcome {
     const { store, config, ownCaPem, gateway, ads, log, metrics } = this.deps;
     metrics?.translations.inc();
+    const stopTimer = metrics?.translationSeconds.startTimer();
     const at = new Date().toISOString();
     let statuses: ResourceStatus[] = this.outcome.statuses;
     try {
@@ -71,6 +72,7 @@ export class Reconciler {
       const problems = checkReferences(envoy);
       if (problems.length) throw new Error(`inconsistent configuration: ${problems.join('; ')}`);
       this.snapshot = buildSnapshot(envoy, this.snapshot, this.encodeCache);
+      stopTimer?.();
       ads.setSnapshot(this.snapshot, changedAt);
       this.outcome = { snapshotVersion: this.snapshot.version, statuses, at };
     } catch (e) {

@@ -31,8 +31,12 @@ abstract class BaseClient {
   private waiters: (() => void)[] = [];
   decide: Decide = () => {};
 
-  constructor(target: string) {
-    this.client = new grpc.Client(target, grpc.credentials.createInsecure());
+  private readonly ownsClient: boolean;
+
+  /** `target` is an address, or a channel shared with other simulated proxies. */
+  constructor(target: string | grpc.Client) {
+    this.ownsClient = typeof target === 'string';
+    this.client = typeof target === 'string' ? new grpc.Client(target, grpc.credentials.createInsecure()) : target;
   }
 
   protected open(method: string): void {
@@ -68,14 +72,14 @@ abstract class BaseClient {
 
   close(): void {
     this.call?.cancel();
-    this.client.close();
+    if (this.ownsClient) this.client.close();
   }
 }
 
 export class DeltaClient extends BaseClient {
   readonly node: string;
 
-  constructor(target: string, node = 'test-proxy') {
+  constructor(target: string | grpc.Client, node = 'test-proxy') {
     super(target);
     this.node = node;
     this.open('DeltaAggregatedResources');
@@ -113,7 +117,7 @@ export class SotwClient extends BaseClient {
 
   readonly node: string;
 
-  constructor(target: string, node = 'test-proxy') {
+  constructor(target: string | grpc.Client, node = 'test-proxy') {
     super(target);
     this.node = node;
     this.open('StreamAggregatedResources');

@@ -83,6 +83,11 @@ export class TestNode {
     await this.waitReady();
   }
 
+  /** The node process (control plane). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get token(): string {
     return readFileSync(join(this.home, 'api-token'), 'utf8').trim();
   }

@@ -1,0 +1,33 @@
+// The machine a benchmark ran on, for the committed results.
+import { readFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { locateEnvoy } from '../envoy/locate.ts';
+
+export function machine() {
+  const cpu = cpus();
+  return {
+    cpu: cpu[0]?.model ?? 'unknown',
+    cores: cpu.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    envoy: locateEnvoy().version,
+    date: new Date().toISOString(),
+  };
+}
+
+/** Resident memory of a process in MB, from /proc. */
+export function rssMb(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024);
+  } catch {
+    return undefined;
+  }
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+}

@@ -1,0 +1,145 @@
+// bench/xds: the control plane with a real Envoy at 1, 1k and 10k Services
+// (each Service = one cluster + one public route per allowed partner + one
+// local route), and with 1,000 simulated ADS clients (delta, then SotW).
+// Writes bench/results/xds.{json,md}. Run: npm run bench -- xds
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { request } from 'node:http';
+import { startHttpEcho } from '../examples/echo-services.ts';
+import { TestNode, waitFor } from '../test/support/harness.ts';
+import { DeltaClient, SotwClient } from '../test/support/ads-client.ts';
+import { TYPE } from '../control-plane/xds/envoy-types.ts';
+import { machine, percentile, rssMb } from './machine.ts';
+
+const SIZES = (process.env.XDS_BENCH_SIZES ?? '1,1000,10000').split(',').map(Number);
+const CHANGE_SAMPLES = Number(process.env.XDS_BENCH_SAMPLES ?? 15);
+const CLIENTS = Number(process.env.XDS_BENCH_CLIENTS ?? 1000);
+const CLIENT_SERVICES = Number(process.env.XDS_BENCH_CLIENT_SERVICES ?? 1000);
+
+const serviceDoc = (name: string, port: number) => ({
+  apiVersion: 'v1', kind: 'Service',
+  metadata: { name, annotations: { 'kuscia.secretflow/access-domain': 'bob' } },
+  spec: { type: 'ExternalName', externalName: '127.0.0.1', ports: [{ port }] },
+});
+
+function get(port: number, host: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+async function applyAll(node: TestNode, docs: unknown[]): Promise<void> {
+  const res = await node.api('/api/v1/apply', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resources: docs }) });
+  if (res.status !== 200) throw new Error(`apply failed: ${res.status} ${await res.text()}`);
+}
+
+async function main() {
+  const results: Record<string, unknown> = { machine: machine(), definitions: {
+    route: 'a Service exposed to one partner: 1 cluster, 1 public route, 1 local route on the internal listener',
+    changeLatency: 'POST /api/v1/apply of one new Service until a request to it through Envoy answers 200 (polled back to back)',
+    initialSync: 'real Envoy SIGKILLed; time until the restarted Envoy has acknowledged everything (/readyz), includes the 250 ms restart back-off',
+    clientsConverge: 'one new Service applied until every simulated proxy and the real Envoy acknowledged it (/readyz)',
+  } };
+  const echo = await startHttpEcho('bench');
+  const node = await TestNode.init('alice');
+  const bobCa = (await TestNode.init('bob')).caBase64();
+  try {
+    await node.start();
+    await applyAll(node, [{ apiVersion: 'kuscia.secretflow/v1alpha1', kind: 'Domain', metadata: { name: 'bob' }, spec: { role: 'partner', cert: bobCa } }]);
+    let existing = 0;
+    const bySize: Record<string, unknown>[] = [];
+    for (const size of SIZES) {
+      const docs = [];
+      for (let i = existing; i < size; i++) docs.push(serviceDoc(`svc${i}`, echo.port));
+      const t0 = performance.now();
+      if (docs.length) await applyAll(node, docs);
+      await node.waitReady(120_000);
+      const applyMs = performance.now() - t0;
+      existing = size;
+
+      const samples: number[] = [];
+      for (let k = 0; k < CHANGE_SAMPLES; k++) {
+        const name = `probe-${size}-${k}`;
+        const start = performance.now();
+        await applyAll(node, [serviceDoc(name, echo.port)]);
+        // Back-to-back polling: the measurement's resolution is one request (~1 ms).
+        while ((await get(node.ports.internal, `${name}.alice.svc`)) !== 200) {
+          if (performance.now() - start > 60_000) throw new Error(`${name} not serving after 60 s`);
+        }
+        samples.push(performance.now() - start);
+        existing++;
+      }
+      const status = await node.status();
+      let initialSyncMs: number | undefined;
+      if (size === Math.max(...SIZES)) {
+        const t = performance.now();
+        process.kill(status.envoy.pid!, 'SIGKILL');
+        await waitFor('new Envoy', async () => { const s = await node.status(); return s.envoy.pid && s.envoy.pid !== status.envoy.pid ? true : undefined; }, 60_000);
+        await node.waitReady(120_000);
+        initialSyncMs = performance.now() - t;
+      }
+      const row = {
+        services: size,
+        applyAllToAckedMs: Math.round(applyMs),
+        changeP50Ms: Math.round(percentile(samples, 50)),
+        changeP99Ms: Math.round(percentile(samples, 99)),
+        ...(initialSyncMs ? { initialSyncMs: Math.round(initialSyncMs) } : {}),
+        controlPlaneRssMb: rssMb(node.pid),
+        envoyRssMb: rssMb((await node.status()).envoy.pid),
+      };
+      console.log(JSON.stringify(row));
+      bySize.push(row);
+    }
+    results.withRealEnvoy = bySize;
+
+    // Simulated proxies: shrink to CLIENT_SERVICES first (delete the rest).
+    const clientRuns: Record<string, unknown>[] = [];
+    for (const Variant of [DeltaClient, SotwClient]) {
+      const channels = Array.from({ length: 10 }, () => new grpc.Client(`127.0.0.1:${node.ports.xds}`, grpc.credentials.createInsecure()));
+      const clients = Array.from({ length: CLIENTS }, (_, i) => {
+        const c = new Variant(channels[i % channels.length]!, `sim-${i}`);
+        c.subscribe(TYPE.cluster);
+        c.subscribe(TYPE.listener);
+        return c;
+      });
+      const t0 = performance.now();
+      await node.waitReady(300_000);
+      const syncMs = performance.now() - t0;
+      const samples: number[] = [];
+      for (let k = 0; k < 5; k++) {
+        const start = performance.now();
+        await applyAll(node, [serviceDoc(`sim-${Variant === DeltaClient ? "delta" : "sotw"}-${k}`, echo.port)]);
+        await node.waitReady(120_000);
+        samples.push(performance.now() - start);
+      }
+      const row = {
+        variant: Variant === DeltaClient ? 'delta' : 'sotw',
+        clients: CLIENTS,
+        services: existing,
+        initialSyncAllMs: Math.round(syncMs),
+        changeAllAckedP50Ms: Math.round(percentile(samples, 50)),
+        changeAllAckedMaxMs: Math.round(Math.max(...samples)),
+        controlPlaneRssMb: rssMb(node.pid),
+      };
+      console.log(JSON.stringify(row));
+      clientRuns.push(row);
+      for (const c of clients) c.close();
+      for (const ch of channels) ch.close();
+      existing += 5;
+    }
+    results.simulatedClients = clientRuns;
+  } finally {
+    await node.stop();
+    node.cleanup();
+    await echo.close();
+  }
+  const dir = join(import.meta.dirname, 'results');
+  writeFileSync(join(dir, 'xds.json'), JSON.stringify(results, null, 2) + '\n');
+  console.log(`wrote ${join(dir, 'xds.json')}`);
+}
+
+await main();
+process.exit(0);
