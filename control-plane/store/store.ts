@@ -33,11 +33,22 @@ export class Store extends EventEmitter {
       );`);
   }
 
+  /**
+   * Every stored resource, parsed once and kept in memory: this process is the
+   * store's only writer while it runs (the CLI writes directly only when no
+   * node is running), so the copy stays true. Translation reads it on every change.
+   */
+  private byKey: Map<string, Resource & { meta: StoredMeta }> | undefined;
+  private sorted: (Resource & { meta: StoredMeta })[] | undefined;
+
+  private memory(): Map<string, Resource & { meta: StoredMeta }> {
+    this.byKey ??= new Map(this.db.prepare('SELECT * FROM resources').all().map(fromRow).map((r) => [`${r.kind}/${r.metadata.name}`, r]));
+    return this.byKey;
+  }
+
   list(kind?: Kind): (Resource & { meta: StoredMeta })[] {
-    const rows = kind
-      ? this.db.prepare('SELECT * FROM resources WHERE kind = ? ORDER BY name').all(kind)
-      : this.db.prepare('SELECT * FROM resources ORDER BY kind, name').all();
-    return rows.map(fromRow);
+    this.sorted ??= [...this.memory().values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.metadata.name.localeCompare(b.metadata.name));
+    return kind ? this.sorted.filter((r) => r.kind === kind) : this.sorted;
   }
 
   get(kind: Kind, name: string): (Resource & { meta: StoredMeta }) | undefined {
@@ -49,25 +60,31 @@ export class Store extends EventEmitter {
   apply(resources: readonly Resource[]): { kind: Kind; name: string; action: ApplyAction }[] {
     const now = new Date().toISOString();
     const results: { kind: Kind; name: string; action: ApplyAction }[] = [];
-    const select = this.db.prepare('SELECT doc, generation FROM resources WHERE kind = ? AND name = ?');
+    const select = this.db.prepare('SELECT doc, generation, created_at FROM resources WHERE kind = ? AND name = ?');
+    const changed: (Resource & { meta: StoredMeta })[] = [];
     const insert = this.db.prepare('INSERT INTO resources (kind, name, doc, generation, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)');
     const update = this.db.prepare('UPDATE resources SET doc = ?, generation = ?, updated_at = ? WHERE kind = ? AND name = ?');
     this.db.exec('BEGIN IMMEDIATE');
     try {
       for (const r of resources) {
-        const existing = select.get(r.kind, r.metadata.name) as { doc: string; generation: number } | undefined;
+        const existing = select.get(r.kind, r.metadata.name) as { doc: string; generation: number; created_at: string } | undefined;
         const doc = JSON.stringify(r);
         if (!existing) {
           insert.run(r.kind, r.metadata.name, doc, now, now);
+          changed.push({ ...structuredClone(r), meta: { generation: 1, creationTimestamp: now, updateTimestamp: now } });
           results.push({ kind: r.kind, name: r.metadata.name, action: 'created' });
         } else if (isDeepStrictEqual(JSON.parse(existing.doc), JSON.parse(doc))) {
           results.push({ kind: r.kind, name: r.metadata.name, action: 'unchanged' });
         } else {
           update.run(doc, existing.generation + 1, now, r.kind, r.metadata.name);
+          const created = existing.created_at;
+          changed.push({ ...structuredClone(r), meta: { generation: existing.generation + 1, creationTimestamp: created, updateTimestamp: now } });
           results.push({ kind: r.kind, name: r.metadata.name, action: 'configured' });
         }
       }
       this.db.exec('COMMIT');
+      if (this.byKey) for (const r of changed) this.byKey.set(`${r.kind}/${r.metadata.name}`, r);
+      if (changed.length) this.sorted = undefined;
     } catch (e) {
       this.db.exec('ROLLBACK');
       throw e;
@@ -78,7 +95,11 @@ export class Store extends EventEmitter {
 
   delete(kind: Kind, name: string): boolean {
     const { changes } = this.db.prepare('DELETE FROM resources WHERE kind = ? AND name = ?').run(kind, name);
-    if (changes) this.emit('change');
+    if (changes) {
+      this.byKey?.delete(`${kind}/${name}`);
+      this.sorted = undefined;
+      this.emit('change');
+    }
     return Number(changes) > 0;
   }
 
