@@ -54,6 +54,24 @@ export function homePaths(home: string) {
   };
 }
 
+/** The pid of the node running for this home, if one is (from <run>/ferry.pid). */
+export function runningNodePid(home: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(homePaths(home).pid, 'utf8').trim());
+    if (!(pid > 0)) return undefined;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuses a second node for one home: they would fight over ports, store and Envoy. */
+export function assertNoNodeRunning(home: string): void {
+  const pid = runningNodePid(home);
+  if (pid && pid !== process.pid) throw new Error(`a node is already running for ${home} (pid ${pid}): stop it first, or use another --home`);
+}
+
 export function readConfig(home: string): NodeConfig {
   const path = homePaths(home).config;
   let text: string;

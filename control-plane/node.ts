@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { homePaths, readConfig, type NodeConfig } from './config.ts';
+import { assertNoNodeRunning, homePaths, readConfig, type NodeConfig } from './config.ts';
 import { readApiToken, readCa, readGatewayCert } from './home.ts';
 import { Store } from './store/store.ts';
 import { AdsServer } from './ads/server.ts';
@@ -25,7 +25,7 @@ export function nodeLogger(home: string): Logger {
   mkdirSync(logs, { recursive: true });
   const level = (process.env.FERRY_LOG_LEVEL ?? 'info') as pino.Level;
   return pino(
-    { level, base: { component: 'ferry' } },
+    { level, base: { app: 'ferry' } },
     pino.multistream([{ level, stream: process.stdout }, { level, stream: pino.destination({ dest: join(logs, 'ferry.log'), mkdir: true, sync: false }) }]),
   );
 }
@@ -33,6 +33,7 @@ export function nodeLogger(home: string): Logger {
 export async function startNode(home: string, log: Logger = nodeLogger(home)): Promise<RunningNode> {
   const config = readConfig(home);
   const paths = homePaths(home);
+  assertNoNodeRunning(home);
   const envoy = locateEnvoy();
   const store = new Store(paths.store);
   const metrics = new ControlPlaneMetrics();

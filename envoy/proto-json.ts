@@ -4,6 +4,7 @@
 // walks the message schema and converts them: Duration "1.5s", wrapper types
 // as bare scalars, Struct as a plain object, and Any as {"@type": ..., fields}.
 // Unknown fields are errors, so a typo in a translator fails loudly.
+import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { protoRoot, TYPE_PREFIX } from './protos.ts';
 
@@ -173,7 +174,8 @@ export function encodeJsonCached(type: protobuf.Type, value: Record<string, unkn
     return field?.repeated && field.resolvedType instanceof protobuf.Type && Array.isArray(v) && v.length > SPLIT_AT;
   });
   if (split.length === 0) {
-    const key = `${type.fullName}\u0000${JSON.stringify(value)}`;
+    // Keyed by a digest of the JSON text: the text itself would double the cache's memory.
+    const key = createHash('sha1').update(type.fullName).update(JSON.stringify(value)).digest('base64');
     const hit = cache.lookup(key);
     if (hit) return hit;
     const bytes = encodeJson(type, value, path);

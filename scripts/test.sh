@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/node.sh node_modules/typescript/bin/tsc -p .
 echo "typecheck: ok"
-exec bash scripts/node.sh --test --test-reporter=spec --test-concurrency=2 --test-timeout=600000 \
-  'test/unit/*.test.ts' 'test/golden/*.test.ts' 'test/xds/*.test.ts' 'test/e2e/*.test.ts' "$@"
+# Extra arguments (e.g. --test-name-pattern=...) go before the files.
+exec bash scripts/node.sh --test --test-reporter=spec --test-concurrency=2 --test-timeout=600000 "$@" \
+  'test/unit/*.test.ts' 'test/golden/*.test.ts' 'test/xds/*.test.ts' 'test/e2e/*.test.ts'

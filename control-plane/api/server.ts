@@ -81,14 +81,15 @@ export async function buildApi(deps: ApiDeps) {
     return { results: applyDocuments(deps.store, resources, { domain: deps.config.domain }) };
   });
 
-  const kindParam = { type: 'object', properties: { kind: { type: 'string' }, name: { type: 'string' } } } as const;
+  const kindParam = { type: 'object', properties: { kind: { type: 'string' } } } as const;
+  const kindNameParam = { type: 'object', properties: { kind: { type: 'string' }, name: { type: 'string' } } } as const;
 
   app.get('/api/v1/resources/:kind', { schema: { params: kindParam } }, async (req) => {
     const kind = parseKind((req.params as { kind: string }).kind);
     return { items: deps.store.list(kind).map(withStatus(await deps.status())) };
   });
 
-  app.get('/api/v1/resources/:kind/:name', { schema: { params: kindParam } }, async (req, reply) => {
+  app.get('/api/v1/resources/:kind/:name', { schema: { params: kindNameParam } }, async (req, reply) => {
     const { kind: k, name } = req.params as { kind: string; name: string };
     const kind = parseKind(k);
     const r = deps.store.get(kind, name);
@@ -96,7 +97,7 @@ export async function buildApi(deps: ApiDeps) {
     return withStatus(await deps.status())(r);
   });
 
-  app.delete('/api/v1/resources/:kind/:name', { schema: { params: kindParam } }, async (req, reply) => {
+  app.delete('/api/v1/resources/:kind/:name', { schema: { params: kindNameParam } }, async (req, reply) => {
     const { kind: k, name } = req.params as { kind: string; name: string };
     const kind = parseKind(k);
     if (!deps.store.delete(kind, name)) return reply.code(404).send({ error: `${kind} ${name} not found` });
@@ -123,7 +124,8 @@ function parseKind(text: string) {
 function withStatus(s: NodeStatus) {
   return (r: { kind: string; metadata: { name: string } }) => {
     const st = s.resources.find((x) => x.kind === r.kind && x.name === r.metadata.name);
-    const nack = s.xds.recentNacks.findLast((n) => n.nack.snapshotVersion.startsWith(s.xds.snapshotVersion ?? '-'));
+    // A rejection still in force: some proxy holds a NACK for a type (it is not re-sent until the config changes).
+    const nack = s.xds.proxies.flatMap((p) => Object.entries(p.types).filter(([, t]) => t.nack).map(([type, t]) => ({ type, nack: t.nack! })))[0];
     const applied = s.xds.converged
       ? 'Envoy acknowledged the current configuration'
       : nack

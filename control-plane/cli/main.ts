@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { homePaths, readConfig, DEFAULT_PORTS } from '../config.ts';
+import { assertNoNodeRunning, homePaths, readConfig, runningNodePid, DEFAULT_PORTS } from '../config.ts';
 import { resolveKind } from '../resources/kinds.ts';
 import { parseDocuments } from '../../interop/documents.ts';
 import { ApiClient, NodeNotRunning } from './client.ts';
@@ -19,7 +19,7 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry init <domain> --home DIR [--public-port N] [--internal-port N] [--api-port N] [--admin-port N] [--xds-port N]
   ferry start --home DIR
   ferry cert export --home DIR
-  ferry apply --home DIR -f FILE|-
+  ferry apply --home DIR -f FILE|- [--wait]   (--wait: until Envoy acknowledged it)
   ferry get <kind> [name] --home DIR [-o json|yaml]
   ferry describe <kind> <name> --home DIR
   ferry delete <kind> <name> --home DIR
@@ -31,7 +31,7 @@ kinds: domain, clusterdomainroute (route, cdr), domainroute (dr), service (svc)`
 class UsageError extends Error {}
 
 function need<T>(value: T | undefined, what: string): T {
-  if (value === undefined || value === '') throw new UsageError(`missing ${what}\n\n${USAGE}`);
+  if (value === undefined || value === '') throw new UsageError(`missing ${what}`);
   return value;
 }
 
@@ -43,7 +43,25 @@ function port(value: string | undefined, flag: string): number | undefined {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine(argv);
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return;
+  }
+  await run(command, args, values);
+}
+
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseOptions(argv);
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}`);
+  }
+}
+
+function parseOptions(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -57,13 +75,12 @@ async function main(argv: string[]): Promise<void> {
       'api-port': { type: 'string' },
       'admin-port': { type: 'string' },
       'xds-port': { type: 'string' },
+      wait: { type: 'boolean' },
     },
   });
-  const [command, ...args] = positionals;
-  if (values.help || !command) {
-    console.log(USAGE);
-    return;
-  }
+}
+
+async function run(command: string, args: string[], values: ReturnType<typeof parseOptions>['values']): Promise<void> {
   const home = () => need(values.home, '--home DIR');
   const output = values.output;
   if (output !== undefined && !['json', 'yaml'].includes(output)) throw new UsageError(`-o: "${output}" is not an output format: use json or yaml`);
@@ -86,6 +103,7 @@ async function main(argv: string[]): Promise<void> {
     case 'start': {
       const h = home();
       readConfig(h); // fail early, in one line, when the home is not initialised
+      assertNoNodeRunning(h);
       const { startNode, nodeLogger } = await import('../node.ts');
       const node = await startNode(h, nodeLogger(h));
       const stop = () => { node.stop().then(() => process.exit(0), () => process.exit(1)); };
@@ -108,7 +126,9 @@ async function main(argv: string[]): Promise<void> {
         results = (await new ApiClient(h).call<{ results: typeof results }>('POST', '/api/v1/apply', { resources: docs })).results;
       } catch (e) {
         if (!(e instanceof NodeNotRunning)) throw e;
-        // The node is not running: write to its store; it takes effect at start.
+        const pid = runningNodePid(h);
+        if (pid) throw new Error(`the node for ${h} is running (pid ${pid}) but its API does not answer (${e.message.split(' (')[1]?.split(')')[0] ?? 'no answer'}); retry when \`ferry status\` answers`);
+        // No node runs for this home: write to its store; it takes effect at start.
         const { Store } = await import('../store/store.ts');
         const { applyDocuments } = await import('../resources/apply.ts');
         const store = new Store(homePaths(h).store);
@@ -120,6 +140,7 @@ async function main(argv: string[]): Promise<void> {
         console.error('node not running: applied to its store; takes effect when it starts');
       }
       for (const r of results) console.log(`${r.kind.toLowerCase()}/${r.name} ${r.action}`);
+      if (values.wait) await waitApplied(new ApiClient(h));
       return;
     }
     case 'get': {
@@ -158,12 +179,23 @@ async function main(argv: string[]): Promise<void> {
       await (await import('./demo.ts')).runDemo({ keep: Boolean(values.keep) });
       return;
     default:
-      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+/** Waits (60 s at most) until the node reports its Envoy acknowledged the current configuration. */
+async function waitApplied(client: ApiClient): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const r = await client.request<{ ready: boolean; reasons: string[] }>('GET', '/readyz');
+    if (r.body?.ready) return;
+    if (Date.now() > deadline) throw new Error(`not applied after 60 s: ${r.body?.reasons?.join('; ') ?? 'no answer'}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
 main(process.argv.slice(2)).catch((e: Error) => {
-  const message = e instanceof UsageError ? e.message : e.message.split('\n')[0];
-  console.error(`ferry: error: ${message}`);
+  const message = e.message.split('\n')[0];
+  console.error(`ferry: error: ${message}${e instanceof UsageError ? ' (`ferry --help` lists the commands)' : ''}`);
   process.exit(e instanceof UsageError ? 2 : 1);
 });

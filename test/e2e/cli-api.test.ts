@@ -42,6 +42,9 @@ describe('ferry CLI and REST API', () => {
     assert.equal(badPort.code, 2);
     assert.match(badPort.stderr, /--api-port: "99999" is not a port number/);
     assert.equal(ferry(['frobnicate']).code, 2);
+    const badOption = ferry(['get', 'domain', '--hmoe', 'x']);
+    assert.equal(badOption.code, 2);
+    assert.equal(badOption.stderr.trim().split('\n').length, 1, 'one line');
   });
 
   test('apply before start goes to the store and takes effect at start', async () => {
@@ -56,6 +59,16 @@ describe('ferry CLI and REST API', () => {
     assert.equal(bob.metadata.name, 'bob');
     assert.equal(bob.status.ready, false, 'a partner without a CA is not trusted');
     assert.match(bob.status.reason, /no CA certificate/);
+  });
+
+  test('a second node for the same home is refused in one line; apply --wait returns once Envoy has the change', async () => {
+    const second = node.cli(['start']);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /^ferry: error: a node is already running for .* \(pid \d+\)/);
+    assert.equal(second.stderr.trim().split('\n').length, 1);
+    const r = node.cli(['apply', '--wait', '-f', '-'], domainDoc('dave'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await node.readyz()).ready, true, 'acknowledged when apply returned');
   });
 
   test('the API needs the bearer token; health and OpenAPI do not', async () => {

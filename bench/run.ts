@@ -1,0 +1,16 @@
+// `npm run bench [-- <name>...]`: runs the named benchmarks (all by default),
+// each a module in bench/ that writes bench/results/<name>.{json,md}.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const ALL = ['xds'];
+const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+for (const name of names.length ? names : ALL) {
+  if (!ALL.includes(name)) {
+    console.error(`bench: unknown benchmark "${name}": one of ${ALL.join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`== bench ${name}`);
+  const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', join(import.meta.dirname, `${name}.ts`)], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
