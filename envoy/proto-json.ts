@@ -142,6 +142,11 @@ export function decodeToJson(type: protobuf.Type, bytes: Uint8Array): unknown {
 export class EncodeCache {
   private previous = new Map<string, Uint8Array>();
   private current = new Map<string, Uint8Array>();
+  /**
+   * By object identity: a translator that returns the very same (immutable)
+   * object for an unchanged input skips even the JSON text.
+   */
+  readonly byObject = new WeakMap<object, Uint8Array>();
 
   nextGeneration(): void {
     this.previous = this.current;
@@ -169,6 +174,14 @@ const SPLIT_AT = 16;
  * bytes(msg) = bytes(msg without the list) ++ (tag, length, bytes(item))*.
  */
 export function encodeJsonCached(type: protobuf.Type, value: Record<string, unknown>, cache: EncodeCache, path = ''): Uint8Array {
+  const same = cache.byObject.get(value);
+  if (same) return same;
+  const bytes = encodeJsonUncached(type, value, cache, path);
+  cache.byObject.set(value, bytes);
+  return bytes;
+}
+
+function encodeJsonUncached(type: protobuf.Type, value: Record<string, unknown>, cache: EncodeCache, path: string): Uint8Array {
   const split = Object.entries(value).filter(([key, v]) => {
     const field = type.fields[key];
     return field?.repeated && field.resolvedType instanceof protobuf.Type && Array.isArray(v) && v.length > SPLIT_AT;

@@ -19,6 +19,17 @@ export interface Snapshot {
 
 const hash = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex').slice(0, 16);
 
+// Encoded bytes are shared by identity when unchanged (EncodeCache), so their hash is too.
+const versions = new WeakMap<Uint8Array, string>();
+function versionOf(bytes: Uint8Array): string {
+  let v = versions.get(bytes);
+  if (!v) {
+    v = hash(bytes);
+    versions.set(bytes, v);
+  }
+  return v;
+}
+
 /**
  * Encodes every resource (throws naming the resource if one does not encode).
  * With a cache shared between builds, only what changed is encoded again.
@@ -32,7 +43,7 @@ export function buildSnapshot(envoy: EnvoyResources, previous?: Snapshot, cache 
     [TYPE.routeConfiguration]: envoy.routes,
   };
   const resources = {} as Snapshot['resources'];
-  const versions: string[] = [];
+  const all: string[] = [];
   for (const typeUrl of PUSH_ORDER) {
     const type = typeForUrl(typeUrl);
     const map = new Map<string, EncodedResource>();
@@ -40,15 +51,15 @@ export function buildSnapshot(envoy: EnvoyResources, previous?: Snapshot, cache 
       const name = String(r.name);
       if (map.has(name)) throw new Error(`duplicate ${typeUrl} resource ${name}`);
       const bytes = encodeJsonCached(type, r, cache, `${typeUrl.split('.').pop()}/${name}`);
-      const version = hash(bytes);
+      const version = versionOf(bytes);
       // Reuse the previous object when unchanged, so unchanged bytes stay shared.
       const old = previous?.resources[typeUrl].get(name);
       map.set(name, old && old.version === version ? old : { name, version, bytes });
-      versions.push(`${typeUrl}/${name}@${version}`);
+      all.push(`${typeUrl}/${name}@${version}`);
     }
     resources[typeUrl] = map;
   }
-  return { version: hash(versions.sort().join('\n')), resources };
+  return { version: hash(all.join('\n')), resources }; // translator order is deterministic
 }
 
 /**

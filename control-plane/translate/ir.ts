@@ -39,6 +39,8 @@ export interface BlockedPeer {
 /** A local service partners may call as <name>.<domain>.svc. */
 export interface LocalService {
   name: string;
+  /** This node's domain. */
+  domain: string;
   /** <name>.<domain>.svc */
   host: string;
   cluster: string;

@@ -1,5 +1,6 @@
 // Pure translation: stored resources + node config -> IR, with a status for
 // every resource that says whether it works and, if not, why and what to do.
+import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
 import { ACCESS_DOMAIN_ANNOTATION, PROTOCOL_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseAccessDomains } from '../resources/validate.ts';
@@ -86,7 +87,7 @@ function trustedPartners(domains: DomainResource[], self: string, statuses: Reso
       continue;
     }
     try {
-      partners.push({ domain: name, caPem: decodePartnerCa(d.spec.cert) });
+      partners.push({ domain: name, caPem: decodedCa(d.spec.cert) });
       statuses.push({ kind: 'Domain', name, ready: true, reason: `partner ${name}: its gateway certificates are verified against its CA (spiffe://${name}/...)` });
     } catch (e) {
       // A certificate that was valid when applied may have expired since.
@@ -94,6 +95,18 @@ function trustedPartners(domains: DomainResource[], self: string, statuses: Reso
     }
   }
   return partners;
+}
+
+const caMemo = new Map<string, { pem: string; notAfter: number }>();
+
+/** decodePartnerCa, remembered until the certificate expires (then it fails again, as it must). */
+function decodedCa(cert: string): string {
+  const known = caMemo.get(cert);
+  if (known && known.notAfter > Date.now()) return known.pem;
+  const pem = decodePartnerCa(cert);
+  if (caMemo.size > 1000) caMemo.clear();
+  caMemo.set(cert, { pem, notAfter: new Date(new X509Certificate(pem).validTo).getTime() });
+  return pem;
 }
 
 function partnerProblem(domains: DomainResource[], domain: string): string {
@@ -127,10 +140,23 @@ function outboundPeer(route: RouteResource, partner: PartnerTrust): Peer {
   };
 }
 
+// The store hands out the same object for a resource until it changes, so
+// per-object memos make a translation cost what changed, not what exists.
+const serviceMemo = new WeakMap<ServiceResource, LocalService>();
+
 function localService(s: ServiceResource, self: string): LocalService {
+  const known = serviceMemo.get(s);
+  if (known?.domain === self) return known;
+  const value = buildLocalService(s, self);
+  serviceMemo.set(s, value);
+  return value;
+}
+
+function buildLocalService(s: ServiceResource, self: string): LocalService {
   const protocol = (s.metadata.annotations?.[PROTOCOL_ANNOTATION] ?? 'HTTP') as LocalService['protocol'];
   return {
     name: s.metadata.name,
+    domain: self,
     host: `${s.metadata.name}.${self}.svc`,
     cluster: `service-${s.metadata.name}`,
     address: s.spec.externalName,

@@ -25,7 +25,25 @@ const overwrite = (key: string, value: string) => ({ header: { key, value }, app
 const addIfAbsent = (key: string, value: string) => ({ header: { key, value }, append_action: 'ADD_IF_ABSENT' });
 
 /** `Kuscia-Error-Message: <domain>/<listener> => <cause>` (shared/DESIGN.md). */
-const errorHeader = (ir: Ir, listener: string, cause: string) => `${ir.domain}/${listener} => ${cause}`;
+const errorHeader = (at: { domain: string }, listener: string, cause: string) => `${at.domain}/${listener} => ${cause}`;
+
+/**
+ * Remembers fn's result per input object. IR objects for unchanged resources
+ * are the same objects from one translation to the next (see
+ * resources-to-ir.ts), so their Envoy JSON is the same object too, and the
+ * snapshot reuses its encoding by identity.
+ */
+function memo<K extends object, V>(fn: (k: K) => V): (k: K) => V {
+  const cache = new WeakMap<K, V>();
+  return (k) => {
+    let v = cache.get(k);
+    if (v === undefined) {
+      v = fn(k);
+      cache.set(k, v);
+    }
+    return v;
+  };
+}
 
 export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyResources {
   return {
@@ -88,9 +106,9 @@ function peerCluster(p: Peer): J {
   };
 }
 
-function serviceCluster(s: LocalService): J {
-  return { ...endpointCluster(s.cluster, s.address, s.port), typed_extension_protocol_options: httpOptions(s.protocol === 'GRPC') };
-}
+const serviceCluster = memo((s: LocalService): J => (
+  { ...endpointCluster(s.cluster, s.address, s.port), typed_extension_protocol_options: httpOptions(s.protocol === 'GRPC') }
+));
 
 // ---- secrets ----------------------------------------------------------------
 
@@ -237,50 +255,80 @@ function internalListener(ir: Ir): J {
 
 // ---- routes -----------------------------------------------------------------
 
-function directError(ir: Ir, listener: string, status: number, cause: string): J {
+function directError(at: { domain: string }, listener: string, status: number, cause: string): J {
   return {
     direct_response: { status },
-    response_headers_to_add: [overwrite('Kuscia-Error-Message', errorHeader(ir, listener, cause))],
+    response_headers_to_add: [overwrite('Kuscia-Error-Message', errorHeader(at, listener, cause))],
   };
 }
 
 const kusciaHost = (host: string) => ({ name: 'kuscia-host', string_match: { exact: host } });
 
-function serviceRoute(s: LocalService, name: string, headers: J[]): J {
+/**
+ * One virtual host per Service, found by Host (a hash lookup, however many
+ * Services exist). Inside it the Kuscia-Host header must name the same
+ * service, and the calling domain must be one the Service admits.
+ */
+const publicServiceHost = memo((s: LocalService): J => {
+  const L = LISTENER.public;
   return {
-    name,
-    match: { prefix: '/', headers },
-    route: { cluster: s.cluster, timeout: '0s', host_rewrite_literal: s.host },
-    request_headers_to_remove: ['kuscia-token'],
+    name: `service-${s.name}`,
+    domains: [s.host],
+    routes: [
+      ...s.allowed.map((d) => ({
+        name: `${s.name}-from-${d}`,
+        match: { prefix: '/', headers: [kusciaHost(s.host), { name: 'kuscia-source', string_match: { exact: d } }] },
+        route: { cluster: s.cluster, timeout: '0s' },
+        request_headers_to_remove: ['kuscia-token'],
+      })),
+      {
+        name: `${s.name}-denied`,
+        match: { prefix: '/', headers: [kusciaHost(s.host)] },
+        ...directError(s, L, 403, `service ${s.host} is not exposed to %REQ(kuscia-source)%: ${s.domain} must list it in the Service's kuscia.secretflow/access-domain annotation`),
+      },
+      {
+        name: `${s.name}-host-mismatch`,
+        match: { prefix: '/' },
+        ...directError(s, L, 404, `Kuscia-Host "%REQ(kuscia-host)%" does not name ${s.host}, the Host of the request`),
+      },
+    ],
   };
-}
+});
 
-/** Public routes: by Kuscia-Host to a local service, if its access-domain admits the caller. */
+/** Public routes: by Host (restored from Kuscia-Host by the sender) to a local service the caller may call. */
 function publicRoutes(ir: Ir): J {
   const L = LISTENER.public;
-  const routes: J[] = [];
-  for (const s of ir.services) {
-    for (const d of s.allowed) {
-      routes.push(serviceRoute(s, `${s.name}-from-${d}`, [kusciaHost(s.host), { name: 'kuscia-source', string_match: { exact: d } }]));
-    }
-    routes.push({
-      name: `${s.name}-denied`,
-      match: { prefix: '/', headers: [kusciaHost(s.host)] },
-      ...directError(ir, L, 403, `service ${s.host} is not exposed to %REQ(kuscia-source)%: ${ir.domain} must list it in the Service's kuscia.secretflow/access-domain annotation`),
-    });
-  }
-  routes.push({
-    name: 'missing-kuscia-host',
-    match: { prefix: '/', headers: [{ name: 'kuscia-host', present_match: true, invert_match: true }] },
-    ...directError(ir, L, 404, 'request has no Kuscia-Host header: send it through a Ferry or Kuscia gateway'),
-  });
-  routes.push({
-    name: 'unknown-service',
-    match: { prefix: '/' },
-    ...directError(ir, L, 404, `no service %REQ(kuscia-host)% in ${ir.domain}: apply a Service of that name`),
-  });
-  return { name: L, virtual_hosts: [{ name: 'services', domains: ['*'], routes }] };
+  const fallback = {
+    name: 'unknown',
+    domains: ['*'],
+    routes: [
+      {
+        name: 'missing-kuscia-host',
+        match: { prefix: '/', headers: [{ name: 'kuscia-host', present_match: true, invert_match: true }] },
+        ...directError(ir, L, 404, 'request has no Kuscia-Host header: send it through a Ferry or Kuscia gateway'),
+      },
+      {
+        name: 'unknown-service',
+        match: { prefix: '/' },
+        ...directError(ir, L, 404, `no service %REQ(kuscia-host)% in ${ir.domain} (Host %REQ(:authority)%): apply a Service of that name, and let intermediaries pass Host through`),
+      },
+    ],
+  };
+  return { name: L, virtual_hosts: [...ir.services.map(publicServiceHost), fallback] };
 }
+
+/** An engine of this domain calling a local service by its .svc name. */
+const localServiceHost = memo((s: LocalService): J => ({
+  name: `local-${s.name}`,
+  domains: [s.host],
+  routes: [{
+    name: `local-${s.name}`,
+    match: { prefix: '/' },
+    route: { cluster: s.cluster, timeout: '0s' },
+    request_headers_to_add: [overwrite('Kuscia-Source', s.domain), overwrite('Kuscia-Origin-Source', s.domain)],
+    request_headers_to_remove: ['kuscia-token', 'kuscia-host'],
+  }],
+}));
 
 /** Internal routes: <svc>.<peer>.svc to the peer's cluster, <svc>.<self>.svc to the local service. */
 function internalRoutes(ir: Ir): J {
@@ -314,19 +362,11 @@ function internalRoutes(ir: Ir): J {
       routes: [{ name: b.route, match: { prefix: '/' }, ...directError(ir, L, 503, `route ${b.route} is not ready: ${b.reason}`) }],
     });
   }
+  hosts.push(...ir.services.map(localServiceHost));
   hosts.push({
     name: `local-${ir.domain}`,
     domains: [`*.${ir.domain}.svc`],
-    routes: [
-      ...ir.services.map((s) => ({
-        name: `local-${s.name}`,
-        match: { prefix: '/', headers: [{ name: ':authority', string_match: { exact: s.host } }] },
-        route: { cluster: s.cluster, timeout: '0s' },
-        request_headers_to_add: [overwrite('Kuscia-Source', ir.domain), overwrite('Kuscia-Origin-Source', ir.domain)],
-        request_headers_to_remove: ['kuscia-token', 'kuscia-host'],
-      })),
-      { name: 'unknown-local-service', match: { prefix: '/' }, ...directError(ir, L, 404, `no service %REQ(:authority)% in ${ir.domain}: apply a Service of that name`) },
-    ],
+    routes: [{ name: 'unknown-local-service', match: { prefix: '/' }, ...directError(ir, L, 404, `no service %REQ(:authority)% in ${ir.domain}: apply a Service of that name`) }],
   });
   hosts.push({
     name: 'unknown-destination',

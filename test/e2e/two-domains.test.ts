@@ -110,16 +110,19 @@ describe('two domains over one mTLS port', () => {
     const cert = join(carol.home, 'certs', 'gateway.crt');
     const key = join(carol.home, 'certs', 'gateway.key');
     const url = `https://127.0.0.1:${bob.ports.public}/`;
-    const ok = await curl(['-k', '--cert', cert, '--key', key, '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: carol', url]);
+    const ok = await curl(['-k', '--cert', cert, '--key', key, '-H', 'Host: echo.bob.svc', '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: carol', url]);
     assert.equal(ok.status, 200, 'carol as herself is allowed');
-    const forged = await curl(['-k', '--cert', cert, '--key', key, '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', url]);
+    const forged = await curl(['-k', '--cert', cert, '--key', key, '-H', 'Host: echo.bob.svc', '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', url]);
     assert.equal(forged.status, 403);
     assert.match(forged.headers['kuscia-error-message'] ?? '', /^bob\/public => Kuscia-Source "alice" does not match the client certificate \(spiffe:\/\/carol\/ferry\/gateway\)/);
     const body = JSON.parse(forged.body) as { domain: string; status: number; message: string };
     assert.equal(body.domain, 'bob');
     assert.equal(body.status, 403);
-    const origin = await curl(['-k', '--cert', cert, '--key', key, '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: carol', '-H', 'Kuscia-Origin-Source: alice', url]);
+    const origin = await curl(['-k', '--cert', cert, '--key', key, '-H', 'Host: echo.bob.svc', '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: carol', '-H', 'Kuscia-Origin-Source: alice', url]);
     assert.equal(origin.status, 403, 'no relay is configured, so another origin is refused');
+    const mismatch = await curl(['-k', '--cert', cert, '--key', key, '-H', 'Host: echo.bob.svc', '-H', 'Kuscia-Host: secret.bob.svc', '-H', 'Kuscia-Source: carol', url]);
+    assert.equal(mismatch.status, 404, 'Host and Kuscia-Host must name the same service');
+    assert.match(mismatch.headers['kuscia-error-message'] ?? '', /Kuscia-Host "secret\.bob\.svc" does not name echo\.bob\.svc/);
   });
 
   test('a Service not exposed to the caller gets 403 with Kuscia-Error-Message', async () => {

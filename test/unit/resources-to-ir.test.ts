@@ -232,6 +232,7 @@ describe('translateToIr: services', () => {
     const ir = translate([service('echo')]);
     assert.deepEqual(ir.services, [{
       name: 'echo',
+      domain: 'alice',
       host: 'echo.alice.svc',
       cluster: 'service-echo',
       address: 'echo.internal',
