@@ -36,15 +36,25 @@ async function applyAll(node: TestNode, docs: unknown[]): Promise<void> {
   if (res.status !== 200) throw new Error(`apply failed: ${res.status} ${await res.text()}`);
 }
 
+/** Nodes to stop if the run is interrupted (they would otherwise outlive it). */
+const nodes: TestNode[] = [];
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void Promise.all(nodes.map((n) => n.stop())).finally(() => process.exit(130));
+  });
+}
+
 async function main() {
   const results: Record<string, unknown> = { machine: machine(), definitions: {
-    route: 'a Service exposed to one partner: 1 cluster, 1 public route, 1 local route on the internal listener',
+    route: 'a Service exposed to one partner: 1 cluster, 1 public virtual host (2 routes + a fallback), 1 local virtual host on the internal listener',
+    simulatedClients: `clients follow Envoy's delta or SotW state machine, subscribe to clusters and listeners (wildcard), ACK every response; 10 shared gRPC channels; on a node with ${CLIENT_SERVICES} Services`,
     changeLatency: 'POST /api/v1/apply of one new Service until a request to it through Envoy answers 200 (polled back to back)',
     initialSync: 'real Envoy SIGKILLed; time until the restarted Envoy has acknowledged everything (/readyz), includes the 250 ms restart back-off',
     clientsConverge: 'one new Service applied until every simulated proxy and the real Envoy acknowledged it (/readyz)',
   } };
   const echo = await startHttpEcho('bench');
   const node = await TestNode.init('alice');
+  nodes.push(node);
   const bobCa = (await TestNode.init('bob')).caBase64();
   try {
     await node.start();
@@ -94,8 +104,20 @@ async function main() {
       bySize.push(row);
     }
     results.withRealEnvoy = bySize;
+  } finally {
+    await node.stop();
+    node.cleanup();
+  }
 
-    // Simulated proxies: shrink to CLIENT_SERVICES first (delete the rest).
+  // Simulated proxies, on a fresh node holding CLIENT_SERVICES Services (and its real Envoy).
+  const clientNode = await TestNode.init('carol');
+  nodes.push(clientNode);
+  try {
+    await clientNode.start();
+    await applyAll(clientNode, Array.from({ length: CLIENT_SERVICES }, (_, i) => serviceDoc(`svc${i}`, echo.port)));
+    await clientNode.waitReady(120_000);
+    let existing = CLIENT_SERVICES;
+    const node = clientNode;
     const clientRuns: Record<string, unknown>[] = [];
     for (const Variant of [DeltaClient, SotwClient]) {
       const channels = Array.from({ length: 10 }, () => new grpc.Client(`127.0.0.1:${node.ports.xds}`, grpc.credentials.createInsecure()));
@@ -132,8 +154,8 @@ async function main() {
     }
     results.simulatedClients = clientRuns;
   } finally {
-    await node.stop();
-    node.cleanup();
+    await clientNode.stop();
+    clientNode.cleanup();
     await echo.close();
   }
   const dir = join(import.meta.dirname, 'results');

@@ -161,9 +161,9 @@ export abstract class AdsStream {
     return { node: this.node, variant: this.variant, connectedAt: this.connectedAt, types };
   }
 
-  /** Every subscribed type acknowledged at `version`, nothing in flight. */
+  /** Subscribed to something, every subscribed type acknowledged at `version`, nothing in flight. */
   isCurrent(version: string): boolean {
-    return [...this.types.values()].every((s) => !s.pending && s.ackedVersion === version);
+    return this.types.size > 0 && [...this.types.values()].every((s) => !s.pending && s.ackedVersion === version);
   }
 
   protected noteNode(node: { id?: string } | undefined): void {
