@@ -41,6 +41,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
   const reconciler = new Reconciler({
     store, config, ads, metrics, log: log.child({ component: 'translator' }),
     ownCaPem: readCa(home).certPem,
+    accessLogDir: paths.logs,
     gateway: readGatewayCert(home),
   });
   reconciler.reconcile();

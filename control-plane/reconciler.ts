@@ -26,6 +26,7 @@ export interface ReconcilerDeps {
   config: NodeConfig;
   ownCaPem: string;
   gateway: GatewayKeyMaterial;
+  accessLogDir: string;
   ads: AdsServer;
   log: Logger;
   metrics?: ControlPlaneMetrics;
@@ -66,7 +67,7 @@ export class Reconciler {
     const at = new Date().toISOString();
     let statuses: ResourceStatus[] = this.outcome.statuses;
     try {
-      const ir = translateToIr(groupResources(store.list()), config, ownCaPem);
+      const ir = translateToIr(groupResources(store.list()), config, ownCaPem, this.deps.accessLogDir);
       statuses = ir.statuses;
       const envoy = translateToEnvoy(ir, gateway);
       const problems = checkReferences(envoy);

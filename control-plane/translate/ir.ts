@@ -63,6 +63,8 @@ export interface ResourceStatus {
 
 export interface Ir {
   domain: string;
+  /** Where Envoy writes the JSON access logs (access-<listener>.log). */
+  accessLogDir: string;
   publicListener: Listen;
   internalListener: Listen;
   /** CA of this domain: trusted for its own identity (lets the node reach itself). */

@@ -8,7 +8,7 @@ import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, ResourceStatus 
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
-export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaPem: string): Ir {
+export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaPem: string, accessLogDir: string): Ir {
   const self = config.domain;
   const statuses: ResourceStatus[] = [];
   const partners = trustedPartners(resources.domains, self, statuses);
@@ -63,6 +63,7 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
 
   return {
     domain: self,
+    accessLogDir,
     publicListener: config.listeners.public,
     internalListener: config.listeners.internal,
     ownCaPem,

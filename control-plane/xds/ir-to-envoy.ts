@@ -74,7 +74,7 @@ function httpOptions(http2: boolean): J {
     'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
       '@type': TYPE.httpProtocolOptions,
       explicit_http_config: http2
-        ? { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } } }
+        ? { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' }, allow_connect: true } }
         : { http_protocol_options: {} },
     },
   };
@@ -176,6 +176,46 @@ function localReplyConfig(ir: Ir, listener: string): J {
   };
 }
 
+/**
+ * JSON access log per listener. The request id is the same in the sending and
+ * the receiving domain (the public listener keeps the partner's x-request-id),
+ * so one request can be followed across domains.
+ */
+function accessLog(ir: Ir, listener: string): J[] {
+  return [{
+    name: 'envoy.access_loggers.file',
+    typed_config: {
+      '@type': TYPE.fileAccessLog,
+      path: `${ir.accessLogDir}/access-${listener}.log`,
+      log_format: {
+        json_format: {
+          time: '%START_TIME%',
+          domain: ir.domain,
+          listener,
+          request_id: '%REQ(X-REQUEST-ID)%',
+          source: '%REQ(KUSCIA-SOURCE)%',
+          origin: '%REQ(KUSCIA-ORIGIN-SOURCE)%',
+          host: '%REQ(:AUTHORITY)%',
+          method: '%REQ(:METHOD)%',
+          path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%',
+          protocol: '%PROTOCOL%',
+          status: '%RESPONSE_CODE%',
+          grpc_status: '%GRPC_STATUS_NUMBER%',
+          flags: '%RESPONSE_FLAGS%',
+          details: '%RESPONSE_CODE_DETAILS%',
+          bytes_in: '%BYTES_RECEIVED%',
+          bytes_out: '%BYTES_SENT%',
+          duration_ms: '%DURATION%',
+          upstream_host: '%UPSTREAM_HOST%',
+          upstream_cluster: '%UPSTREAM_CLUSTER%',
+          upstream_failure: '%UPSTREAM_TRANSPORT_FAILURE_REASON%',
+          peer_identity: '%DOWNSTREAM_PEER_URI_SAN%',
+        },
+      },
+    },
+  }];
+}
+
 function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[]): J {
   return {
     name: 'envoy.filters.network.http_connection_manager',
@@ -187,8 +227,13 @@ function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[]): J {
       http_filters: [...httpFilters, { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } }],
       strip_any_host_port: true,
       local_reply_config: localReplyConfig(ir, listener),
+      access_log: accessLog(ir, listener),
+      // Partners are authenticated: their request id is kept, so both domains log the same id.
+      preserve_external_request_id: listener === LISTENER.public,
       common_http_protocol_options: { idle_timeout: '3600s' },
-      http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } },
+      // allow_connect: WebSocket (and later CONNECT) over HTTP/2 between gateways (RFC 8441).
+      http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' }, allow_connect: true },
+      upgrade_configs: [{ upgrade_type: 'websocket' }],
     },
   };
 }

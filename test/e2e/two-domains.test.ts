@@ -3,11 +3,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startGrpcEcho, startHttpEcho, grpcEchoCall, type Echo, type EchoReply } from '../../examples/echo-services.ts';
 import { createDomainCa, issueGatewayCert } from '../../certs/authority.ts';
 import { readCa } from '../../control-plane/home.ts';
-import { TestNode, curl, docs, freePorts, partnerDomain, routeTo, service, tempDir, waitFor } from '../support/harness.ts';
+import WebSocket from 'ws';
+import { TestNode, curl, docs, freePorts, partnerDomain, routeTo, service, startWebSocketEcho, tempDir, waitFor } from '../support/harness.ts';
 
 // bob's Envoy speaks state-of-the-world ADS, alice's delta: both variants carry real traffic.
 describe('two domains over one mTLS port', () => {
@@ -17,8 +19,8 @@ describe('two domains over one mTLS port', () => {
 
   before(async () => {
     [alice, bob, carol] = await Promise.all([TestNode.init('alice'), TestNode.init('bob', { xdsVariant: 'sotw' }), TestNode.init('carol')]);
-    const [bobEcho, bobGrpc, aliceEcho] = await Promise.all([startHttpEcho('echo@bob'), startGrpcEcho('greeter@bob'), startHttpEcho('echo@alice')]);
-    echoes.push(bobEcho, bobGrpc, aliceEcho);
+    const [bobEcho, bobGrpc, aliceEcho, bobWs] = await Promise.all([startHttpEcho('echo@bob'), startGrpcEcho('greeter@bob'), startHttpEcho('echo@alice'), startWebSocketEcho()]);
+    echoes.push(bobEcho, bobGrpc, aliceEcho, bobWs);
     await Promise.all([alice.start(), bob.start()]);
     await alice.apply(docs(partnerDomain(bob), routeTo(alice, bob), service('echo', aliceEcho.port, { access: 'bob' })));
     await bob.apply(docs(
@@ -28,6 +30,7 @@ describe('two domains over one mTLS port', () => {
       service('echo', bobEcho.port, { access: 'alice,carol' }),
       service('greeter', bobGrpc.port, { access: 'alice', protocol: 'GRPC' }),
       service('secret', bobEcho.port),
+      service('chat', bobWs.port, { access: 'alice' }),
     ));
     // Client certificates for the refusal tests.
     certDir = tempDir('certs');
@@ -78,6 +81,45 @@ describe('two domains over one mTLS port', () => {
   test('gRPC unary call alice -> bob', async () => {
     const reply = await grpcEchoCall(`127.0.0.1:${alice.ports.internal}`, 'greeter.bob.svc', 'ping');
     assert.deepEqual(reply, { service: 'greeter@bob', message: 'ping', source: 'alice' });
+  });
+
+  test('WebSocket alice -> bob (HTTP/1.1 upgrade, carried as extended CONNECT over HTTP/2 between the gateways)', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${alice.ports.internal}/chat`, { headers: { host: 'chat.bob.svc' } });
+    const messages: string[] = [];
+    const waiters: (() => void)[] = [];
+    ws.on('message', (d) => { messages.push(d.toString()); for (const w of waiters.splice(0)) w(); });
+    const until = (n: number) => new Promise<void>((resolve) => { const check = () => (messages.length >= n ? resolve() : void waiters.push(check)); check(); });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode} ${res.headers['kuscia-error-message'] ?? ''}`)));
+    });
+    await until(1);
+    assert.deepEqual(JSON.parse(messages[0]!), { hello: 'alice' });
+    ws.send('one');
+    ws.send('two');
+    await until(3);
+    assert.deepEqual(messages.slice(1), ['one', 'two']);
+    ws.close();
+  });
+
+  test('one request id in the JSON access logs of both domains', async () => {
+    const id = `trace-${Date.now()}`;
+    const r = await viaAlice('/traced', ['-H', `x-request-id: ${id}`]);
+    assert.equal(r.status, 200);
+    const entry = (home: string, file: string) => waitFor(`${file} to log ${id}`, async () => {
+      const text = await readFile(join(home, 'logs', file), 'utf8').catch(() => '');
+      const line = text.split('\n').find((l) => l.includes(id));
+      return line ? (JSON.parse(line) as Record<string, unknown>) : undefined;
+    });
+    const [sent, received] = await Promise.all([entry(alice.home, 'access-internal.log'), entry(bob.home, 'access-public.log')]);
+    assert.equal(sent.status, 200);
+    assert.equal(sent.host, 'echo.bob.svc');
+    assert.equal(sent.upstream_cluster, 'alice-to-bob-https');
+    assert.equal(received.source, 'alice');
+    assert.equal(received.peer_identity, 'spiffe://alice/ferry/gateway');
+    assert.equal(received.upstream_cluster, 'service-echo');
+    assert.equal(received.path, '/traced');
   });
 
   test('the other direction: bob -> alice', async () => {

@@ -42,7 +42,7 @@ for (const name of cases) {
     const input = YAML.parse(expandFixtures(readFileSync(join(dir, `${name}.in.yaml`), 'utf8'))) as { domain: string; resources: unknown[] };
     const config = defaultConfig(input.domain);
     const resources: Resource[] = input.resources.map((r) => validateResource(r, { domain: input.domain }));
-    const ir = translateToIr(groupResources(resources), config, pems.get(`${input.domain}-ca`)!);
+    const ir = translateToIr(groupResources(resources), config, pems.get(`${input.domain}-ca`)!, '/var/log/ferry');
     const envoy = translateToEnvoy(ir, { certPem: pems.get('alice-gateway')!, keyPem: pems.get('alice-gateway-key')! });
     assert.deepEqual(checkReferences(envoy), [], 'every reference resolves');
     buildSnapshot(envoy); // every resource encodes against Envoy's protos

@@ -235,3 +235,21 @@ function parseCurlOutput(exit: number, text: string, stderr: string): CurlResult
   }
   return { exit, status, httpVersion, headers, body, stderr };
 }
+
+/** A WebSocket echo server (the `ws` package) on a free loopback port. */
+export async function startWebSocketEcho(): Promise<{ port: number; close: () => Promise<void> }> {
+  const { WebSocketServer } = await import('ws');
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  server.on('connection', (socket, req) => {
+    socket.send(JSON.stringify({ hello: req.headers['kuscia-source'] ?? null }));
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => new Promise((resolve) => {
+      for (const c of server.clients) c.terminate();
+      server.close(() => resolve());
+    }),
+  };
+}

@@ -56,7 +56,7 @@ function service(name: string, annotations?: Record<string, string>): Resource {
 }
 
 function translate(resources: Resource[]): Ir {
-  return translateToIr(groupResources(resources), config, aliceCa.certPem);
+  return translateToIr(groupResources(resources), config, aliceCa.certPem, '/var/log/ferry');
 }
 
 function statusOf(ir: Ir, kind: string, name: string): ResourceStatus {
@@ -76,7 +76,7 @@ describe('translateToIr: node', () => {
   });
 
   test('listener ports follow the config', () => {
-    const ir = translateToIr(groupResources([]), defaultConfig('alice', { public: 2080, internal: 2081 }), aliceCa.certPem);
+    const ir = translateToIr(groupResources([]), defaultConfig('alice', { public: 2080, internal: 2081 }), aliceCa.certPem, '/var/log/ferry');
     assert.equal(ir.publicListener.port, 2080);
     assert.equal(ir.internalListener.port, 2081);
   });
