@@ -19,7 +19,7 @@ const validators = Object.fromEntries(
   Object.entries(RESOURCE_SCHEMAS).map(([kind, schema]) => [kind, ajv.compile(schema)]),
 ) as Record<Kind, ReturnType<typeof ajv.compile>>;
 
-const SERVICE_PROTOCOLS = ['HTTP', 'GRPC'];
+const SERVICE_PROTOCOLS = ['HTTP', 'GRPC', 'TCP'];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** `/spec/endpoint/ports/0/port` -> `spec.endpoint.ports[0].port` */

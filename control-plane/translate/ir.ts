@@ -46,7 +46,8 @@ export interface LocalService {
   cluster: string;
   address: string;
   port: number;
-  protocol: 'HTTP' | 'GRPC';
+  /** TCP: reached by HTTP CONNECT (the gateway ends the tunnel and opens a TCP connection). */
+  protocol: 'HTTP' | 'GRPC' | 'TCP';
   /** Partner domains allowed to call it (access-domain annotation); empty = nobody. */
   allowed: string[];
 }

@@ -107,7 +107,9 @@ function peerCluster(p: Peer): J {
 }
 
 const serviceCluster = memo((s: LocalService): J => (
-  { ...endpointCluster(s.cluster, s.address, s.port), typed_extension_protocol_options: httpOptions(s.protocol === 'GRPC') }
+  s.protocol === 'TCP'
+    ? endpointCluster(s.cluster, s.address, s.port)
+    : { ...endpointCluster(s.cluster, s.address, s.port), typed_extension_protocol_options: httpOptions(s.protocol === 'GRPC') }
 ));
 
 // ---- secrets ----------------------------------------------------------------
@@ -233,7 +235,7 @@ function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[]): J {
       common_http_protocol_options: { idle_timeout: '3600s' },
       // allow_connect: WebSocket (and later CONNECT) over HTTP/2 between gateways (RFC 8441).
       http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' }, allow_connect: true },
-      upgrade_configs: [{ upgrade_type: 'websocket' }],
+      upgrade_configs: [{ upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT' }],
     },
   };
 }
@@ -308,6 +310,8 @@ function directError(at: { domain: string }, listener: string, status: number, c
 }
 
 const kusciaHost = (host: string) => ({ name: 'kuscia-host', string_match: { exact: host } });
+/** For CONNECT the authority, and so Kuscia-Host, carries the port. */
+const kusciaHostAnyPort = (host: string) => ({ name: 'kuscia-host', string_match: { safe_regex: { regex: `^${host.replaceAll('.', '\\.')}(:[0-9]+)?$` } } });
 
 /**
  * One virtual host per Service, found by Host (a hash lookup, however many
@@ -316,24 +320,28 @@ const kusciaHost = (host: string) => ({ name: 'kuscia-host', string_match: { exa
  */
 const publicServiceHost = memo((s: LocalService): J => {
   const L = LISTENER.public;
+  // A TCP service is reached by CONNECT <svc>.<domain>.svc:<port>: Ferry ends the tunnel here.
+  const tcp = s.protocol === 'TCP';
+  const any = tcp ? { connect_matcher: {} } : { prefix: '/' };
+  const named = tcp ? kusciaHostAnyPort(s.host) : kusciaHost(s.host);
   return {
     name: `service-${s.name}`,
-    domains: [s.host],
+    domains: tcp ? [s.host, `${s.host}:*`] : [s.host],
     routes: [
       ...s.allowed.map((d) => ({
         name: `${s.name}-from-${d}`,
-        match: { prefix: '/', headers: [kusciaHost(s.host), { name: 'kuscia-source', string_match: { exact: d } }] },
-        route: { cluster: s.cluster, timeout: '0s' },
+        match: { ...any, headers: [named, { name: 'kuscia-source', string_match: { exact: d } }] },
+        route: { cluster: s.cluster, timeout: '0s', ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) },
         request_headers_to_remove: ['kuscia-token'],
       })),
       {
         name: `${s.name}-denied`,
-        match: { prefix: '/', headers: [kusciaHost(s.host)] },
+        match: { ...any, headers: [named] },
         ...directError(s, L, 403, `service ${s.host} is not exposed to %REQ(kuscia-source)%: ${s.domain} must list it in the Service's kuscia.secretflow/access-domain annotation`),
       },
       {
         name: `${s.name}-host-mismatch`,
-        match: { prefix: '/' },
+        match: any,
         ...directError(s, L, 404, `Kuscia-Host "%REQ(kuscia-host)%" does not name ${s.host}, the Host of the request`),
       },
     ],
@@ -380,24 +388,34 @@ function internalRoutes(ir: Ir): J {
   const L = LISTENER.internal;
   const hosts: J[] = [];
   for (const p of ir.peers) {
+    // Engines are never trusted to set Kuscia-* headers: overwrite them all.
+    const kusciaHeaders = [
+      overwrite('Kuscia-Host', '%REQ(:authority)%'),
+      overwrite('Kuscia-Source', ir.domain),
+      overwrite('Kuscia-Origin-Source', ir.domain),
+      overwrite('Kuscia-Token', 'noop'),
+      overwrite('x-interconn-protocol', 'kuscia'),
+      // User values are literal text: escape Envoy's %FORMATTER% syntax.
+      ...p.headersToAdd.map(([k, v]) => overwrite(k, v.replaceAll('%', '%%'))),
+    ];
     hosts.push({
       name: `peer-${p.domain}`,
-      domains: [`*.${p.domain}.svc`],
-      routes: [{
-        name: p.route,
-        match: { prefix: '/' },
-        route: { cluster: p.cluster, timeout: '0s', ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
-        // Engines are never trusted to set Kuscia-* headers: overwrite them all.
-        request_headers_to_add: [
-          overwrite('Kuscia-Host', '%REQ(:authority)%'),
-          overwrite('Kuscia-Source', ir.domain),
-          overwrite('Kuscia-Origin-Source', ir.domain),
-          overwrite('Kuscia-Token', 'noop'),
-          overwrite('x-interconn-protocol', 'kuscia'),
-          // User values are literal text: escape Envoy's %FORMATTER% syntax.
-          ...p.headersToAdd.map(([k, v]) => overwrite(k, v.replaceAll('%', '%%'))),
-        ],
-      }],
+      domains: [`*.${p.domain}.svc`, `*.${p.domain}.svc:*`],
+      routes: [
+        {
+          // CONNECT <svc>.<peer>.svc:<port> travels to the peer as CONNECT over HTTP/2.
+          name: `${p.route}/connect`,
+          match: { connect_matcher: {} },
+          route: { cluster: p.cluster, timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT' }] },
+          request_headers_to_add: kusciaHeaders,
+        },
+        {
+          name: p.route,
+          match: { prefix: '/' },
+          route: { cluster: p.cluster, timeout: '0s', ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+          request_headers_to_add: kusciaHeaders,
+        },
+      ],
     });
   }
   for (const b of ir.blockedPeers) {

@@ -9,7 +9,7 @@ import { startGrpcEcho, startHttpEcho, grpcEchoCall, type Echo, type EchoReply }
 import { createDomainCa, issueGatewayCert } from '../../certs/authority.ts';
 import { readCa } from '../../control-plane/home.ts';
 import WebSocket from 'ws';
-import { TestNode, curl, docs, freePorts, partnerDomain, routeTo, service, startWebSocketEcho, tempDir, waitFor } from '../support/harness.ts';
+import { TestNode, curl, docs, freePorts, partnerDomain, routeTo, service, startWebSocketEcho, startTcpEcho, connectTunnel, tempDir, waitFor } from '../support/harness.ts';
 
 // bob's Envoy speaks state-of-the-world ADS, alice's delta: both variants carry real traffic.
 describe('two domains over one mTLS port', () => {
@@ -19,8 +19,8 @@ describe('two domains over one mTLS port', () => {
 
   before(async () => {
     [alice, bob, carol] = await Promise.all([TestNode.init('alice'), TestNode.init('bob', { xdsVariant: 'sotw' }), TestNode.init('carol')]);
-    const [bobEcho, bobGrpc, aliceEcho, bobWs] = await Promise.all([startHttpEcho('echo@bob'), startGrpcEcho('greeter@bob'), startHttpEcho('echo@alice'), startWebSocketEcho()]);
-    echoes.push(bobEcho, bobGrpc, aliceEcho, bobWs);
+    const [bobEcho, bobGrpc, aliceEcho, bobWs, bobTcp] = await Promise.all([startHttpEcho('echo@bob'), startGrpcEcho('greeter@bob'), startHttpEcho('echo@alice'), startWebSocketEcho(), startTcpEcho()]);
+    echoes.push(bobEcho, bobGrpc, aliceEcho, bobWs, bobTcp);
     await Promise.all([alice.start(), bob.start()]);
     await alice.apply(docs(partnerDomain(bob), routeTo(alice, bob), service('echo', aliceEcho.port, { access: 'bob' })));
     await bob.apply(docs(
@@ -31,6 +31,8 @@ describe('two domains over one mTLS port', () => {
       service('greeter', bobGrpc.port, { access: 'alice', protocol: 'GRPC' }),
       service('secret', bobEcho.port),
       service('chat', bobWs.port, { access: 'alice' }),
+      service('link', bobTcp.port, { access: 'alice', protocol: 'TCP' }),
+      service('closed-link', bobTcp.port, { access: 'carol', protocol: 'TCP' }),
     ));
     // Client certificates for the refusal tests.
     certDir = tempDir('certs');
@@ -101,6 +103,23 @@ describe('two domains over one mTLS port', () => {
     await until(3);
     assert.deepEqual(messages.slice(1), ['one', 'two']);
     ws.close();
+  });
+
+  test('raw TCP alice -> bob: CONNECT on the internal listener, CONNECT over HTTP/2 across, TCP to the service', async () => {
+    const { status, socket } = await connectTunnel(alice.ports.internal, 'link.bob.svc:7000');
+    assert.equal(status, 200);
+    const payload = Buffer.alloc(256 * 1024, 7);
+    let received = 0;
+    const done = new Promise<void>((resolve) => socket.on('data', (d: Buffer) => { received += d.length; if (received >= payload.length) resolve(); }));
+    socket.write(payload);
+    await done;
+    assert.equal(received, payload.length, 'every byte came back through both gateways');
+    socket.destroy();
+
+    const refused = await connectTunnel(alice.ports.internal, 'closed-link.bob.svc:7000');
+    assert.equal(refused.status, 403, 'a TCP service not exposed to alice');
+    assert.match(refused.headers, /kuscia-error-message: bob\/public => service closed-link\.bob\.svc is not exposed to alice/i);
+    refused.socket.destroy();
   });
 
   test('one request id in the JSON access logs of both domains', async () => {

@@ -253,3 +253,35 @@ export async function startWebSocketEcho(): Promise<{ port: number; close: () =>
     }),
   };
 }
+
+/** A TCP echo server on a free loopback port (stands for a brpc-style raw TCP engine link). */
+export async function startTcpEcho(): Promise<{ port: number; close: () => Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); s.pipe(s); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+  };
+}
+
+/**
+ * Opens an HTTP CONNECT tunnel through `proxyPort` (as any http_proxy client
+ * does) and returns the status line and the socket, ready for raw bytes.
+ */
+export async function connectTunnel(proxyPort: number, authority: string): Promise<{ status: number; headers: string; socket: import('node:net').Socket }> {
+  const { connect } = await import('node:net');
+  const socket = connect(proxyPort, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('error', reject); });
+  socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+  let head = '';
+  while (!head.includes('\r\n\r\n')) {
+    const chunk = await new Promise<Buffer | null>((resolve) => { socket.once('data', resolve); socket.once('end', () => resolve(null)); });
+    if (!chunk) break;
+    head += chunk.toString('latin1');
+  }
+  const [headers = '', rest = ''] = head.split('\r\n\r\n');
+  if (rest) socket.unshift(Buffer.from(rest, 'latin1'));
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(headers)?.[1] ?? 0), headers, socket };
+}
