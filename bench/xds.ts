@@ -2,7 +2,7 @@
 // (each Service = one cluster + one public route per allowed partner + one
 // local route), and with 1,000 simulated ADS clients (delta, then SotW).
 // Writes bench/results/xds.{json,md}. Run: npm run bench -- xds
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { request } from 'node:http';
@@ -12,10 +12,13 @@ import { DeltaClient, SotwClient } from '../test/support/ads-client.ts';
 import { TYPE } from '../control-plane/xds/envoy-types.ts';
 import { machine, percentile, rssMb } from './machine.ts';
 
+const RESULTS = join(import.meta.dirname, 'results', 'xds.json');
 const SIZES = (process.env.XDS_BENCH_SIZES ?? '1,1000,10000').split(',').map(Number);
 const CHANGE_SAMPLES = Number(process.env.XDS_BENCH_SAMPLES ?? 15);
 const CLIENTS = Number(process.env.XDS_BENCH_CLIENTS ?? 1000);
 const CLIENT_SERVICES = Number(process.env.XDS_BENCH_CLIENT_SERVICES ?? 1000);
+/** Which parts to run: envoy (real Envoy at each size), clients (simulated proxies). Results of a skipped part are kept from the last run. */
+const PHASES = new Set((process.env.XDS_BENCH_PHASES ?? 'envoy,clients').split(','));
 
 const serviceDoc = (name: string, port: number) => ({
   apiVersion: 'v1', kind: 'Service',
@@ -52,7 +55,20 @@ async function main() {
     initialSync: 'real Envoy SIGKILLed; time until the restarted Envoy has acknowledged everything (/readyz), includes the 250 ms restart back-off',
     clientsConverge: 'one new Service applied until every simulated proxy and the real Envoy acknowledged it (/readyz)',
   } };
+  const previous = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};
   const echo = await startHttpEcho('bench');
+  if (PHASES.has('envoy')) results.withRealEnvoy = await realEnvoyPhase(echo.port);
+  else results.withRealEnvoy = previous.withRealEnvoy;
+  if (PHASES.has('clients')) results.simulatedClients = await clientsPhase(echo.port);
+  else results.simulatedClients = previous.simulatedClients;
+  await echo.close();
+  writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(RESULTS.replace(/json$/, 'md'), report(results));
+  console.log(`wrote ${RESULTS} and xds.md`);
+}
+
+async function realEnvoyPhase(echoPort: number): Promise<Record<string, unknown>[]> {
+  const echo = { port: echoPort };
   const node = await TestNode.init('alice');
   nodes.push(node);
   const bobCa = (await TestNode.init('bob')).caBase64();
@@ -103,13 +119,16 @@ async function main() {
       console.log(JSON.stringify(row));
       bySize.push(row);
     }
-    results.withRealEnvoy = bySize;
+    return bySize;
   } finally {
     await node.stop();
     node.cleanup();
   }
+}
 
-  // Simulated proxies, on a fresh node holding CLIENT_SERVICES Services (and its real Envoy).
+/** Simulated proxies, on a fresh node holding CLIENT_SERVICES Services (and its real Envoy). */
+async function clientsPhase(echoPort: number): Promise<Record<string, unknown>[]> {
+  const echo = { port: echoPort };
   const clientNode = await TestNode.init('carol');
   nodes.push(clientNode);
   try {
@@ -128,7 +147,11 @@ async function main() {
         return c;
       });
       const t0 = performance.now();
-      await node.waitReady(300_000);
+      // Every simulated proxy connected, subscribed and acknowledged (plus the real Envoy).
+      await waitFor('all simulated proxies in sync', async () => {
+        const s = (await node.status()) as unknown as { xds: { converged: boolean; proxies: unknown[] } };
+        return s.xds.converged && s.xds.proxies.length >= CLIENTS + 1 ? true : undefined;
+      }, 600_000);
       const syncMs = performance.now() - t0;
       const samples: number[] = [];
       for (let k = 0; k < 5; k++) {
@@ -152,16 +175,11 @@ async function main() {
       for (const ch of channels) ch.close();
       existing += 5;
     }
-    results.simulatedClients = clientRuns;
+    return clientRuns;
   } finally {
     await clientNode.stop();
     clientNode.cleanup();
-    await echo.close();
   }
-  const dir = join(import.meta.dirname, 'results');
-  writeFileSync(join(dir, 'xds.json'), JSON.stringify(results, null, 2) + '\n');
-  writeFileSync(join(dir, 'xds.md'), report(results));
-  console.log(`wrote ${join(dir, 'xds.json')} and xds.md`);
 }
 
 type Row = Record<string, number | string | undefined>;

@@ -66,6 +66,11 @@ function endpointCluster(name: string, host: string, port: number): J {
       cluster_name: name,
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }],
     },
+    // Envoy's defaults (1,024 requests/pending per cluster) would refuse the
+    // thousands of concurrent task streams one peer link carries.
+    circuit_breakers: {
+      thresholds: [{ priority: 'DEFAULT', max_connections: 100000, max_pending_requests: 100000, max_requests: 100000, max_retries: 16 }],
+    },
   };
 }
 
@@ -233,8 +238,12 @@ function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[]): J {
       // Partners are authenticated: their request id is kept, so both domains log the same id.
       preserve_external_request_id: listener === LISTENER.public,
       common_http_protocol_options: { idle_timeout: '3600s' },
-      // allow_connect: WebSocket (and later CONNECT) over HTTP/2 between gateways (RFC 8441).
-      http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' }, allow_connect: true },
+      // Long idle streams (a PSI party waiting on its peer) live for an hour; Envoy's default is 5 minutes.
+      stream_idle_timeout: '3600s',
+      // allow_connect: WebSocket and CONNECT over HTTP/2 between gateways (RFC 8441).
+      // max_concurrent_streams: Envoy's default (1,024 per connection) would queue
+      // the thousands of task streams one engine or one partner link multiplexes.
+      http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' }, allow_connect: true, max_concurrent_streams: 65536 },
       upgrade_configs: [{ upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT' }],
     },
   };
