@@ -23,7 +23,7 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry get <kind> [name] --home DIR [-o json|yaml]
   ferry describe <kind> <name> --home DIR
   ferry delete <kind> <name> --home DIR
-  ferry status --home DIR [-o json]
+  ferry status --home DIR [-o json|yaml]
   ferry demo [--keep]
 
 kinds: domain, clusterdomainroute (route, cdr), domainroute (dr), service (svc)`;
@@ -122,6 +122,7 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
       const docs = parseDocuments(text, file === '-' ? 'stdin' : file);
       const h = home();
       let results: { kind: string; name: string; action: string }[];
+      let online = true;
       try {
         results = (await new ApiClient(h).call<{ results: typeof results }>('POST', '/api/v1/apply', { resources: docs })).results;
       } catch (e) {
@@ -137,10 +138,11 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
         } finally {
           store.close();
         }
+        online = false;
         console.error('node not running: applied to its store; takes effect when it starts');
       }
       for (const r of results) console.log(`${r.kind.toLowerCase()}/${r.name} ${r.action}`);
-      if (values.wait) await waitApplied(new ApiClient(h));
+      if (values.wait && online) await waitApplied(new ApiClient(h));
       return;
     }
     case 'get': {
