@@ -285,3 +285,42 @@ export async function connectTunnel(proxyPort: number, authority: string): Promi
   if (rest) socket.unshift(Buffer.from(rest, 'latin1'));
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(headers)?.[1] ?? 0), headers, socket };
 }
+
+/** Resident memory of a process in MB (from /proc). */
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
+}
+
+/**
+ * A bulk-data service: POST counts the bytes it receives (answering the
+ * count), GET /bytes/<n> streams n bytes. Stands for PSI/model-shard transfers.
+ */
+export async function startBulkService(): Promise<{ port: number; close: () => Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const chunk = Buffer.alloc(64 * 1024, 0x5a);
+  const server = createServer((req, res) => {
+    if (req.method === 'POST') {
+      let n = 0;
+      req.on('data', (d: Buffer) => { n += d.length; });
+      req.on('end', () => res.end(String(n)));
+      return;
+    }
+    let left = Number(/^\/bytes\/(\d+)/.exec(req.url ?? '')?.[1] ?? 0);
+    res.writeHead(200, { 'content-length': String(left) });
+    const pump = () => {
+      while (left > 0) {
+        const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
+        left -= piece.length;
+        if (!res.write(piece)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
