@@ -59,6 +59,10 @@ export type Resource = DomainResource | RouteResource | ServiceResource;
 /** Annotation on a Service listing the partner domains that may call it. */
 export const ACCESS_DOMAIN_ANNOTATION = 'kuscia.secretflow/access-domain';
 export const PROTOCOL_ANNOTATION = 'kuscia.secretflow/protocol';
+/** Ferry's own: how long a request/stream to this Service may stay idle (default 1h). */
+export const IDLE_TIMEOUT_ANNOTATION = 'ferry.secretflow/idle-timeout';
+/** Ferry's own: total time a request to this Service may take (default: none, streams run as long as they need). */
+export const TIMEOUT_ANNOTATION = 'ferry.secretflow/timeout';
 
 /** Everything the translator reads: the stored resources, grouped by kind. */
 export interface ResourceSet {

@@ -4,7 +4,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { inspectCertificate } from '../../certs/authority.ts';
 import { RESOURCE_SCHEMAS } from './schemas.ts';
-import { KINDS, ACCESS_DOMAIN_ANNOTATION, PROTOCOL_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
+import { KINDS, ACCESS_DOMAIN_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
 
 export class ValidationError extends Error {
   readonly field: string;
@@ -158,9 +158,23 @@ function checkService(r: Resource & { kind: 'Service' }): void {
       }
     }
   }
+  for (const key of [IDLE_TIMEOUT_ANNOTATION, TIMEOUT_ANNOTATION]) {
+    const value = annotations[key];
+    if (value !== undefined && parseDuration(value) === undefined) {
+      throw new ValidationError(`metadata.annotations.${key}`, `"${value}" is not a duration: write a number and a unit, e.g. "90s", "30m", "2h" ("0s" turns it off)`);
+    }
+  }
   if (r.spec.ports.length > 1) {
     throw new ValidationError('spec.ports', 'this Ferry version exposes one port per Service; declare one Service per port');
   }
+}
+
+/** "500ms", "90s", "30m", "2h" -> seconds; undefined when not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return { ms: n / 1000, s: n, m: n * 60, h: n * 3600 }[m[2] as 'ms' | 's' | 'm' | 'h'];
 }
 
 export function parseAccessDomains(annotation: string | undefined): string[] {

@@ -50,6 +50,10 @@ export interface LocalService {
   protocol: 'HTTP' | 'GRPC' | 'TCP';
   /** Partner domains allowed to call it (access-domain annotation); empty = nobody. */
   allowed: string[];
+  /** Idle limit of one request or stream, in seconds (0 = none). */
+  idleTimeoutSeconds: number;
+  /** Total limit of one request, in seconds (0 = none: streams run as long as they need). */
+  timeoutSeconds: number;
 }
 
 export interface ResourceStatus {

@@ -2,11 +2,13 @@
 // every resource that says whether it works and, if not, why and what to do.
 import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
-import { ACCESS_DOMAIN_ANNOTATION, PROTOCOL_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
-import { decodePartnerCa, parseAccessDomains } from '../resources/validate.ts';
+import { ACCESS_DOMAIN_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
+import { decodePartnerCa, parseAccessDomains, parseDuration } from '../resources/validate.ts';
 import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, ResourceStatus } from './ir.ts';
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+/** A PSI party may wait a long time on its peer: an idle stream lives an hour unless the Service says otherwise. */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 3600;
 
 export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaPem: string, accessLogDir: string): Ir {
   const self = config.domain;
@@ -164,5 +166,7 @@ function buildLocalService(s: ServiceResource, self: string): LocalService {
     port: s.spec.ports[0]!.port,
     protocol,
     allowed: [...new Set(parseAccessDomains(s.metadata.annotations?.[ACCESS_DOMAIN_ANNOTATION]))].sort(),
+    idleTimeoutSeconds: parseDuration(s.metadata.annotations?.[IDLE_TIMEOUT_ANNOTATION] ?? '') ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
+    timeoutSeconds: parseDuration(s.metadata.annotations?.[TIMEOUT_ANNOTATION] ?? '') ?? 0,
   };
 }

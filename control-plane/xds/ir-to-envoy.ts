@@ -66,6 +66,8 @@ function endpointCluster(name: string, host: string, port: number): J {
       cluster_name: name,
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }],
     },
+    // Idle links between organisations cross NATs and firewalls that forget quiet flows.
+    upstream_connection_options: { tcp_keepalive: { keepalive_time: 60, keepalive_interval: 20, keepalive_probes: 3 } },
     // Envoy's defaults (1,024 requests/pending per cluster) would refuse the
     // thousands of concurrent task streams one peer link carries.
     circuit_breakers: {
@@ -334,6 +336,15 @@ const kusciaHostAnyPort = (host: string) => ({ name: 'kuscia-host', string_match
  * Services exist). Inside it the Kuscia-Host header must name the same
  * service, and the calling domain must be one the Service admits.
  */
+/** Envoy durations from the Service's timeouts; gRPC deadlines (grpc-timeout) are honoured across gateways. */
+function serviceTimeouts(s: LocalService): J {
+  return {
+    timeout: `${s.timeoutSeconds}s`,
+    idle_timeout: `${s.idleTimeoutSeconds}s`,
+    ...(s.protocol === 'GRPC' ? { max_stream_duration: { grpc_timeout_header_max: '0s' } } : {}),
+  };
+}
+
 const publicServiceHost = memo((s: LocalService): J => {
   const L = LISTENER.public;
   // A TCP service is reached by CONNECT <svc>.<domain>.svc:<port>: Ferry ends the tunnel here.
@@ -347,7 +358,7 @@ const publicServiceHost = memo((s: LocalService): J => {
       ...s.allowed.map((d) => ({
         name: `${s.name}-from-${d}`,
         match: { ...any, headers: [named, { name: 'kuscia-source', string_match: { exact: d } }] },
-        route: { cluster: s.cluster, timeout: '0s', ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) },
+        route: { cluster: s.cluster, ...serviceTimeouts(s), ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) },
         request_headers_to_remove: ['kuscia-token'],
       })),
       {
@@ -393,7 +404,7 @@ const localServiceHost = memo((s: LocalService): J => ({
   routes: [{
     name: `local-${s.name}`,
     match: { prefix: '/' },
-    route: { cluster: s.cluster, timeout: '0s' },
+    route: { cluster: s.cluster, ...serviceTimeouts(s) },
     request_headers_to_add: [overwrite('Kuscia-Source', s.domain), overwrite('Kuscia-Origin-Source', s.domain)],
     request_headers_to_remove: ['kuscia-token', 'kuscia-host'],
   }],
@@ -422,13 +433,14 @@ function internalRoutes(ir: Ir): J {
           // CONNECT <svc>.<peer>.svc:<port> travels to the peer as CONNECT over HTTP/2.
           name: `${p.route}/connect`,
           match: { connect_matcher: {} },
-          route: { cluster: p.cluster, timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT' }] },
+          route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT' }] },
           request_headers_to_add: kusciaHeaders,
         },
         {
           name: p.route,
           match: { prefix: '/' },
-          route: { cluster: p.cluster, timeout: '0s', ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+          // Timeouts are the destination Service's to set (its gateway enforces them): none on this hop.
+          route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
           request_headers_to_add: kusciaHeaders,
         },
       ],

@@ -239,6 +239,8 @@ describe('translateToIr: services', () => {
       port: 8080,
       protocol: 'HTTP',
       allowed: [],
+      idleTimeoutSeconds: 3600,
+      timeoutSeconds: 0,
     }]);
     const status = statusOf(ir, 'Service', 'echo');
     assert.equal(status.ready, true);

@@ -289,6 +289,12 @@ describe('validateResource: Service rules', () => {
     rejects(service('echo', { 'kuscia.secretflow/protocol': 'http' }), 'metadata.annotations.kuscia.secretflow/protocol');
   });
 
+  test('timeout annotations take durations; anything else is rejected with an example', () => {
+    validateResource(service('echo', { 'ferry.secretflow/idle-timeout': '30m', 'ferry.secretflow/timeout': '90s' }), ctx);
+    rejects(service('echo', { 'ferry.secretflow/idle-timeout': '30 minutes' }), 'metadata.annotations.ferry.secretflow/idle-timeout', /"30 minutes" is not a duration.*"90s", "30m", "2h"/);
+    rejects(service('echo', { 'ferry.secretflow/timeout': '-1s' }), 'metadata.annotations.ferry.secretflow/timeout');
+  });
+
   test('more than one port is rejected', () => {
     rejects(service('echo', undefined, { ports: [{ port: 1 }, { port: 2 }] }), 'spec.ports', /one Service per port/);
   });
