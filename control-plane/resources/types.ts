@@ -63,6 +63,8 @@ export const PROTOCOL_ANNOTATION = 'kuscia.secretflow/protocol';
 export const IDLE_TIMEOUT_ANNOTATION = 'ferry.secretflow/idle-timeout';
 /** Ferry's own: total time a request to this Service may take (default: none, streams run as long as they need). */
 export const TIMEOUT_ANNOTATION = 'ferry.secretflow/timeout';
+/** Ferry's own, on an outbound route: bandwidth cap for all traffic to that peer, each direction ("8MiB/s", "100Mbit/s"). */
+export const BANDWIDTH_ANNOTATION = 'ferry.secretflow/bandwidth-limit';
 
 /** Everything the translator reads: the stored resources, grouped by kind. */
 export interface ResourceSet {

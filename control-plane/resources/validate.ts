@@ -4,7 +4,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { inspectCertificate } from '../../certs/authority.ts';
 import { RESOURCE_SCHEMAS } from './schemas.ts';
-import { KINDS, ACCESS_DOMAIN_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
+import { KINDS, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
 
 export class ValidationError extends Error {
   readonly field: string;
@@ -129,6 +129,10 @@ function checkRoute(r: RouteResource, ctx: ValidationContext): void {
   if (spec.source === ctx.domain && !spec.endpoint) {
     throw new ValidationError('spec.endpoint', `is required on an outbound route: the host and public port of ${spec.destination}'s Ferry node`);
   }
+  const bandwidth = r.metadata.annotations?.[BANDWIDTH_ANNOTATION];
+  if (bandwidth !== undefined && parseBandwidthKiBps(bandwidth) === undefined) {
+    throw new ValidationError(`metadata.annotations.${BANDWIDTH_ANNOTATION}`, `"${bandwidth}" is not a bandwidth: write a number and a unit, e.g. "512KiB/s", "8MiB/s", "100Mbit/s" or "1Gbit/s" (at least 1 KiB/s)`);
+  }
   spec.endpoint?.ports.forEach((p, i) => {
     if (p.isTLS === false) {
       throw new ValidationError(`spec.endpoint.ports[${i}].isTLS`, 'must be true (or omitted) with authenticationType MTLS');
@@ -167,6 +171,15 @@ function checkService(r: Resource & { kind: 'Service' }): void {
   if (r.spec.ports.length > 1) {
     throw new ValidationError('spec.ports', 'this Ferry version exposes one port per Service; declare one Service per port');
   }
+}
+
+/** "512KiB/s", "8MiB/s", "100Mbit/s", "1Gbit/s" -> KiB/s (Envoy's unit); undefined when not a bandwidth. */
+export function parseBandwidthKiBps(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB|kbit|Mbit|Gbit)\/s$/.exec(text.trim());
+  if (!m) return undefined;
+  const bytesPerUnit = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, kbit: 125, Mbit: 125_000, Gbit: 125_000_000 }[m[2] as 'KiB'];
+  const kib = Math.floor((Number(m[1]) * bytesPerUnit) / 1024);
+  return kib >= 1 ? kib : undefined;
 }
 
 /** "500ms", "90s", "30m", "2h" -> seconds; undefined when not a duration. */

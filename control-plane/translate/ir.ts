@@ -27,6 +27,8 @@ export interface Peer {
   headersToAdd: [string, string][];
   /** The peer's CA, to verify its gateway certificate. */
   caPem: string;
+  /** Cap on traffic to this peer, each direction, in KiB/s (undefined = none). */
+  bandwidthKiBps?: number;
 }
 
 /** An outbound route that cannot work yet: requests get a 503 that says why. */

@@ -2,8 +2,8 @@
 // every resource that says whether it works and, if not, why and what to do.
 import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
-import { ACCESS_DOMAIN_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
-import { decodePartnerCa, parseAccessDomains, parseDuration } from '../resources/validate.ts';
+import { ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
+import { decodePartnerCa, parseAccessDomains, parseBandwidthKiBps, parseDuration } from '../resources/validate.ts';
 import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, ResourceStatus } from './ir.ts';
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -140,6 +140,7 @@ function outboundPeer(route: RouteResource, partner: PartnerTrust): Peer {
     pathPrefix: (port.pathPrefix ?? '').replace(/\/+$/, ''),
     headersToAdd: Object.entries(route.spec.requestHeadersToAdd ?? {}).sort(([a], [b]) => a.localeCompare(b)),
     caPem: partner.caPem,
+    ...(route.metadata.annotations?.[BANDWIDTH_ANNOTATION] ? { bandwidthKiBps: parseBandwidthKiBps(route.metadata.annotations[BANDWIDTH_ANNOTATION]) } : {}),
   };
 }
 

@@ -310,11 +310,24 @@ function publicListener(ir: Ir): J {
   };
 }
 
+/** Off by default; a peer route with a bandwidth annotation turns it on for itself. */
+const BANDWIDTH_FILTER = { name: 'envoy.filters.http.bandwidth_limit', typed_config: { '@type': TYPE.bandwidthLimit, stat_prefix: 'ferry' } };
+
 function internalListener(ir: Ir): J {
   return {
     name: LISTENER.internal,
     address: { socket_address: { address: ir.internalListener.address, port_value: ir.internalListener.port } },
-    filter_chains: [{ filters: [httpConnectionManager(ir, LISTENER.internal, [])] }],
+    filter_chains: [{ filters: [httpConnectionManager(ir, LISTENER.internal, [BANDWIDTH_FILTER])] }],
+  };
+}
+
+/** Per-route config capping one peer's traffic (one token bucket shared by all its streams). */
+function bandwidthLimit(p: Peer): J {
+  if (!p.bandwidthKiBps) return {};
+  return {
+    typed_per_filter_config: {
+      [BANDWIDTH_FILTER.name]: { '@type': TYPE.bandwidthLimit, stat_prefix: `peer_${p.domain.replaceAll('-', '_')}`, enable_mode: 'REQUEST_AND_RESPONSE', limit_kbps: p.bandwidthKiBps }, // Envoy's limit_kbps is KiB/s
+    },
   };
 }
 
@@ -435,6 +448,7 @@ function internalRoutes(ir: Ir): J {
           match: { connect_matcher: {} },
           route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT' }] },
           request_headers_to_add: kusciaHeaders,
+          ...bandwidthLimit(p),
         },
         {
           name: p.route,
@@ -442,6 +456,7 @@ function internalRoutes(ir: Ir): J {
           // Timeouts are the destination Service's to set (its gateway enforces them): none on this hop.
           route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
           request_headers_to_add: kusciaHeaders,
+          ...bandwidthLimit(p),
         },
       ],
     });

@@ -101,4 +101,28 @@ describe('streaming without buffering', () => {
     assert.equal(n, total);
     assert.ok(atPause < total, 'the transfer was really held');
   });
+
+  test('a bandwidth limit on the route to a peer caps its traffic', { timeout: 120_000 }, async () => {
+    const limited = routeTo(alice, bob).replace('metadata: { name: alice-bob }', 'metadata: { name: alice-bob, annotations: { ferry.secretflow/bandwidth-limit: "4Mbit/s" } }');
+    assert.notEqual(limited, routeTo(alice, bob));
+    await alice.apply(limited);
+    const size = 2 * MB; // 16,777 kbit at 4,000 kbit/s: about 4 s
+    const started = performance.now();
+    const received = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: alice.ports.internal, path: `/bytes/${size}`, headers: { host: 'bulk.bob.svc' } }, (res) => {
+        let n = 0;
+        res.on('data', (d: Buffer) => { n += d.length; }).on('end', () => resolve(n));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(received, size);
+    // A lower bound only: a loaded machine can be slower, never faster than the cap.
+    assert.ok(seconds >= 2.5, `2 MB took ${seconds.toFixed(2)} s under a 4 Mbit/s cap`);
+    const stats = await (await fetch(`http://127.0.0.1:${alice.ports.admin}/stats?filter=bandwidth_limit`)).text();
+    assert.match(stats, /peer_bob/, 'the cap is the peer route\'s own');
+    await alice.apply(routeTo(alice, bob));
+  });
 });
+

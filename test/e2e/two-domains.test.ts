@@ -221,6 +221,14 @@ describe('two domains over one mTLS port', () => {
     assert.match(blocked.headers['kuscia-error-message'] ?? '', /route ClusterDomainRoute\/alice-dave is not ready: partner Domain dave is unknown/);
   });
 
+  test('a peer whose certificate does not verify gives 503 with the TLS reason', async () => {
+    // alice is told (wrongly) that bob's CA is carol's: bob's gateway certificate cannot verify.
+    await alice.apply(partnerDomain(carol).replace(`name: ${carol.domain} }`, 'name: mallory }') + '---\n' + routeTo(alice, { domain: 'mallory', ports: { public: bob.ports.public } }));
+    const r = await curl(['-H', 'Host: echo.mallory.svc', `http://127.0.0.1:${alice.ports.internal}/`]);
+    assert.equal(r.status, 503);
+    assert.match(r.headers['kuscia-error-message'] ?? '', /^alice\/internal => peer unreachable: TLS_error:.*CERTIFICATE_VERIFY_FAILED/);
+  });
+
   test('an invalid document is refused with the field named, and nothing changes', async () => {
     const before = bob.cli(['get', 'service', '-o', 'json']);
     const bad = docs(service('fresh', 9999, { access: 'alice' }), `apiVersion: kuscia.secretflow/v1alpha1

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateResource, decodePartnerCa, parseAccessDomains, ValidationError } from '../../control-plane/resources/validate.ts';
+import { validateResource, decodePartnerCa, parseAccessDomains, parseBandwidthKiBps, ValidationError } from '../../control-plane/resources/validate.ts';
 import { applyDocuments, ApplyError } from '../../control-plane/resources/apply.ts';
 import { Store } from '../../control-plane/store/store.ts';
 import { createDomainCa, issueGatewayCert, type CertAndKey } from '../../certs/authority.ts';
@@ -293,6 +293,14 @@ describe('validateResource: Service rules', () => {
     validateResource(service('echo', { 'ferry.secretflow/idle-timeout': '30m', 'ferry.secretflow/timeout': '90s' }), ctx);
     rejects(service('echo', { 'ferry.secretflow/idle-timeout': '30 minutes' }), 'metadata.annotations.ferry.secretflow/idle-timeout', /"30 minutes" is not a duration.*"90s", "30m", "2h"/);
     rejects(service('echo', { 'ferry.secretflow/timeout': '-1s' }), 'metadata.annotations.ferry.secretflow/timeout');
+  });
+
+  test('bandwidth limits take a unit; Envoy gets KiB/s', () => {
+    assert.equal(parseBandwidthKiBps('8MiB/s'), 8192);
+    assert.equal(parseBandwidthKiBps('100Mbit/s'), 12207);
+    assert.equal(parseBandwidthKiBps('512KiB/s'), 512);
+    assert.equal(parseBandwidthKiBps('100'), undefined);
+    assert.equal(parseBandwidthKiBps('1kbit/s'), undefined, 'below 1 KiB/s');
   });
 
   test('more than one port is rejected', () => {
