@@ -65,6 +65,12 @@ export const IDLE_TIMEOUT_ANNOTATION = 'ferry.secretflow/idle-timeout';
 export const TIMEOUT_ANNOTATION = 'ferry.secretflow/timeout';
 /** Ferry's own, on an outbound route: bandwidth cap for all traffic to that peer, each direction ("8MiB/s", "100Mbit/s"). */
 export const BANDWIDTH_ANNOTATION = 'ferry.secretflow/bandwidth-limit';
+/**
+ * Ferry's own, on an outbound route: local ports for engines that can neither
+ * set Host nor use a proxy, "19000:echo, 19001:link/tcp" (127.0.0.1:19000 ->
+ * echo.<peer>.svc over HTTP; 127.0.0.1:19001 -> link.<peer>.svc as raw TCP).
+ */
+export const LOCAL_PORTS_ANNOTATION = 'ferry.secretflow/local-ports';
 
 /** Everything the translator reads: the stored resources, grouped by kind. */
 export interface ResourceSet {

@@ -4,7 +4,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { inspectCertificate } from '../../certs/authority.ts';
 import { RESOURCE_SCHEMAS } from './schemas.ts';
-import { KINDS, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
+import { KINDS, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
 
 export class ValidationError extends Error {
   readonly field: string;
@@ -133,6 +133,14 @@ function checkRoute(r: RouteResource, ctx: ValidationContext): void {
   if (bandwidth !== undefined && parseBandwidthKiBps(bandwidth) === undefined) {
     throw new ValidationError(`metadata.annotations.${BANDWIDTH_ANNOTATION}`, `"${bandwidth}" is not a bandwidth: write a number and a unit, e.g. "512KiB/s", "8MiB/s", "100Mbit/s" or "1Gbit/s" (at least 1 KiB/s)`);
   }
+  const localPorts = r.metadata.annotations?.[LOCAL_PORTS_ANNOTATION];
+  if (localPorts !== undefined) {
+    if (spec.source !== ctx.domain) {
+      throw new ValidationError(`metadata.annotations.${LOCAL_PORTS_ANNOTATION}`, 'local ports belong on an outbound route (source is this domain)');
+    }
+    const problem = parseLocalPorts(localPorts).find((m) => typeof m === 'string');
+    if (problem !== undefined) throw new ValidationError(`metadata.annotations.${LOCAL_PORTS_ANNOTATION}`, `${problem}; write "<port>:<service>[/tcp]", comma-separated, e.g. "19000:echo, 19001:link/tcp"`);
+  }
   spec.endpoint?.ports.forEach((p, i) => {
     if (p.isTLS === false) {
       throw new ValidationError(`spec.endpoint.ports[${i}].isTLS`, 'must be true (or omitted) with authenticationType MTLS');
@@ -171,6 +179,26 @@ function checkService(r: Resource & { kind: 'Service' }): void {
   if (r.spec.ports.length > 1) {
     throw new ValidationError('spec.ports', 'this Ferry version exposes one port per Service; declare one Service per port');
   }
+}
+
+export interface LocalPortMapping {
+  port: number;
+  service: string;
+  tcp: boolean;
+}
+
+/** "19000:echo, 19001:link/tcp" -> mappings, or a string naming the first bad entry. */
+export function parseLocalPorts(text: string): (LocalPortMapping | string)[] {
+  const seen = new Set<number>();
+  return text.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
+    const m = /^(\d{1,5}):([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\/(tcp|http))?$/.exec(entry);
+    if (!m) return `"${entry}" is not a mapping`;
+    const port = Number(m[1]);
+    if (port < 1024 || port > 65535) return `port ${port} is outside 1024-65535`;
+    if (seen.has(port)) return `port ${port} is mapped twice`;
+    seen.add(port);
+    return { port, service: m[2]!, tcp: m[5] === 'tcp' };
+  });
 }
 
 /** "512KiB/s", "8MiB/s", "100Mbit/s", "1Gbit/s" -> KiB/s (Envoy's unit); undefined when not a bandwidth. */

@@ -29,6 +29,8 @@ export interface Peer {
   caPem: string;
   /** Cap on traffic to this peer, each direction, in KiB/s (undefined = none). */
   bandwidthKiBps?: number;
+  /** 127.0.0.1:<port> -> <service>.<domain>.svc, for engines that cannot set Host or use a proxy. */
+  localPorts: { port: number; service: string; tcp: boolean }[];
 }
 
 /** An outbound route that cannot work yet: requests get a 503 that says why. */

@@ -2,8 +2,8 @@
 // every resource that says whether it works and, if not, why and what to do.
 import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
-import { ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
-import { decodePartnerCa, parseAccessDomains, parseBandwidthKiBps, parseDuration } from '../resources/validate.ts';
+import { ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
+import { decodePartnerCa, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
 import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, ResourceStatus } from './ir.ts';
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -18,6 +18,8 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
   const peers: Peer[] = [];
   const blockedPeers: BlockedPeer[] = [];
   const outboundByDestination = new Map<string, string>();
+  // Ports already taken on this machine by the node, and by local-port mappings as they are handed out.
+  const portOwners = new Map<number, string>(Object.entries(config.listeners).map(([name, l]) => [l.port, `the node's ${name} listener`]));
 
   for (const route of resources.routes) {
     const id = `${route.kind}/${route.metadata.name}`;
@@ -36,8 +38,18 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
         statuses.push(notReady(route, reason, partnerFix(destination)));
         continue;
       }
-      peers.push(outboundPeer(route, partner));
-      statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `outbound: engines reach *.${destination}.svc through ${route.spec.endpoint.host}:${route.spec.endpoint.ports[0]!.port} with mTLS` });
+      const peer = outboundPeer(route, partner);
+      const clash = peer.localPorts.find((m) => portOwners.has(m.port));
+      if (clash) {
+        const reason = `local port ${clash.port} is already used by ${portOwners.get(clash.port)}`;
+        blockedPeers.push({ domain: destination, route: id, reason });
+        statuses.push(notReady(route, reason, `pick another port in the ${LOCAL_PORTS_ANNOTATION} annotation`));
+        continue;
+      }
+      for (const m of peer.localPorts) portOwners.set(m.port, `${id} (${m.service}.${destination}.svc)`);
+      peers.push(peer);
+      const mapped = peer.localPorts.map((m) => `127.0.0.1:${m.port} -> ${m.service}.${destination}.svc${m.tcp ? ' (TCP)' : ''}`);
+      statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `outbound: engines reach *.${destination}.svc through ${route.spec.endpoint.host}:${route.spec.endpoint.ports[0]!.port} with mTLS${mapped.length ? `; ${mapped.join(', ')}` : ''}` });
     } else {
       // Inbound (destination is this node): trust comes from the partner Domain,
       // access from each Service's access-domain annotation.
@@ -140,6 +152,7 @@ function outboundPeer(route: RouteResource, partner: PartnerTrust): Peer {
     pathPrefix: (port.pathPrefix ?? '').replace(/\/+$/, ''),
     headersToAdd: Object.entries(route.spec.requestHeadersToAdd ?? {}).sort(([a], [b]) => a.localeCompare(b)),
     caPem: partner.caPem,
+    localPorts: parseLocalPorts(route.metadata.annotations?.[LOCAL_PORTS_ANNOTATION] ?? '').filter((m): m is LocalPortMapping => typeof m !== 'string'),
     ...(route.metadata.annotations?.[BANDWIDTH_ANNOTATION] ? { bandwidthKiBps: parseBandwidthKiBps(route.metadata.annotations[BANDWIDTH_ANNOTATION]) } : {}),
   };
 }

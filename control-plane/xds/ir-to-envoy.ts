@@ -48,7 +48,7 @@ function memo<K extends object, V>(fn: (k: K) => V): (k: K) => V {
 export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyResources {
   return {
     clusters: [...ir.peers.map(peerCluster), ...ir.services.map(serviceCluster)],
-    listeners: [publicListener(ir), internalListener(ir)],
+    listeners: [publicListener(ir), internalListener(ir), ...ir.peers.flatMap((p) => p.localPorts.map((m) => localPortListener(ir, p, m)))],
     routes: [publicRoutes(ir), internalRoutes(ir)],
     secrets: secrets(ir, gateway),
   };
@@ -197,12 +197,12 @@ function localReplyConfig(ir: Ir, listener: string): J {
  * the receiving domain (the public listener keeps the partner's x-request-id),
  * so one request can be followed across domains.
  */
-function accessLog(ir: Ir, listener: string): J[] {
+function accessLog(ir: Ir, listener: string, file = listener): J[] {
   return [{
     name: 'envoy.access_loggers.file',
     typed_config: {
       '@type': TYPE.fileAccessLog,
-      path: `${ir.accessLogDir}/access-${listener}.log`,
+      path: `${ir.accessLogDir}/access-${file}.log`,
       log_format: {
         json_format: {
           time: '%START_TIME%',
@@ -232,18 +232,19 @@ function accessLog(ir: Ir, listener: string): J[] {
   }];
 }
 
-function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[]): J {
+/** The HCM of a listener: routes by RDS (`listener` names the route configuration), or inline. */
+function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[], inline?: { routes: J; logFile: string }): J {
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: {
       '@type': TYPE.hcm,
       stat_prefix: listener,
       codec_type: 'AUTO',
-      rds: { route_config_name: listener, config_source: ads },
+      ...(inline ? { route_config: inline.routes } : { rds: { route_config_name: listener, config_source: ads } }),
       http_filters: [...httpFilters, { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } }],
       strip_any_host_port: true,
       local_reply_config: localReplyConfig(ir, listener),
-      access_log: accessLog(ir, listener),
+      access_log: accessLog(ir, listener, inline?.logFile),
       // Partners are authenticated: their request id is kept, so both domains log the same id.
       preserve_external_request_id: listener === LISTENER.public,
       common_http_protocol_options: { idle_timeout: '3600s' },
@@ -308,6 +309,63 @@ function publicListener(ir: Ir): J {
       filters: [httpConnectionManager(ir, LISTENER.public, [partnerRbac(ir)])],
     }],
   };
+}
+
+/** Engines are never trusted to set Kuscia-* headers: Ferry overwrites them all on the way out. */
+function outboundHeaders(ir: Ir, p: Peer, kusciaHost: string): J[] {
+  return [
+    overwrite('Kuscia-Host', kusciaHost),
+    overwrite('Kuscia-Source', ir.domain),
+    overwrite('Kuscia-Origin-Source', ir.domain),
+    overwrite('Kuscia-Token', 'noop'),
+    overwrite('x-interconn-protocol', 'kuscia'),
+    // User values are literal text: escape Envoy's %FORMATTER% syntax.
+    ...p.headersToAdd.map(([k, v]) => overwrite(k, v.replaceAll('%', '%%'))),
+  ];
+}
+
+/**
+ * 127.0.0.1:<port> for one service of a peer, for engines that can neither set
+ * Host nor use a proxy. HTTP: any request is sent as <svc>.<peer>.svc. TCP:
+ * each connection becomes a CONNECT tunnel to <svc>.<peer>.svc over the
+ * peer link (the peer ends it, as for CONNECT from an engine).
+ */
+function localPortListener(ir: Ir, p: Peer, m: Peer['localPorts'][number]): J {
+  const host = `${m.service}.${p.domain}.svc`;
+  const name = `local-port-${m.port}`;
+  const address = { socket_address: { address: ir.internalListener.address, port_value: m.port } };
+  if (m.tcp) {
+    return {
+      name,
+      address,
+      filter_chains: [{ filters: [{
+        name: 'envoy.filters.network.tcp_proxy',
+        typed_config: {
+          '@type': TYPE.tcpProxy,
+          stat_prefix: name,
+          cluster: p.cluster,
+          tunneling_config: { hostname: `${host}:${m.port}`, headers_to_add: outboundHeaders(ir, p, host) },
+          idle_timeout: '3600s',
+        },
+      }] }],
+    };
+  }
+  const routes = {
+    name,
+    virtual_hosts: [{
+      name,
+      domains: ['*'],
+      routes: [{
+        name: `${p.route}/${name}`,
+        match: { prefix: '/' },
+        route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', host_rewrite_literal: host, ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+        request_headers_to_add: outboundHeaders(ir, p, host),
+        ...bandwidthLimit(p),
+      }],
+    }],
+  };
+  const hcm = httpConnectionManager(ir, name, [BANDWIDTH_FILTER], { routes, logFile: LISTENER.internal });
+  return { name, address, filter_chains: [{ filters: [hcm] }] };
 }
 
 /** Off by default; a peer route with a bandwidth annotation turns it on for itself. */
@@ -428,16 +486,7 @@ function internalRoutes(ir: Ir): J {
   const L = LISTENER.internal;
   const hosts: J[] = [];
   for (const p of ir.peers) {
-    // Engines are never trusted to set Kuscia-* headers: overwrite them all.
-    const kusciaHeaders = [
-      overwrite('Kuscia-Host', '%REQ(:authority)%'),
-      overwrite('Kuscia-Source', ir.domain),
-      overwrite('Kuscia-Origin-Source', ir.domain),
-      overwrite('Kuscia-Token', 'noop'),
-      overwrite('x-interconn-protocol', 'kuscia'),
-      // User values are literal text: escape Envoy's %FORMATTER% syntax.
-      ...p.headersToAdd.map(([k, v]) => overwrite(k, v.replaceAll('%', '%%'))),
-    ];
+    const kusciaHeaders = outboundHeaders(ir, p, '%REQ(:authority)%');
     hosts.push({
       name: `peer-${p.domain}`,
       domains: [`*.${p.domain}.svc`, `*.${p.domain}.svc:*`],

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { startGrpcEcho, startHttpEcho, grpcEchoCall, type Echo, type EchoReply } from '../../examples/echo-services.ts';
 import { createDomainCa, issueGatewayCert } from '../../certs/authority.ts';
@@ -120,6 +121,33 @@ describe('two domains over one mTLS port', () => {
     assert.equal(refused.status, 403, 'a TCP service not exposed to alice');
     assert.match(refused.headers, /kuscia-error-message: bob\/public => service closed-link\.bob\.svc is not exposed to alice/i);
     refused.socket.destroy();
+  });
+
+  test('local ports: 127.0.0.1:<port> reaches a peer service over HTTP or raw TCP, for engines that can set neither Host nor a proxy', async () => {
+    const [httpPort, tcpPort] = await freePorts(2);
+    await alice.apply(routeTo(alice, bob).replace('metadata: { name: alice-bob }', `metadata: { name: alice-bob, annotations: { ferry.secretflow/local-ports: "${httpPort}:echo, ${tcpPort}:link/tcp" } }`));
+    const r = await curl([`http://127.0.0.1:${httpPort}/mapped`]);
+    assert.equal(r.status, 200, r.body);
+    const echo = JSON.parse(r.body) as EchoReply;
+    assert.equal(echo.service, 'echo@bob');
+    assert.equal(echo.host, 'echo.bob.svc');
+    assert.equal(echo.kuscia['kuscia-source'], 'alice');
+
+    const socket = connect(tcpPort!, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('error', reject); });
+    const payload = Buffer.alloc(100_000, 3);
+    let got = 0;
+    const back = new Promise<void>((resolve) => socket.on('data', (d: Buffer) => { got += d.length; if (got >= payload.length) resolve(); }));
+    socket.write(payload);
+    await back;
+    assert.equal(got, payload.length);
+    socket.destroy();
+
+    // A port the node already uses is refused, and the route says why.
+    await alice.apply(routeTo(alice, bob).replace('metadata: { name: alice-bob }', `metadata: { name: alice-bob, annotations: { ferry.secretflow/local-ports: "${alice.ports.api}:echo" } }`));
+    const d = alice.cli(['describe', 'route', 'alice-bob']);
+    assert.match(d.stdout, new RegExp(`Reason:\\s+local port ${alice.ports.api} is already used by the node's api listener`));
+    await alice.apply(routeTo(alice, bob));
   });
 
   test('one request id in the JSON access logs of both domains', async () => {
