@@ -126,6 +126,7 @@ describe('translateToIr: outbound routes', () => {
       pathPrefix: '',
       headersToAdd: [],
       caPem: bobCa.certPem,
+      localPorts: [],
     }]);
     const status = statusOf(ir, 'ClusterDomainRoute', 'alice-bob');
     assert.equal(status.ready, true);
