@@ -92,6 +92,9 @@ const serviceSpec = {
   properties: {
     type: { type: 'string', enum: ['ExternalName'] },
     externalName: { type: 'string', minLength: 1 },
+    // More endpoints of the same service (IPs, same port): requests spread over
+    // them, and requests with one Kuscia-Session-Id stick to one of them.
+    externalIPs: { type: 'array', items: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}$' }, maxItems: 64 },
     ports: {
       type: 'array',
       minItems: 1,

@@ -41,6 +41,7 @@ export interface RouteSpec {
 export interface ServiceSpec {
   type: 'ExternalName';
   externalName: string;
+  externalIPs?: string[];
   ports: { name?: string; port: number; protocol?: string }[];
 }
 

@@ -170,6 +170,9 @@ function checkService(r: Resource & { kind: 'Service' }): void {
       }
     }
   }
+  if (r.spec.externalIPs?.length && !/^\d{1,3}(\.\d{1,3}){3}$/.test(r.spec.externalName)) {
+    throw new ValidationError('spec.externalName', 'must be an IPv4 address when spec.externalIPs lists more endpoints (a cluster is either resolved by DNS or static)');
+  }
   for (const key of [IDLE_TIMEOUT_ANNOTATION, TIMEOUT_ANNOTATION]) {
     const value = annotations[key];
     if (value !== undefined && parseDuration(value) === undefined) {

@@ -48,7 +48,8 @@ export interface LocalService {
   /** <name>.<domain>.svc */
   host: string;
   cluster: string;
-  address: string;
+  /** Endpoints (externalName, then spec.externalIPs), all on `port`. */
+  addresses: string[];
   port: number;
   /** TCP: reached by HTTP CONNECT (the gateway ends the tunnel and opens a TCP connection). */
   protocol: 'HTTP' | 'GRPC' | 'TCP';

@@ -176,7 +176,7 @@ function buildLocalService(s: ServiceResource, self: string): LocalService {
     domain: self,
     host: `${s.metadata.name}.${self}.svc`,
     cluster: `service-${s.metadata.name}`,
-    address: s.spec.externalName,
+    addresses: [s.spec.externalName, ...(s.spec.externalIPs ?? [])],
     port: s.spec.ports[0]!.port,
     protocol,
     allowed: [...new Set(parseAccessDomains(s.metadata.annotations?.[ACCESS_DOMAIN_ANNOTATION]))].sort(),

@@ -56,15 +56,17 @@ export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyReso
 
 // ---- clusters ---------------------------------------------------------------
 
-function endpointCluster(name: string, host: string, port: number): J {
+function endpointCluster(name: string, hosts: string[], port: number): J {
   return {
     name,
-    type: IPV4.test(host) ? 'STATIC' : 'STRICT_DNS',
+    type: hosts.every((h) => IPV4.test(h)) ? 'STATIC' : 'STRICT_DNS',
+    // Consistent hashing: requests carrying one Kuscia-Session-Id reach one endpoint (see sessionAffinity).
+    ...(hosts.length > 1 ? { lb_policy: 'RING_HASH' } : {}),
     connect_timeout: '5s',
     dns_lookup_family: 'V4_PREFERRED',
     load_assignment: {
       cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }],
+      endpoints: [{ lb_endpoints: hosts.map((host) => ({ endpoint: { address: { socket_address: { address: host, port_value: port } } } })) }],
     },
     // Idle links between organisations cross NATs and firewalls that forget quiet flows.
     upstream_connection_options: { tcp_keepalive: { keepalive_time: 60, keepalive_interval: 20, keepalive_probes: 3 } },
@@ -97,7 +99,7 @@ function httpOptions(http2: boolean): J {
 /** Per-peer cluster: HTTP/2 over mTLS to the peer's public port; every task shares it. */
 function peerCluster(p: Peer): J {
   return {
-    ...endpointCluster(p.cluster, p.host, p.port),
+    ...endpointCluster(p.cluster, [p.host], p.port),
     typed_extension_protocol_options: httpOptions(true),
     transport_socket: {
       name: 'envoy.transport_sockets.tls',
@@ -122,8 +124,8 @@ function peerCluster(p: Peer): J {
 
 const serviceCluster = memo((s: LocalService): J => (
   s.protocol === 'TCP'
-    ? endpointCluster(s.cluster, s.address, s.port)
-    : { ...endpointCluster(s.cluster, s.address, s.port), typed_extension_protocol_options: httpOptions(s.protocol === 'GRPC') }
+    ? endpointCluster(s.cluster, s.addresses, s.port)
+    : { ...endpointCluster(s.cluster, s.addresses, s.port), typed_extension_protocol_options: httpOptions(s.protocol === 'GRPC') }
 ));
 
 // ---- secrets ----------------------------------------------------------------
@@ -407,9 +409,14 @@ const kusciaHostAnyPort = (host: string) => ({ name: 'kuscia-host', string_match
  * Services exist). Inside it the Kuscia-Host header must name the same
  * service, and the calling domain must be one the Service admits.
  */
-/** Envoy durations from the Service's timeouts; gRPC deadlines (grpc-timeout) are honoured across gateways. */
-function serviceTimeouts(s: LocalService): J {
+/**
+ * Route settings of a Service: its timeouts (gRPC deadlines, grpc-timeout,
+ * are honoured across gateways) and, with several endpoints, Kuscia-Session-Id
+ * stickiness.
+ */
+function serviceRouteAction(s: LocalService): J {
   return {
+    ...(s.addresses.length > 1 ? { hash_policy: [{ header: { header_name: 'kuscia-session-id' } }] } : {}),
     timeout: `${s.timeoutSeconds}s`,
     idle_timeout: `${s.idleTimeoutSeconds}s`,
     ...(s.protocol === 'GRPC' ? { max_stream_duration: { grpc_timeout_header_max: '0s' } } : {}),
@@ -429,7 +436,7 @@ const publicServiceHost = memo((s: LocalService): J => {
       ...s.allowed.map((d) => ({
         name: `${s.name}-from-${d}`,
         match: { ...any, headers: [named, { name: 'kuscia-source', string_match: { exact: d } }] },
-        route: { cluster: s.cluster, ...serviceTimeouts(s), ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) },
+        route: { cluster: s.cluster, ...serviceRouteAction(s), ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) },
         request_headers_to_remove: ['kuscia-token'],
       })),
       {
@@ -475,7 +482,7 @@ const localServiceHost = memo((s: LocalService): J => ({
   routes: [{
     name: `local-${s.name}`,
     match: { prefix: '/' },
-    route: { cluster: s.cluster, ...serviceTimeouts(s) },
+    route: { cluster: s.cluster, ...serviceRouteAction(s) },
     request_headers_to_add: [overwrite('Kuscia-Source', s.domain), overwrite('Kuscia-Origin-Source', s.domain)],
     request_headers_to_remove: ['kuscia-token', 'kuscia-host'],
   }],

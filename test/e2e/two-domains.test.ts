@@ -150,6 +150,30 @@ describe('two domains over one mTLS port', () => {
     await alice.apply(routeTo(alice, bob));
   });
 
+  test('a Service with several endpoints: requests spread, one Kuscia-Session-Id sticks to one endpoint', async () => {
+    const [port] = await freePorts(1);
+    const backends = await Promise.all([1, 2, 3].map((i) => startHttpEcho(`sticky@${i}`, port, `127.0.0.${i}`)));
+    echoes.push(...backends);
+    await bob.apply(`apiVersion: v1
+kind: Service
+metadata:
+  name: sticky
+  annotations: { kuscia.secretflow/access-domain: alice }
+spec: { type: ExternalName, externalName: 127.0.0.1, externalIPs: [127.0.0.2, 127.0.0.3], ports: [{ port: ${port} }] }
+`);
+    const call = async (session: string) => {
+      const r = await curl(['-H', 'Host: sticky.bob.svc', '-H', `Kuscia-Session-Id: ${session}`, `http://127.0.0.1:${alice.ports.internal}/`]);
+      assert.equal(r.status, 200, r.body);
+      return (JSON.parse(r.body) as EchoReply).service;
+    };
+    const same = new Set<string>();
+    for (let i = 0; i < 10; i++) same.add(await call('task-42'));
+    assert.equal(same.size, 1, `one session, one endpoint: ${[...same]}`);
+    const spread = new Set<string>();
+    for (let i = 0; i < 30; i++) spread.add(await call(`task-${i}`));
+    assert.ok(spread.size >= 2, `sessions spread over the endpoints: ${[...spread]}`);
+  });
+
   test('one request id in the JSON access logs of both domains', async () => {
     const id = `trace-${Date.now()}`;
     const r = await viaAlice('/traced', ['-H', `x-request-id: ${id}`]);

@@ -236,7 +236,7 @@ describe('translateToIr: services', () => {
       domain: 'alice',
       host: 'echo.alice.svc',
       cluster: 'service-echo',
-      address: 'echo.internal',
+      addresses: ['echo.internal'],
       port: 8080,
       protocol: 'HTTP',
       allowed: [],
