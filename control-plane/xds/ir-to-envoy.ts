@@ -247,6 +247,8 @@ function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[], inlin
       strip_any_host_port: true,
       local_reply_config: localReplyConfig(ir, listener),
       access_log: accessLog(ir, listener, inline?.logFile),
+      // Local tools such as `nc -X connect` and socat speak HTTP/1.0 CONNECT; partners never need it.
+      ...(listener === LISTENER.internal ? { http_protocol_options: { accept_http_10: true } } : {}),
       // Partners are authenticated: their request id is kept, so both domains log the same id.
       preserve_external_request_id: listener === LISTENER.public,
       common_http_protocol_options: { idle_timeout: '3600s' },
@@ -423,6 +425,12 @@ function serviceRouteAction(s: LocalService): J {
   };
 }
 
+/** The same answer for CONNECT requests, which never match a path prefix (listed first). */
+function alsoForConnect(route: J): J[] {
+  const { prefix: _prefix, ...rest } = route.match as J;
+  return [{ ...route, name: `${route.name}/connect`, match: { ...rest, connect_matcher: {} } }, route];
+}
+
 const publicServiceHost = memo((s: LocalService): J => {
   const L = LISTENER.public;
   // A TCP service is reached by CONNECT <svc>.<domain>.svc:<port>: Ferry ends the tunnel here.
@@ -444,6 +452,11 @@ const publicServiceHost = memo((s: LocalService): J => {
         match: { ...any, headers: [named] },
         ...directError(s, L, 403, `service ${s.host} is not exposed to %REQ(kuscia-source)%: ${s.domain} must list it in the Service's kuscia.secretflow/access-domain annotation`),
       },
+      ...(tcp ? [] : [{
+        name: `${s.name}-not-tcp`,
+        match: { connect_matcher: {} },
+        ...directError(s, L, 404, `service ${s.host} speaks ${s.protocol}; CONNECT reaches only Services declared with protocol TCP`),
+      }]),
       {
         name: `${s.name}-host-mismatch`,
         match: any,
@@ -460,33 +473,36 @@ function publicRoutes(ir: Ir): J {
     name: 'unknown',
     domains: ['*'],
     routes: [
-      {
+      ...alsoForConnect({
         name: 'missing-kuscia-host',
         match: { prefix: '/', headers: [{ name: 'kuscia-host', present_match: true, invert_match: true }] },
         ...directError(ir, L, 404, 'request has no Kuscia-Host header: send it through a Ferry or Kuscia gateway'),
-      },
-      {
+      }),
+      ...alsoForConnect({
         name: 'unknown-service',
         match: { prefix: '/' },
         ...directError(ir, L, 404, `no service %REQ(kuscia-host)% in ${ir.domain} (Host %REQ(:authority)%): apply a Service of that name, and let intermediaries pass Host through`),
-      },
+      }),
     ],
   };
   return { name: L, virtual_hosts: [...ir.services.map(publicServiceHost), fallback] };
 }
 
-/** An engine of this domain calling a local service by its .svc name. */
-const localServiceHost = memo((s: LocalService): J => ({
-  name: `local-${s.name}`,
-  domains: [s.host],
-  routes: [{
+/** An engine of this domain calling a local service by its .svc name (CONNECT for a TCP one). */
+const localServiceHost = memo((s: LocalService): J => {
+  const tcp = s.protocol === 'TCP';
+  return {
     name: `local-${s.name}`,
-    match: { prefix: '/' },
-    route: { cluster: s.cluster, ...serviceRouteAction(s) },
-    request_headers_to_add: [overwrite('Kuscia-Source', s.domain), overwrite('Kuscia-Origin-Source', s.domain)],
-    request_headers_to_remove: ['kuscia-token', 'kuscia-host'],
-  }],
-}));
+    domains: tcp ? [s.host, `${s.host}:*`] : [s.host],
+    routes: [{
+      name: `local-${s.name}`,
+      match: tcp ? { connect_matcher: {} } : { prefix: '/' },
+      route: { cluster: s.cluster, ...serviceRouteAction(s), ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) },
+      request_headers_to_add: [overwrite('Kuscia-Source', s.domain), overwrite('Kuscia-Origin-Source', s.domain)],
+      request_headers_to_remove: ['kuscia-token', 'kuscia-host'],
+    }],
+  };
+});
 
 /** Internal routes: <svc>.<peer>.svc to the peer's cluster, <svc>.<self>.svc to the local service. */
 function internalRoutes(ir: Ir): J {
@@ -520,24 +536,24 @@ function internalRoutes(ir: Ir): J {
   for (const b of ir.blockedPeers) {
     hosts.push({
       name: `peer-${b.domain}`,
-      domains: [`*.${b.domain}.svc`],
-      routes: [{ name: b.route, match: { prefix: '/' }, ...directError(ir, L, 503, `route ${b.route} is not ready: ${b.reason}`) }],
+      domains: [`*.${b.domain}.svc`, `*.${b.domain}.svc:*`],
+      routes: alsoForConnect({ name: b.route, match: { prefix: '/' }, ...directError(ir, L, 503, `route ${b.route} is not ready: ${b.reason}`) }),
     });
   }
   hosts.push(...ir.services.map(localServiceHost));
   hosts.push({
     name: `local-${ir.domain}`,
-    domains: [`*.${ir.domain}.svc`],
-    routes: [{ name: 'unknown-local-service', match: { prefix: '/' }, ...directError(ir, L, 404, `no service %REQ(:authority)% in ${ir.domain}: apply a Service of that name`) }],
+    domains: [`*.${ir.domain}.svc`, `*.${ir.domain}.svc:*`],
+    routes: alsoForConnect({ name: 'unknown-local-service', match: { prefix: '/' }, ...directError(ir, L, 404, `no service %REQ(:authority)% in ${ir.domain}: apply a Service of that name`) }),
   });
   hosts.push({
     name: 'unknown-destination',
     domains: ['*'],
-    routes: [{
+    routes: alsoForConnect({
       name: 'no-route',
       match: { prefix: '/' },
       ...directError(ir, L, 404, `no route to %REQ(:authority)%: call <service>.<domain>.svc for a domain with a route from ${ir.domain}`),
-    }],
+    }),
   });
   return { name: L, virtual_hosts: hosts };
 }

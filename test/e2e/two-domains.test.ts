@@ -117,6 +117,20 @@ describe('two domains over one mTLS port', () => {
     assert.equal(received, payload.length, 'every byte came back through both gateways');
     socket.destroy();
 
+    // HTTP/1.0 CONNECT, as `nc -X connect` and socat send it.
+    const old = await connectTunnel(alice.ports.internal, 'link.bob.svc:7000', '1.0');
+    assert.equal(old.status, 200);
+    old.socket.destroy();
+
+    const wrongKind = await connectTunnel(alice.ports.internal, 'echo.bob.svc:80');
+    assert.equal(wrongKind.status, 404);
+    assert.match(wrongKind.headers, /service echo\.bob\.svc speaks HTTP; CONNECT reaches only Services declared with protocol TCP/i);
+    wrongKind.socket.destroy();
+    const nowhere = await connectTunnel(alice.ports.internal, 'link.dave.svc:7000');
+    assert.equal(nowhere.status, 404);
+    assert.match(nowhere.headers, /alice\/internal => no route to link\.dave\.svc/i);
+    nowhere.socket.destroy();
+
     const refused = await connectTunnel(alice.ports.internal, 'closed-link.bob.svc:7000');
     assert.equal(refused.status, 403, 'a TCP service not exposed to alice');
     assert.match(refused.headers, /kuscia-error-message: bob\/public => service closed-link\.bob\.svc is not exposed to alice/i);

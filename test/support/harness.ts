@@ -270,11 +270,11 @@ export async function startTcpEcho(): Promise<{ port: number; close: () => Promi
  * Opens an HTTP CONNECT tunnel through `proxyPort` (as any http_proxy client
  * does) and returns the status line and the socket, ready for raw bytes.
  */
-export async function connectTunnel(proxyPort: number, authority: string): Promise<{ status: number; headers: string; socket: import('node:net').Socket }> {
+export async function connectTunnel(proxyPort: number, authority: string, httpVersion = '1.1'): Promise<{ status: number; headers: string; socket: import('node:net').Socket }> {
   const { connect } = await import('node:net');
   const socket = connect(proxyPort, '127.0.0.1');
   await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('error', reject); });
-  socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+  socket.write(`CONNECT ${authority} HTTP/${httpVersion}\r\nHost: ${authority}\r\n\r\n`);
   let head = '';
   while (!head.includes('\r\n\r\n')) {
     const chunk = await new Promise<Buffer | null>((resolve) => { socket.once('data', resolve); socket.once('end', () => resolve(null)); });
@@ -283,7 +283,7 @@ export async function connectTunnel(proxyPort: number, authority: string): Promi
   }
   const [headers = '', rest = ''] = head.split('\r\n\r\n');
   if (rest) socket.unshift(Buffer.from(rest, 'latin1'));
-  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(headers)?.[1] ?? 0), headers, socket };
+  return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(headers)?.[1] ?? 0), headers, socket };
 }
 
 /** Resident memory of a process in MB (from /proc). */
