@@ -24,6 +24,7 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry describe <kind> <name> --home DIR
   ferry delete <kind> <name> --home DIR
   ferry status --home DIR [-o json|yaml]
+  ferry logs --home DIR [--peer DOMAIN] [--status 5xx|404|...] [--follow] [-o json]
   ferry demo [--keep]
 
 kinds: domain, clusterdomainroute (route, cdr), domainroute (dr), service (svc)`;
@@ -76,6 +77,9 @@ function parseOptions(argv: string[]) {
       'admin-port': { type: 'string' },
       'xds-port': { type: 'string' },
       wait: { type: 'boolean' },
+      peer: { type: 'string' },
+      status: { type: 'string' },
+      follow: { type: 'boolean' },
     },
   });
 }
@@ -175,6 +179,19 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
     case 'status': {
       const s = await new ApiClient(home()).call<NodeStatus>('GET', '/api/v1/status');
       console.log(output === 'json' ? JSON.stringify(s, null, 2) : output === 'yaml' ? YAML.stringify(s) : formatStatus(s));
+      return;
+    }
+    case 'logs': {
+      const h = home();
+      readConfig(h);
+      if (output === 'yaml') throw new UsageError('-o: logs prints text or json lines (-o json)');
+      const { showLogs, parseStatusFilter } = await import('./logs.ts');
+      try {
+        parseStatusFilter(values.status);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      await showLogs(h, { peer: values.peer, status: values.status, follow: values.follow, json: output === 'json' });
       return;
     }
     case 'demo':

@@ -316,6 +316,27 @@ spec:
     assert.match(yamlError.stderr, /invalid YAML at line 1/);
   });
 
+  test('ferry logs filters the access logs by peer and status', async () => {
+    const id = `logs-${Date.now()}`;
+    await viaAlice('/for-logs', ['-H', `x-request-id: ${id}`]);
+    const ok = await waitFor('the request in ferry logs', async () => {
+      const r = alice.cli(['logs', '--peer', 'bob', '--status', '2xx']);
+      return r.stdout.includes(id) ? r : undefined;
+    });
+    assert.equal(ok.code, 0);
+    const line = ok.stdout.split('\n').find((l) => l.includes(id))!;
+    assert.match(line, /internal 200 GET echo\.bob\.svc\/for-logs from alice /);
+    const failures = alice.cli(['logs', '--status', '5xx']);
+    assert.ok(!failures.stdout.includes(id), 'a 200 is not a 5xx');
+    assert.match(failures.stdout, / 503 GET echo\.carol\.svc\//, 'the 503 of the unreachable peer is there');
+    const entry = await waitFor('the request in bob\'s logs', async () => bob.cli(['logs', '--peer', 'alice', '-o', 'json']).stdout
+      .split('\n').filter(Boolean).map((l) => JSON.parse(l) as { request_id: string; listener: string }).find((e) => e.request_id === id));
+    assert.equal(entry.listener, 'public', 'bob logged the same request id on its public listener');
+    const bad = alice.cli(['logs', '--status', 'teapot']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--status: "teapot" is not a status/);
+  });
+
   test('Envoy killed with SIGKILL is restarted by the supervisor and traffic works again', async () => {
     const before = await bob.status();
     const pid = before.envoy.pid!;
