@@ -13,6 +13,7 @@ import { buildApi } from './api/server.ts';
 import type { NodeStatus } from './api/status.ts';
 import { locateEnvoy } from '../envoy/locate.ts';
 import { ControlPlaneMetrics } from './metrics.ts';
+import { startRotation } from './logs/rotation.ts';
 
 export interface RunningNode {
   config: NodeConfig;
@@ -20,14 +21,17 @@ export interface RunningNode {
   stop: () => Promise<void>;
 }
 
+/** The file each node logger writes, so log rotation can make it reopen its path. */
+const logFiles = new WeakMap<Logger, { reopen: () => void }>();
+
 export function nodeLogger(home: string): Logger {
   const { logs } = homePaths(home);
   mkdirSync(logs, { recursive: true });
   const level = (process.env.FERRY_LOG_LEVEL ?? 'info') as pino.Level;
-  return pino(
-    { level, base: { app: 'ferry' } },
-    pino.multistream([{ level, stream: process.stdout }, { level, stream: pino.destination({ dest: join(logs, 'ferry.log'), mkdir: true, sync: false }) }]),
-  );
+  const file = pino.destination({ dest: join(logs, 'ferry.log'), mkdir: true, sync: false });
+  const logger = pino({ level, base: { app: 'ferry' } }, pino.multistream([{ level, stream: process.stdout }, { level, stream: file }]));
+  logFiles.set(logger, file);
+  return logger;
 }
 
 export async function startNode(home: string, log: Logger = nodeLogger(home)): Promise<RunningNode> {
@@ -64,6 +68,20 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
 
   const api = await buildApi({ config, store, apiToken: readApiToken(home), status, metrics, log });
   await api.listen({ host: config.listeners.api.address, port: config.listeners.api.port });
+  const stopRotation = startRotation({
+    dir: paths.logs,
+    maxBytes: Number(process.env.FERRY_LOG_MAX_BYTES ?? 64 * 1024 * 1024),
+    keep: 5,
+    checkEveryMs: Number(process.env.FERRY_LOG_CHECK_MS ?? 30_000),
+    reopen: {
+      envoy: async () => {
+        const { envoyAdmin } = config.listeners;
+        await fetch(`http://${envoyAdmin.address}:${envoyAdmin.port}/reopen_logs`, { method: 'POST', signal: AbortSignal.timeout(5000) });
+      },
+      node: () => logFiles.get(log)?.reopen(),
+    },
+    log: log.child({ component: 'logs' }),
+  });
   writeFileSync(paths.pid, `${process.pid}\n`);
   log.info({ domain: config.domain, envoy: envoy.version, api: `http://${config.listeners.api.address}:${config.listeners.api.port}` }, 'Ferry node started');
 
@@ -75,6 +93,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
       if (stopped) return;
       stopped = true;
       reconciler.stop();
+      stopRotation();
       await supervisor.stop();
       await api.close();
       await ads.close();

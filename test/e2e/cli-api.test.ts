@@ -2,10 +2,10 @@
 // describe, delete, status, authentication, health, OpenAPI; and `ferry demo`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, readFileSync } from 'node:fs';
+import { existsSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { TestNode, ferry, tempDir } from '../support/harness.ts';
+import { TestNode, curl, ferry, tempDir, waitFor } from '../support/harness.ts';
 
 const domainDoc = (name: string) => `apiVersion: kuscia.secretflow/v1alpha1
 kind: Domain
@@ -52,7 +52,8 @@ describe('ferry CLI and REST API', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /domain\/bob created/);
     assert.match(r.stderr, /node not running/);
-    await node.start();
+    // Tiny log limits, so the rotation test below can see a rotation happen.
+    await node.start({ FERRY_LOG_MAX_BYTES: '4000', FERRY_LOG_CHECK_MS: '200' });
     const got = node.cli(['get', 'domain', 'bob', '-o', 'json']);
     assert.equal(got.code, 0, got.stderr);
     const bob = JSON.parse(got.stdout) as { metadata: { name: string }; status: { ready: boolean; reason: string; fix: string } };
@@ -69,6 +70,21 @@ describe('ferry CLI and REST API', () => {
     const r = node.cli(['apply', '--wait', '-f', '-'], domainDoc('dave'));
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await node.readyz()).ready, true, 'acknowledged when apply returned');
+  });
+
+  test('logs are rotated when they grow, and Envoy goes on writing to the fresh file', async () => {
+    const logs = join(node.home, 'logs');
+    const hit = () => curl(['-H', 'Host: nothing.nowhere.svc', `http://127.0.0.1:${node.ports.internal}/rotate`]);
+    await waitFor('a rotation of access-internal.log', async () => {
+      await hit();
+      return existsSync(join(logs, 'access-internal.log.1')) ? true : undefined;
+    });
+    // Without a reopen Envoy would keep writing the renamed file and no fresh one would appear.
+    await waitFor('Envoy writing a fresh access-internal.log', async () => {
+      await hit();
+      return existsSync(join(logs, 'access-internal.log')) && readFileSync(join(logs, 'access-internal.log'), 'utf8').includes('/rotate') ? true : undefined;
+    });
+    assert.ok(!existsSync(join(logs, 'access-internal.log.6')), 'at most 5 rotated files');
   });
 
   test('the API needs the bearer token; health and OpenAPI do not', async () => {

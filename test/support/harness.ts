@@ -77,9 +77,9 @@ export class TestNode {
   }
 
   /** `ferry start` in its own process group (so Envoy goes with it), then wait until ready. */
-  async start(): Promise<void> {
+  async start(env: Record<string, string> = {}): Promise<void> {
     const out = openSync(join(this.home, 'logs', 'node.out'), 'a');
-    this.child = spawn(process.execPath, [...NODE_ARGS, CLI, 'start', '--home', this.home], { stdio: ['ignore', out, out] });
+    this.child = spawn(process.execPath, [...NODE_ARGS, CLI, 'start', '--home', this.home], { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
     await this.waitReady();
   }
 
