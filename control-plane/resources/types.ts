@@ -64,7 +64,7 @@ export const PROTOCOL_ANNOTATION = 'kuscia.secretflow/protocol';
 export const IDLE_TIMEOUT_ANNOTATION = 'ferry.secretflow/idle-timeout';
 /** Ferry's own: total time a request to this Service may take (default: none, streams run as long as they need). */
 export const TIMEOUT_ANNOTATION = 'ferry.secretflow/timeout';
-/** Ferry's own, on an outbound route: bandwidth cap for all traffic to that peer, each direction ("8MiB/s", "100Mbit/s"). */
+/** Ferry's own, on an outbound route: bandwidth cap on that route's traffic, both directions together ("8MiB/s", "100Mbit/s"). */
 export const BANDWIDTH_ANNOTATION = 'ferry.secretflow/bandwidth-limit';
 /**
  * Ferry's own, on an outbound route: local ports for engines that can neither

@@ -48,9 +48,9 @@ function describeSchemaError(e: ErrorObject): ValidationError {
     case 'const':
       return new ValidationError(at, `must be ${JSON.stringify(params.allowedValue)}`);
     case 'pattern':
-      return new ValidationError(at, at.endsWith('pathPrefix')
-        ? 'must be empty or start with "/" (no spaces, "?" or "#")'
-        : 'must be a lowercase DNS label: a-z, 0-9 and "-", at most 63 characters, starting and ending with a letter or digit');
+      if (at.endsWith('pathPrefix')) return new ValidationError(at, 'must be empty or start with "/" (no spaces, "?" or "#")');
+      if (at.includes('externalIPs')) return new ValidationError(at, 'must be an IPv4 address such as 10.1.2.3');
+      return new ValidationError(at, 'must be a lowercase DNS label: a-z, 0-9 and "-", at most 63 characters, starting and ending with a letter or digit');
     default:
       return new ValidationError(at || '(document)', e.message ?? 'is invalid');
   }
@@ -170,6 +170,9 @@ function checkService(r: Resource & { kind: 'Service' }): void {
       }
     }
   }
+  r.spec.externalIPs?.forEach((ip, i) => {
+    if (ip.split('.').some((octet) => Number(octet) > 255)) throw new ValidationError(`spec.externalIPs[${i}]`, `${ip} is not an IPv4 address (each part is 0-255)`);
+  });
   if (r.spec.externalIPs?.length && !/^\d{1,3}(\.\d{1,3}){3}$/.test(r.spec.externalName)) {
     throw new ValidationError('spec.externalName', 'must be an IPv4 address when spec.externalIPs lists more endpoints (a cluster is either resolved by DNS or static)');
   }

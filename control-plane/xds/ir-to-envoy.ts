@@ -79,9 +79,10 @@ function endpointCluster(name: string, hosts: string[], port: number): J {
 }
 
 /**
- * HTTP/2 flow-control windows. Envoy's defaults (256 MiB) let a fast sender
- * park a whole model shard in a gateway when the receiver is slow; 4 MiB per
- * stream still fills ~80 MB/s on a 50 ms cross-organisation link.
+ * HTTP/2 flow-control windows. A small stream window bounds what one stalled
+ * task can park in a gateway (Envoy 1.40's default is 16 MiB); 4 MiB per stream
+ * still fills ~80 MB/s on a 50 ms cross-organisation link, and 64 MiB per
+ * connection lets many tasks run at full speed on one peer link.
  */
 const H2_WINDOWS = { initial_stream_window_size: 4 * 1024 * 1024, initial_connection_window_size: 64 * 1024 * 1024 };
 

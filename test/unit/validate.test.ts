@@ -303,6 +303,13 @@ describe('validateResource: Service rules', () => {
     assert.equal(parseBandwidthKiBps('1kbit/s'), undefined, 'below 1 KiB/s');
   });
 
+  test('externalIPs must be IPv4 addresses, and then externalName too', () => {
+    validateResource(service('echo', undefined, { externalName: '10.0.0.1', externalIPs: ['10.0.0.2'] }), ctx);
+    rejects(service('echo', undefined, { externalName: '10.0.0.1', externalIPs: ['db.local'] }), 'spec.externalIPs[0]', /IPv4 address/);
+    rejects(service('echo', undefined, { externalName: '10.0.0.1', externalIPs: ['999.1.1.1'] }), 'spec.externalIPs[0]', /each part is 0-255/);
+    rejects(service('echo', undefined, { externalName: 'db.local', externalIPs: ['10.0.0.2'] }), 'spec.externalName', /must be an IPv4 address/);
+  });
+
   test('more than one port is rejected', () => {
     rejects(service('echo', undefined, { ports: [{ port: 1 }, { port: 2 }] }), 'spec.ports', /one Service per port/);
   });
