@@ -8,6 +8,7 @@ export const TYPE = {
   router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
   tcpProxy: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
   rbac: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+  rbacPerRoute: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
   bandwidthLimit: 'type.googleapis.com/envoy.extensions.filters.http.bandwidth_limit.v3.BandwidthLimit',
   upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   downstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',

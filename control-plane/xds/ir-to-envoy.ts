@@ -268,8 +268,15 @@ function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[], inlin
  * RBAC on the public listener: a request is allowed only when the client
  * certificate's identity is spiffe://P/ferry/gateway for a trusted partner P and
  * the request claims Kuscia-Source P (with no other origin: relays come later).
+ *
+ * The listener's filter refuses everything; the partner policies ride on the
+ * public RouteConfiguration (per-route RBAC). So adding or removing a partner
+ * changes routes, never the listener: no drain of other partners' connections,
+ * and a removed partner's next request on an open connection is refused at once.
  */
-function partnerRbac(ir: Ir): J {
+const DENY_ALL_RBAC = { name: 'envoy.filters.http.rbac', typed_config: { '@type': TYPE.rbac, rules: { action: 'ALLOW', policies: {} } } };
+
+function partnerRbacPerRoute(ir: Ir): J {
   const policies: Record<string, J> = {};
   for (const p of ir.partners) {
     policies[`partner-${p.domain}`] = {
@@ -291,7 +298,7 @@ function partnerRbac(ir: Ir): J {
       principals: [{ authenticated: { principal_name: { exact: spiffeId(p.domain) } } }],
     };
   }
-  return { name: 'envoy.filters.http.rbac', typed_config: { '@type': TYPE.rbac, rules: { action: 'ALLOW', policies } } };
+  return { [DENY_ALL_RBAC.name]: { '@type': TYPE.rbacPerRoute, rbac: { rules: { action: 'ALLOW', policies } } } };
 }
 
 function publicListener(ir: Ir): J {
@@ -311,7 +318,7 @@ function publicListener(ir: Ir): J {
           },
         },
       },
-      filters: [httpConnectionManager(ir, LISTENER.public, [partnerRbac(ir)])],
+      filters: [httpConnectionManager(ir, LISTENER.public, [DENY_ALL_RBAC])],
     }],
   };
 }
@@ -486,7 +493,7 @@ function publicRoutes(ir: Ir): J {
       }),
     ],
   };
-  return { name: L, virtual_hosts: [...ir.services.map(publicServiceHost), fallback] };
+  return { name: L, typed_per_filter_config: partnerRbacPerRoute(ir), virtual_hosts: [...ir.services.map(publicServiceHost), fallback] };
 }
 
 /** An engine of this domain calling a local service by its .svc name (CONNECT for a TCP one). */

@@ -26,6 +26,11 @@ describe('hitless changes under load', () => {
   });
 
   test('adding and removing routes, partners and services causes no failed request', async () => {
+    const listenerChanges = async (n: TestNode) => {
+      const stats = await (await fetch(`http://127.0.0.1:${n.ports.admin}/stats?filter=listener_manager.listener_modified`)).text();
+      return Number(/listener_modified: (\d+)/.exec(stats)?.[1]);
+    };
+    const before = { alice: await listenerChanges(alice), bob: await listenerChanges(bob) };
     const load = startLoad({ port: alice.ports.internal, host: 'echo.bob.svc', concurrency: 4, maxMs: 120_000 });
     for (let i = 0; i < 4; i++) {
       // New partner and route on alice; new Services on bob; a changed route (extra header).
@@ -41,6 +46,8 @@ describe('hitless changes under load', () => {
     const r = await load.stop();
     assert.deepEqual(r.failures, [], `failed requests: ${JSON.stringify(r.byStatus)}`);
     assert.ok(r.sent >= 40, `enough traffic to mean something (${r.sent})`);
+    // Partner and Service changes never rewrite a listener, so no connection is drained by them.
+    assert.deepEqual({ alice: await listenerChanges(alice), bob: await listenerChanges(bob) }, before);
   });
 
   test('SIGKILL of both control planes under load: no failed request; restart adopts Envoy and resyncs', async () => {

@@ -2,7 +2,8 @@
 // talk both ways over one mTLS port each; carol is a partner of bob only.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -335,6 +336,26 @@ spec:
     const bad = alice.cli(['logs', '--status', 'teapot']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--status: "teapot" is not a status/);
+  });
+
+  test("removing a partner refuses its next request at once, even on a connection it already has open", async () => {
+    const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1, cert: readFileSync(join(carol.home, 'certs', 'gateway.crt')), key: readFileSync(join(carol.home, 'certs', 'gateway.key')), rejectUnauthorized: false });
+    const ask = () => new Promise<{ status: number; socket: unknown }>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: bob.ports.public, path: '/', agent, headers: { host: 'echo.bob.svc', 'kuscia-host': 'echo.bob.svc', 'kuscia-source': 'carol' } }, (res) => {
+        res.resume().on('end', () => resolve({ status: res.statusCode ?? 0, socket: req.socket }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const first = await ask();
+    assert.equal(first.status, 200, 'carol is a partner of bob');
+    assert.equal(bob.cli(['delete', 'domain', 'carol']).code, 0);
+    await bob.waitReady();
+    const second = await ask();
+    assert.equal(second.socket, first.socket, 'the same TLS connection');
+    assert.equal(second.status, 403, 'refused on the open connection');
+    agent.destroy();
+    await bob.apply(partnerDomain(carol));
   });
 
   test('Envoy killed with SIGKILL is restarted by the supervisor and traffic works again', async () => {
