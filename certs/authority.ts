@@ -60,8 +60,11 @@ export function createDomainCa(domain: string, opts: { days?: number; bits?: num
   return { certPem: pemWithLf(forge.pki.certificateToPem(cert)), keyPem };
 }
 
+/** Gateway certificates are short-lived and renewed automatically (control-plane/cert-renewer.ts). */
+export const DEFAULT_GATEWAY_LIFETIME_SECONDS = 24 * 3600;
+
 /** Issues the gateway's certificate for `domain`, signed by the domain CA. */
-export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: number; now?: Date } = {}): CertAndKey {
+export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: number; lifetimeSeconds?: number; now?: Date } = {}): CertAndKey {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
   const { pub, keyPem } = rsaKeyPair(2048);
@@ -70,7 +73,8 @@ export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: 
   cert.publicKey = pub;
   cert.serialNumber = serialNumber();
   cert.validity.notBefore = new Date(now.getTime() - 5 * 60_000);
-  cert.validity.notAfter = new Date(now.getTime() + (opts.days ?? 365) * DAY_MS);
+  const lifetimeMs = opts.days !== undefined ? opts.days * DAY_MS : (opts.lifetimeSeconds ?? DEFAULT_GATEWAY_LIFETIME_SECONDS) * 1000;
+  cert.validity.notAfter = new Date(now.getTime() + lifetimeMs);
   cert.setSubject([{ name: 'commonName', value: domain }, { name: 'organizationName', value: domain }]);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([
@@ -92,6 +96,8 @@ export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: 
 }
 
 export interface CertificateFacts {
+  serial: string;
+  notBefore: Date;
   subject: string;
   issuer: string;
   isCa: boolean;
@@ -118,6 +124,8 @@ export function inspectCertificate(pem: string): CertificateFacts {
   }
   const sans = (x.subjectAltName ?? '').split(/,\s*/).filter(Boolean);
   return {
+    serial: x.serialNumber.toLowerCase(),
+    notBefore: new Date(x.validFrom),
     subject: x.subject.replace(/\n/g, ', '),
     issuer: x.issuer.replace(/\n/g, ', '),
     isCa: x.ca,

@@ -17,6 +17,8 @@ export interface NodeConfig {
   };
   /** ADS variant Envoy uses: delta (default) or sotw (state of the world). */
   xdsVariant?: 'delta' | 'sotw';
+  /** Lifetime of the gateway certificate, renewed at two thirds of it ("24h" by default; "90s", "30m", ...). */
+  gatewayCertLifetime?: string;
 }
 
 export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001 } as const;

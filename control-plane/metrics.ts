@@ -22,6 +22,19 @@ export class ControlPlaneMetrics {
   });
   readonly envoyRestarts = new Counter({ name: 'ferry_envoy_restarts_total', help: 'Times the supervisor restarted Envoy after it exited', registers: [this.registry] });
 
+  /** Set by the node: the certificates whose expiry /metrics reports. */
+  certificates: () => { cert: string; notAfter: Date }[] = () => [];
+  readonly certExpiry = new Gauge({
+    name: 'ferry_cert_expiry_seconds',
+    help: 'Seconds until a certificate expires, by certificate (gateway, ca, partner-<domain>)',
+    labelNames: ['cert'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.certExpiry.reset();
+      for (const c of this.certificates()) this.certExpiry.set({ cert: c.cert }, Math.round((c.notAfter.getTime() - Date.now()) / 1000));
+    },
+  });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'ferry_' });
   }

@@ -4,7 +4,10 @@ import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { assertNoNodeRunning, homePaths, readConfig, type NodeConfig } from './config.ts';
-import { readApiToken, readCa, readGatewayCert } from './home.ts';
+import { readApiToken, readCa } from './home.ts';
+import { CertRenewer } from './cert-renewer.ts';
+import { decodePartnerCa, parseDuration } from './resources/validate.ts';
+import { inspectCertificate } from '../certs/authority.ts';
 import { Store } from './store/store.ts';
 import { AdsServer } from './ads/server.ts';
 import { Reconciler } from './reconciler.ts';
@@ -42,13 +45,31 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
   const store = new Store(paths.store);
   const metrics = new ControlPlaneMetrics();
   const ads = new AdsServer(log.child({ component: 'xds' }), metrics);
-  const reconciler = new Reconciler({
+  const lifetimeSeconds = parseDuration(config.gatewayCertLifetime ?? '24h');
+  if (!lifetimeSeconds || lifetimeSeconds < 10) throw new Error(`gatewayCertLifetime in ${paths.config}: "${config.gatewayCertLifetime}" is not a duration of 10s or more, e.g. "24h"`);
+  let reconciler: Reconciler | undefined;
+  const renewer = new CertRenewer({ home, domain: config.domain, lifetimeSeconds, log: log.child({ component: 'certs' }), onRenewed: (gw) => reconciler?.setGateway(gw) });
+  reconciler = new Reconciler({
     store, config, ads, metrics, log: log.child({ component: 'translator' }),
     ownCaPem: readCa(home).certPem,
     accessLogDir: paths.logs,
-    gateway: readGatewayCert(home),
+    gateway: renewer.gateway,
   });
+  renewer.start();
   reconciler.reconcile();
+  metrics.certificates = () => {
+    const s = renewer.status();
+    const partners = store.list('Domain').flatMap((d) => {
+      const cert = (d.spec as { cert?: string }).cert;
+      if (!cert || d.metadata.name === config.domain) return [];
+      try {
+        return [{ cert: `partner-${d.metadata.name}`, notAfter: inspectCertificate(decodePartnerCa(cert)).notAfter }];
+      } catch {
+        return [];
+      }
+    });
+    return [{ cert: 'gateway', notAfter: s.gateway.notAfter }, { cert: 'ca', notAfter: s.ca.notAfter }, ...partners];
+  };
   await ads.listen(config.listeners.xds.address, config.listeners.xds.port);
 
   const supervisor = new EnvoySupervisor({ envoyBin: envoy.bin, bootstrapPath: paths.bootstrap, logDir: paths.logs, config, log: log.child({ component: 'supervisor' }), onRestart: () => metrics.envoyRestarts.inc() });
@@ -66,7 +87,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
     };
   };
 
-  const api = await buildApi({ config, store, apiToken: readApiToken(home), status, metrics, log });
+  const api = await buildApi({ config, store, apiToken: readApiToken(home), status, metrics, certs: renewer, log });
   await api.listen({ host: config.listeners.api.address, port: config.listeners.api.port });
   const stopRotation = startRotation({
     dir: paths.logs,
@@ -93,6 +114,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
       if (stopped) return;
       stopped = true;
       reconciler.stop();
+      renewer.stop();
       stopRotation();
       await supervisor.stop();
       await api.close();

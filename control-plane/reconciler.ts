@@ -84,6 +84,12 @@ export class Reconciler {
     return this.outcome;
   }
 
+  /** A new gateway certificate (renewal): translated and pushed like any change. */
+  setGateway(gateway: GatewayKeyMaterial): void {
+    this.deps.gateway = gateway;
+    this.schedule();
+  }
+
   /** A change is waiting to be translated: the running configuration is not the stored one yet. */
   get pending(): boolean {
     return this.timer !== undefined;

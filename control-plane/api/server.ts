@@ -12,6 +12,7 @@ import { RESOURCE_SCHEMAS } from '../resources/schemas.ts';
 import type { NodeConfig } from '../config.ts';
 import type { NodeStatus } from './status.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
+import type { CertRenewer } from '../cert-renewer.ts';
 
 export interface ApiDeps {
   config: NodeConfig;
@@ -19,6 +20,7 @@ export interface ApiDeps {
   apiToken: string;
   status: () => Promise<NodeStatus>;
   metrics: ControlPlaneMetrics;
+  certs: Pick<CertRenewer, 'status' | 'renew'>;
   log: Logger;
 }
 
@@ -105,6 +107,13 @@ export async function buildApi(deps: ApiDeps) {
   });
 
   app.get('/api/v1/status', async () => deps.status());
+
+  app.get('/api/v1/certs', { schema: { description: "This domain's CA and gateway certificate: issuer, serial, validity, when the gateway certificate is renewed." } }, async () => deps.certs.status());
+
+  app.post('/api/v1/certs/rotate', { schema: { description: 'Issue a new gateway certificate now (Envoy gets it over SDS; open connections go on).' } }, async () => {
+    deps.certs.renew('asked through the API');
+    return deps.certs.status();
+  });
 
   // The resource schemas, for clients that validate before sending.
   app.get('/api/v1/schemas', { schema: { hide: true } }, async () => RESOURCE_SCHEMAS);

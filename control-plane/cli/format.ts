@@ -46,3 +46,26 @@ export function formatStatus(s: NodeStatus): string {
   else lines.push(...table([['KIND', 'NAME', 'READY', 'REASON'], ...s.resources.map((r) => [r.kind, r.name, r.ready ? 'True' : 'False', r.reason])]).split('\n').map((l) => `  ${l}`));
   return lines.join('\n');
 }
+
+type CertView = { subject: string; issuer: string; serial: string; notBefore: string | Date; notAfter: string | Date; uris: string[]; dnsNames: string[] };
+
+export function formatCerts(s: { ca: CertView; gateway: CertView & { renewAt: string; lifetimeSeconds: number } }, rotated: boolean): string {
+  const left = (d: string | Date) => {
+    const seconds = Math.round((new Date(d).getTime() - Date.now()) / 1000);
+    return seconds > 86400 ? `${Math.round(seconds / 86400)} days` : seconds > 3600 ? `${Math.round(seconds / 3600)} h` : `${seconds} s`;
+  };
+  const one = (name: string, c: CertView) => [
+    `${name}:`,
+    `  subject:   ${c.subject}`,
+    `  issuer:    ${c.issuer}`,
+    `  serial:    ${c.serial}`,
+    `  valid:     ${new Date(c.notBefore).toISOString()} .. ${new Date(c.notAfter).toISOString()} (expires in ${left(c.notAfter)})`,
+    ...(c.uris.length || c.dnsNames.length ? [`  identity:  ${[...c.uris, ...c.dnsNames].join(', ')}`] : []),
+  ];
+  return [
+    ...(rotated ? ['gateway certificate renewed'] : []),
+    ...one('CA', s.ca),
+    ...one('Gateway', s.gateway),
+    `  renewal:   ${s.gateway.renewAt} (in ${left(s.gateway.renewAt)}; lifetime ${s.gateway.lifetimeSeconds} s, renewed at two thirds)`,
+  ].join('\n');
+}

@@ -7,7 +7,7 @@ import { assertNoNodeRunning, homePaths, readConfig, runningNodePid, DEFAULT_POR
 import { resolveKind } from '../resources/kinds.ts';
 import { parseDocuments } from '../../interop/documents.ts';
 import { ApiClient, NodeNotRunning } from './client.ts';
-import { formatDescribe, formatList, formatStatus } from './format.ts';
+import { formatCerts, formatDescribe, formatList, formatStatus } from './format.ts';
 import type { NodeStatus } from '../api/status.ts';
 
 // Heavy modules (Envoy protos, certificate code, the node itself) load only in
@@ -19,6 +19,8 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry init <domain> --home DIR [--public-port N] [--internal-port N] [--api-port N] [--admin-port N] [--xds-port N]
   ferry start --home DIR
   ferry cert export --home DIR
+  ferry cert status --home DIR [-o json]           expiries, issuers, next renewal
+  ferry cert rotate --home DIR                     issue a new gateway certificate now
   ferry apply --home DIR -f FILE|- [--wait]   (--wait: until Envoy acknowledged it)
   ferry get <kind> [name] --home DIR [-o json|yaml]
   ferry describe <kind> <name> --home DIR
@@ -116,8 +118,30 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
       return;
     }
     case 'cert': {
-      if (args[0] !== 'export') throw new UsageError(`unknown cert command "${args[0] ?? ''}": use \`ferry cert export --home DIR\``);
-      process.stdout.write((await home_()).readCa(home()).certPem);
+      const h = home();
+      if (args[0] === 'export') {
+        process.stdout.write((await home_()).readCa(h).certPem);
+        return;
+      }
+      if (args[0] !== 'status' && args[0] !== 'rotate') throw new UsageError(`unknown cert command "${args[0] ?? ''}": use export, status or rotate`);
+      const rotate = args[0] === 'rotate';
+      let status: import('../cert-renewer.ts').CertStatus;
+      try {
+        status = await new ApiClient(h).call(rotate ? 'POST' : 'GET', rotate ? '/api/v1/certs/rotate' : '/api/v1/certs');
+      } catch (e) {
+        if (!(e instanceof NodeNotRunning) || runningNodePid(h)) throw e;
+        // No node runs for this home: read (or renew) the files directly.
+        const { CertRenewer } = await import('../cert-renewer.ts');
+        const { parseDuration } = await import('../resources/validate.ts');
+        const config = readConfig(h);
+        const pino = (await import('pino')).default;
+        const renewer = new CertRenewer({ home: h, domain: config.domain, lifetimeSeconds: parseDuration(config.gatewayCertLifetime ?? '24h') ?? 86400, log: pino({ level: 'silent' }), onRenewed: () => {} });
+        if (rotate) renewer.renew('ferry cert rotate');
+        renewer.stop();
+        status = renewer.status();
+      }
+      if (output === 'json') console.log(JSON.stringify(status, null, 2));
+      else console.log(formatCerts(status, rotate));
       return;
     }
     case 'apply': {
