@@ -131,9 +131,11 @@ describe('issueGatewayCert', () => {
     assert.ok(new X509Certificate(bobGw.certPem).checkPrivateKey(key));
   });
 
-  test('is valid for 365 days by default and honours days/now', () => {
+  test('is short-lived (24 h) by default and honours lifetimeSeconds, days and now', () => {
     const x = new X509Certificate(aliceGw.certPem);
-    assert.ok(Math.abs(Date.parse(x.validTo) - Date.now() - 365 * DAY_MS) < 2 * DAY_MS);
+    assert.ok(Math.abs(Date.parse(x.validTo) - Date.now() - DAY_MS) < 10 * 60_000);
+    const brief = new X509Certificate(issueGatewayCert(aliceCa, 'alice', { lifetimeSeconds: 90, now: new Date('2030-06-01T00:00:00Z') }).certPem);
+    assert.equal(Date.parse(brief.validTo), Date.parse('2030-06-01T00:01:30Z'));
     const now = new Date('2030-06-01T00:00:00Z');
     const short = new X509Certificate(issueGatewayCert(aliceCa, 'alice', { days: 7, now }).certPem);
     assert.equal(Date.parse(short.validTo), now.getTime() + 7 * DAY_MS);
