@@ -6,19 +6,14 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { TestNode, docs, partnerDomain, routeTo, service } from '../test/support/harness.ts';
 import { machine } from './machine.ts';
+import { GRPC_CHAT_METHOD, json, startGrpcChat } from '../examples/echo-services.ts';
 
 const MINUTES = Number(process.env.IDLE_MINUTES ?? 30);
-const METHOD = '/ferry.bench.Chat/Talk';
-const json = { serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown };
 
-const server = new grpc.Server();
-server.addService(
-  { Talk: { path: METHOD, requestStream: true, responseStream: true, requestSerialize: json.serialize, requestDeserialize: json.deserialize, responseSerialize: json.serialize, responseDeserialize: json.deserialize } },
-  { Talk: (call: grpc.ServerDuplexStream<{ n: number }, { n: number }>) => { call.on('data', (m) => call.write({ n: m.n + 1 })); call.on('end', () => call.end()); } },
-);
-const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+const chat = await startGrpcChat();
+const port = chat.port;
 const [alice, bob] = await Promise.all([TestNode.init('alice'), TestNode.init('bob')]);
-const stopAll = async () => { await Promise.all([alice.stop(), bob.stop()]); server.forceShutdown(); alice.cleanup(); bob.cleanup(); };
+const stopAll = async () => { await Promise.all([alice.stop(), bob.stop()]); await chat.close(); alice.cleanup(); bob.cleanup(); };
 for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => void stopAll().finally(() => process.exit(130)));
 
 let outcome: { ok: boolean; detail: string };
@@ -28,7 +23,7 @@ try {
   await alice.apply(docs(partnerDomain(bob), routeTo(alice, bob)));
   await bob.apply(docs(partnerDomain(alice), service('chat', port, { access: 'alice', protocol: 'GRPC' })));
   const client = new grpc.Client(`127.0.0.1:${alice.ports.internal}`, grpc.credentials.createInsecure());
-  const call = client.makeBidiStreamRequest(METHOD, json.serialize, json.deserialize, new grpc.Metadata(), { host: 'chat.bob.svc' } as grpc.CallOptions);
+  const call = client.makeBidiStreamRequest(GRPC_CHAT_METHOD, json.serialize, json.deserialize, new grpc.Metadata(), { host: 'chat.bob.svc' } as grpc.CallOptions);
   const replies: number[] = [];
   let error: Error | undefined;
   call.on('data', (m: unknown) => replies.push((m as { n: number }).n));

@@ -40,7 +40,9 @@ export function startHttpEcho(service: string, port = 0, host = '127.0.0.1'): Pr
 }
 
 export const GRPC_ECHO_METHOD = '/ferry.demo.Echo/Say';
-const json = {
+/** Bidirectional streaming: every message {n} is answered with {n: n + 1}. */
+export const GRPC_CHAT_METHOD = '/ferry.demo.Chat/Talk';
+export const json = {
   serialize: (v: unknown) => Buffer.from(JSON.stringify(v)),
   deserialize: (b: Buffer) => JSON.parse(b.toString('utf8')) as unknown,
 };
@@ -72,6 +74,27 @@ export function grpcEchoCall(target: string, authority: string, message: string)
       client.close();
       if (err) reject(err);
       else resolve(value as { service: string; message: string; source: string | null });
+    });
+  });
+}
+
+/** A gRPC bidirectional-streaming echo (GRPC_CHAT_METHOD): answers {n} with {n: n + 1}. */
+export function startGrpcChat(port = 0, host = '127.0.0.1'): Promise<Echo> {
+  const server = new grpc.Server();
+  server.addService(
+    { Talk: { path: GRPC_CHAT_METHOD, requestStream: true, responseStream: true, requestSerialize: json.serialize, requestDeserialize: json.deserialize, responseSerialize: json.serialize, responseDeserialize: json.deserialize } },
+    {
+      Talk: (call: grpc.ServerDuplexStream<{ n: number }, { n: number }>) => {
+        call.on('data', (m) => call.write({ n: m.n + 1 }));
+        call.on('end', () => call.end());
+        call.on('error', () => {});
+      },
+    },
+  );
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err) return reject(err);
+      resolve({ port: bound, close: async () => { server.forceShutdown(); } });
     });
   });
 }

@@ -5,24 +5,19 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import { GRPC_CHAT_METHOD, json, startGrpcChat, type Echo } from '../../examples/echo-services.ts';
 import { TestNode, docs, partnerDomain, routeTo, service } from '../support/harness.ts';
 
-const METHOD = '/ferry.test.Chat/Talk';
-const json = { serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown };
 const IDLE_MS = 3000;
 
 describe('long-lived sessions', () => {
   let alice: TestNode, bob: TestNode;
-  let server: grpc.Server;
+  let chat: Echo;
   let client: grpc.Client;
 
   before(async () => {
-    server = new grpc.Server();
-    server.addService(
-      { Talk: { path: METHOD, requestStream: true, responseStream: true, requestSerialize: json.serialize, requestDeserialize: json.deserialize, responseSerialize: json.serialize, responseDeserialize: json.deserialize } },
-      { Talk: (call: grpc.ServerDuplexStream<{ n: number }, { n: number }>) => { call.on('data', (m) => call.write({ n: m.n + 1 })); call.on('end', () => call.end()); call.on('error', () => {}); } },
-    );
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    chat = await startGrpcChat();
+    const port = chat.port;
     [alice, bob] = await Promise.all([TestNode.init('alice'), TestNode.init('bob')]);
     await Promise.all([alice.start(), bob.start()]);
     await alice.apply(docs(partnerDomain(bob), routeTo(alice, bob)));
@@ -34,7 +29,7 @@ describe('long-lived sessions', () => {
   after(async () => {
     client?.close();
     await Promise.all([alice?.stop(), bob?.stop()]);
-    server?.forceShutdown();
+    await chat?.close();
     alice?.cleanup();
     bob?.cleanup();
   });
@@ -42,7 +37,7 @@ describe('long-lived sessions', () => {
   /** Opens a stream to `svc`, exchanges one message, stays idle IDLE_MS, then tries another. */
   async function idleExchange(svc: string): Promise<{ second?: number; error?: grpc.ServiceError }> {
     const md = new grpc.Metadata();
-    const call = client.makeBidiStreamRequest(METHOD, json.serialize, json.deserialize, md, { host: `${svc}.bob.svc` } as grpc.CallOptions);
+    const call = client.makeBidiStreamRequest(GRPC_CHAT_METHOD, json.serialize, json.deserialize, md, { host: `${svc}.bob.svc` } as grpc.CallOptions);
     const replies: number[] = [];
     let error: grpc.ServiceError | undefined;
     let notify = () => {};

@@ -3,32 +3,25 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import { GRPC_CHAT_METHOD, json, startGrpcChat, type Echo } from '../../examples/echo-services.ts';
 import { TestNode, docs, partnerDomain, routeTo, service } from '../support/harness.ts';
 
-const METHOD = '/ferry.test.Chat/Talk';
-const json = { serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown };
 
 describe('2,000 concurrent streams through one public port', () => {
   let alice: TestNode, bob: TestNode;
-  let server: grpc.Server;
-  let port = 0;
+  let chat: Echo;
 
   before(async () => {
-    server = new grpc.Server();
-    server.addService(
-      { Talk: { path: METHOD, requestStream: true, responseStream: true, requestSerialize: json.serialize, requestDeserialize: json.deserialize, responseSerialize: json.serialize, responseDeserialize: json.deserialize } },
-      { Talk: (call: grpc.ServerDuplexStream<{ n: number }, { n: number }>) => { call.on('data', (m) => call.write({ n: m.n + 1 })); call.on('end', () => call.end()); } },
-    );
-    port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    chat = await startGrpcChat();
     [alice, bob] = await Promise.all([TestNode.init('alice'), TestNode.init('bob')]);
     await Promise.all([alice.start(), bob.start()]);
     await alice.apply(docs(partnerDomain(bob), routeTo(alice, bob)));
-    await bob.apply(docs(partnerDomain(alice), service('chat', port, { access: 'alice', protocol: 'GRPC' })));
+    await bob.apply(docs(partnerDomain(alice), service('chat', chat.port, { access: 'alice', protocol: 'GRPC' })));
   });
 
   after(async () => {
     await Promise.all([alice?.stop(), bob?.stop()]);
-    server?.forceShutdown();
+    await chat?.close();
     alice?.cleanup();
     bob?.cleanup();
   });
@@ -43,7 +36,7 @@ describe('2,000 concurrent streams through one public port', () => {
     let allOpen!: () => void;
     const everyoneOpen = new Promise<void>((resolve) => { allOpen = resolve; });
     const run = (i: number) => new Promise<number>((resolve, reject) => {
-      const call = clients[i % clients.length]!.makeBidiStreamRequest(METHOD, json.serialize, json.deserialize, new grpc.Metadata(), { deadline: Date.now() + 100_000 });
+      const call = clients[i % clients.length]!.makeBidiStreamRequest(GRPC_CHAT_METHOD, json.serialize, json.deserialize, new grpc.Metadata(), { deadline: Date.now() + 100_000 });
       let got = 0;
       call.on('data', (m: unknown) => {
         got++;
