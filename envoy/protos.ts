@@ -25,6 +25,7 @@ const entryFiles = [
   'envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config.proto',
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
   'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
   'envoy/extensions/filters/http/rbac/v3/rbac.proto',
   'envoy/extensions/filters/http/bandwidth_limit/v3/bandwidth_limit.proto',

@@ -80,7 +80,7 @@ export function checkReferences(envoy: EnvoyResources): string[] {
     for (const ref of refs) if (ref && !secrets.has(ref.name)) problems.push(`${where} uses missing secret ${ref.name}`);
   };
   for (const l of envoy.listeners as J[]) {
-    for (const chain of l.filter_chains ?? []) {
+    for (const chain of [...(l.filter_chains ?? []), ...(l.default_filter_chain ? [l.default_filter_chain] : [])]) {
       secretRefs(chain.transport_socket, `listener ${l.name}`);
       for (const f of chain.filters ?? []) {
         const rds = f.typed_config?.rds?.route_config_name;

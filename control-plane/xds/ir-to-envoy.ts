@@ -47,7 +47,7 @@ function memo<K extends object, V>(fn: (k: K) => V): (k: K) => V {
 
 export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyResources {
   return {
-    clusters: [...ir.peers.map(peerCluster), ...ir.services.map(serviceCluster)],
+    clusters: [...ir.peers.map((p) => peerCluster(ir, p)), ...ir.services.map(serviceCluster)],
     listeners: [publicListener(ir), internalListener(ir), ...ir.peers.flatMap((p) => p.localPorts.map((m) => localPortListener(ir, p, m)))],
     routes: [publicRoutes(ir), internalRoutes(ir)],
     secrets: secrets(ir, gateway),
@@ -98,7 +98,15 @@ function httpOptions(http2: boolean): J {
 }
 
 /** Per-peer cluster: HTTP/2 over mTLS to the peer's public port; every task shares it. */
-function peerCluster(p: Peer): J {
+/**
+ * The ALPN token a Ferry node offers besides h2 when it dials a partner. The
+ * partner's public listener uses it to give each partner a filter chain of
+ * its own (TLS happens after chain selection, so this only chooses where the
+ * certificate is verified: the chain trusts that partner's CA alone).
+ */
+export const partnerAlpn = (domain: string) => `ferry-from-${domain}`;
+
+function peerCluster(ir: Ir, p: Peer): J {
   return {
     ...endpointCluster(p.cluster, [p.host], p.port),
     typed_extension_protocol_options: httpOptions(true),
@@ -108,7 +116,7 @@ function peerCluster(p: Peer): J {
         '@type': TYPE.upstreamTls,
         sni: p.sni,
         common_tls_context: {
-          alpn_protocols: ['h2'],
+          alpn_protocols: ['h2', partnerAlpn(ir.domain)],
           tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)],
           combined_validation_context: {
             // The peer must present its own gateway identity, signed by its own CA.
@@ -301,25 +309,50 @@ function partnerRbacPerRoute(ir: Ir): J {
   return { [DENY_ALL_RBAC.name]: { '@type': TYPE.rbacPerRoute, rbac: { rules: { action: 'ALLOW', policies } } } };
 }
 
+function downstreamTls(validation: J): J {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': TYPE.downstreamTls,
+      require_client_certificate: true,
+      common_tls_context: { alpn_protocols: ['h2', 'http/1.1'], tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)], ...validation },
+    },
+  };
+}
+
+/**
+ * The public listener. A Ferry partner P offers the ALPN token ferry-from-P
+ * and lands on a filter chain of its own, which trusts P's CA only (inline:
+ * replacing that CA rewrites the chain). Removing P, or replacing its CA,
+ * removes or replaces that chain alone, and Envoy drains exactly P's
+ * connections (within the drain time, 1 s) while other partners' connections
+ * go on. Senders that offer no token (not Ferry) use the default chain, which
+ * trusts every partner CA for its own domain (partner-trust, SDS).
+ */
 function publicListener(ir: Ir): J {
+  const hcm = httpConnectionManager(ir, LISTENER.public, [DENY_ALL_RBAC]);
   return {
     name: LISTENER.public,
     address: { socket_address: { address: ir.publicListener.address, port_value: ir.publicListener.port } },
-    filter_chains: [{
-      transport_socket: {
-        name: 'envoy.transport_sockets.tls',
-        typed_config: {
-          '@type': TYPE.downstreamTls,
-          require_client_certificate: true,
-          common_tls_context: {
-            alpn_protocols: ['h2', 'http/1.1'],
-            tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)],
-            validation_context_sds_secret_config: sds(SECRET.partnerTrust),
+    listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPE.tlsInspector } }],
+    filter_chains: ir.partners.map((p) => ({
+      name: `partner-${p.domain}`,
+      filter_chain_match: { application_protocols: [partnerAlpn(p.domain)] },
+      transport_socket: downstreamTls({
+        validation_context: {
+          custom_validator_config: {
+            name: 'envoy.tls.cert_validator.spiffe',
+            typed_config: { '@type': TYPE.spiffeValidator, trust_domains: [{ name: p.domain, trust_bundle: { inline_string: p.caPem } }] },
           },
         },
-      },
-      filters: [httpConnectionManager(ir, LISTENER.public, [DENY_ALL_RBAC])],
-    }],
+      }),
+      filters: [hcm],
+    })),
+    default_filter_chain: {
+      name: 'any-partner',
+      transport_socket: downstreamTls({ validation_context_sds_secret_config: sds(SECRET.partnerTrust) }),
+      filters: [hcm],
+    },
   };
 }
 
