@@ -44,6 +44,8 @@ describe('two domains over one mTLS port', () => {
     };
     write('stranger', issueGatewayCert(createDomainCa('alice'), 'alice')); // an unknown CA claiming alice
     write('carol-as-alice', issueGatewayCert(readCa(carol.home), 'alice')); // carol's CA vouching for alice
+    // alice's own CA, but a certificate that expired an hour ago.
+    write('alice-expired', issueGatewayCert(readCa(alice.home), 'alice', { lifetimeSeconds: 60, now: new Date(Date.now() - 3600_000) }));
   });
 
   after(async () => {
@@ -225,6 +227,14 @@ spec: { type: ExternalName, externalName: 127.0.0.1, externalIPs: [127.0.0.2, 12
       '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', `https://127.0.0.1:${bob.ports.public}/`]);
     assert.equal(r.status, 0);
     assert.notEqual(r.exit, 0);
+  });
+
+  test("bob's public port refuses an expired certificate from a trusted partner's CA", async () => {
+    const args = ['-H', 'Host: echo.bob.svc', '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', `https://127.0.0.1:${bob.ports.public}/`];
+    const expired = await curl(['-k', '--cert', join(certDir, 'alice-expired.crt'), '--key', join(certDir, 'alice-expired.key'), ...args]);
+    assert.equal(expired.status, 0, 'no HTTP answer: the handshake fails');
+    const valid = await curl(['-k', '--cert', join(alice.home, 'certs', 'gateway.crt'), '--key', join(alice.home, 'certs', 'gateway.key'), ...args]);
+    assert.equal(valid.status, 200, "the same request with alice's current certificate passes");
   });
 
   test("a partner's CA is trusted for that partner only: carol's CA cannot vouch for alice", async () => {
