@@ -43,8 +43,11 @@ export async function buildApi(deps: ApiDeps) {
   });
 
   const token = Buffer.from(deps.apiToken);
+  // Decided on the route the router matched, not on the raw URL: the router
+  // also matches percent-encoded and absolute-form paths (/%61pi/..., http://x/api/...).
+  const open = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
   app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/api/')) return; // /healthz, /readyz, /metrics, /openapi.json are open (loopback only)
+    if (open.has(req.routeOptions.url ?? '')) return; // health, readiness, scrape, OpenAPI (loopback only)
     const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
     if (given.length !== token.length || !timingSafeEqual(given, token)) {
       return reply.code(401).send({ error: `missing or wrong bearer token: send "Authorization: Bearer <token>" with the token in <home>/api-token` });

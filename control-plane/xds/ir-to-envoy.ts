@@ -278,9 +278,9 @@ function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[], inlin
  * the request claims Kuscia-Source P (with no other origin: relays come later).
  *
  * The listener's filter refuses everything; the partner policies ride on the
- * public RouteConfiguration (per-route RBAC). So adding or removing a partner
- * changes routes, never the listener: no drain of other partners' connections,
- * and a removed partner's next request on an open connection is refused at once.
+ * public RouteConfiguration (per-route RBAC), so a removed partner's next
+ * request on an open connection is refused as soon as the routes change (its
+ * own filter chain, and with it its connections, is drained within 1 s).
  */
 const DENY_ALL_RBAC = { name: 'envoy.filters.http.rbac', typed_config: { '@type': TYPE.rbac, rules: { action: 'ALLOW', policies: {} } } };
 

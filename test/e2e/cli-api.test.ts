@@ -7,6 +7,16 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { TestNode, curl, ferry, tempDir, waitFor } from '../support/harness.ts';
 
+/** Sends raw bytes to a local port and returns the whole answer (for request forms fetch cannot make). */
+async function rawHttp(port: number, request: string): Promise<string> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (d: string) => { answer += d; }).on('end', () => resolve(answer)).on('error', reject);
+  });
+}
+
 const domainDoc = (name: string) => `apiVersion: kuscia.secretflow/v1alpha1
 kind: Domain
 metadata: { name: ${name} }
@@ -92,6 +102,11 @@ describe('ferry CLI and REST API', () => {
     assert.equal((await fetch(`${base}/api/v1/status`)).status, 401);
     assert.equal((await fetch(`${base}/api/v1/status`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
     assert.equal((await node.api('/api/v1/status')).status, 200);
+    // The token is required by route, however the path is spelled.
+    assert.equal((await fetch(`${base}/%61pi/v1/status`)).status, 401, 'percent-encoded path');
+    const absolute = await rawHttp(node.ports.api, 'GET http://x/api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.match(absolute, /^HTTP\/1\.1 401/, 'absolute-form path');
+    assert.equal((await fetch(`${base}/api/v1/nothing-here`)).status, 401, 'unknown API paths too');
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     const ready = await fetch(`${base}/readyz`);
     assert.equal(ready.status, 200);
