@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -242,6 +242,22 @@ spec: { type: ExternalName, externalName: 127.0.0.1, externalIPs: [127.0.0.2, 12
       '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', `https://127.0.0.1:${bob.ports.public}/`]);
     assert.equal(r.status, 0);
     assert.notEqual(r.exit, 0);
+  });
+
+  test("a partner's own filter chain (chosen by its ALPN token) trusts that partner's CA alone", async () => {
+    const call = (cert: string, alpn: string) => new Promise<number>((resolve) => {
+      const req = httpsRequest({
+        host: '127.0.0.1', port: bob.ports.public, path: '/', agent: false, rejectUnauthorized: false,
+        cert: readFileSync(join(`${cert}.crt`)), key: readFileSync(join(`${cert}.key`)), ALPNProtocols: [alpn, 'http/1.1'],
+        headers: { host: 'echo.bob.svc', 'kuscia-host': 'echo.bob.svc', 'kuscia-source': 'alice' },
+      } as RequestOptions & { ALPNProtocols: string[] }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', () => resolve(0)); // the handshake was refused
+      req.end();
+    });
+    const aliceCert = join(alice.home, 'certs', 'gateway');
+    assert.equal(await call(aliceCert, 'ferry-from-alice'), 200, "alice on alice's chain");
+    assert.equal(await call(join(certDir, 'carol-as-alice'), 'ferry-from-alice'), 0, "carol's CA on alice's chain");
+    assert.equal(await call(aliceCert, 'ferry-from-carol'), 0, "alice's certificate on carol's chain");
   });
 
   test('a trusted partner claiming another domain in Kuscia-Source gets 403', async () => {
