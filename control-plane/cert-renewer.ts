@@ -7,7 +7,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { issueGatewayCert, inspectCertificate, type CertAndKey, type CertificateFacts } from '../certs/authority.ts';
 import { homePaths } from './config.ts';
-import { readCa, readGatewayCert } from './home.ts';
+import { readCa, readGatewayCert, writeSecretFile } from './home.ts';
 
 /** setTimeout's longest wait. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -50,7 +50,7 @@ export class CertRenewer {
     const paths = homePaths(this.opts.home);
     const next = issueGatewayCert(readCa(this.opts.home), this.opts.domain, { lifetimeSeconds: this.opts.lifetimeSeconds });
     // Write beside, then rename: a reader never sees half a key.
-    writeFileSync(`${paths.gatewayKey}.new`, next.keyPem, { mode: 0o600 });
+    writeSecretFile(`${paths.gatewayKey}.new`, next.keyPem);
     writeFileSync(`${paths.gatewayCert}.new`, next.certPem);
     renameSync(`${paths.gatewayKey}.new`, paths.gatewayKey);
     renameSync(`${paths.gatewayCert}.new`, paths.gatewayCert);

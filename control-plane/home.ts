@@ -29,7 +29,8 @@ export function initHome(home: string, domain: string, ports: Partial<Record<key
   return config;
 }
 
-function writeSecretFile(path: string, content: string): void {
+/** Writes a secret (a key, the API token) readable by its owner only. */
+export function writeSecretFile(path: string, content: string): void {
   writeFileSync(path, content, { mode: 0o600 });
   chmodSync(path, 0o600); // mode is ignored when the file already existed
 }

@@ -3,7 +3,7 @@
 // cert rotate` and `ferry cert status`; ferry_cert_expiry_seconds.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHttpEcho, type Echo } from '../../examples/echo-services.ts';
 import { inspectCertificate } from '../../certs/authority.ts';
@@ -65,6 +65,7 @@ describe('gateway certificate lifecycle', () => {
     assert.match(r.stdout, /gateway certificate renewed/);
     const after = fileSerial(bob);
     assert.notEqual(after, before);
+    assert.equal(statSync(join(bob.home, 'certs', 'gateway.key')).mode & 0o777, 0o600, 'the renewed key is private');
     await waitFor("bob's Envoy serving the new certificate", async () => ((await envoySerials(bob)).includes(after) ? true : undefined));
     const status = bob.cli(['cert', 'status']);
     assert.match(status.stdout, new RegExp(`Gateway:[\\s\\S]*serial:\\s+0*${after}`));
