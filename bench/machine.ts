@@ -1,5 +1,4 @@
 // The machine a benchmark ran on, for the committed results.
-import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { locateEnvoy } from '../envoy/locate.ts';
 
@@ -16,16 +15,6 @@ export function machine() {
   };
 }
 
-/** Resident memory of a process in MB, from /proc. */
-export function rssMb(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024);
-  } catch {
-    return undefined;
-  }
-}
 
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

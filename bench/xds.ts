@@ -10,7 +10,17 @@ import { startHttpEcho } from '../examples/echo-services.ts';
 import { TestNode, waitFor } from '../test/support/harness.ts';
 import { DeltaClient, SotwClient } from '../test/support/ads-client.ts';
 import { TYPE } from '../control-plane/xds/envoy-types.ts';
-import { machine, percentile, rssMb } from './machine.ts';
+import { machine, percentile } from './machine.ts';
+import { rssMb as rssOf } from '../test/support/harness.ts';
+
+/** RSS in whole MB, or undefined when the process is gone. */
+const rssMb = (pid: number | undefined) => {
+  try {
+    return pid ? Math.round(rssOf(pid)) : undefined;
+  } catch {
+    return undefined;
+  }
+};
 
 const RESULTS = join(import.meta.dirname, 'results', 'xds.json');
 const SIZES = (process.env.XDS_BENCH_SIZES ?? '1,1000,10000').split(',').map(Number);

@@ -2,7 +2,7 @@
 // versioned by a content hash; removals travel in removed_resources.
 import { messageType } from '../../envoy/protos.ts';
 import { TYPE, type ResourceTypeUrl } from '../xds/envoy-types.ts';
-import { AdsStream, isServedType, type TypeState } from './stream.ts';
+import { AdsStream, type TypeState } from './stream.ts';
 import type { EncodedResource, Snapshot } from './snapshot.ts';
 
 export const DeltaRequest = messageType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
@@ -25,12 +25,8 @@ export class DeltaStream extends AdsStream {
   readonly variant = 'delta' as const;
 
   handle(req: DeltaRequestMsg): void {
-    this.noteNode(req.node);
-    const typeUrl = req.type_url;
-    if (!isServedType(typeUrl)) {
-      this.host.log.warn({ node: this.node, typeUrl }, 'xDS request for a type Ferry does not serve');
-      return;
-    }
+    const typeUrl = this.servedType(req);
+    if (!typeUrl) return;
     const { state, first } = this.typeState(typeUrl);
     // Subscription changes count even on a stale request; its ACK/NACK does not.
     for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) state.known.set(name, { name, version });

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { messageType } from '../../envoy/protos.ts';
 import type { ResourceTypeUrl } from '../xds/envoy-types.ts';
-import { AdsStream, isServedType, type TypeState } from './stream.ts';
+import { AdsStream, type TypeState } from './stream.ts';
 import type { EncodedResource, Snapshot } from './snapshot.ts';
 
 export const SotwRequest = messageType('envoy.service.discovery.v3.DiscoveryRequest');
@@ -25,12 +25,8 @@ export class SotwStream extends AdsStream {
   private readonly sentSetVersion = new Map<ResourceTypeUrl, string>();
 
   handle(req: SotwRequestMsg): void {
-    this.noteNode(req.node);
-    const typeUrl = req.type_url;
-    if (!isServedType(typeUrl)) {
-      this.host.log.warn({ node: this.node, typeUrl }, 'xDS request for a type Ferry does not serve');
-      return;
-    }
+    const typeUrl = this.servedType(req);
+    if (!typeUrl) return;
     const { state } = this.typeState(typeUrl);
     this.host.log.debug({ node: this.node, typeUrl, nonce: req.response_nonce, names: req.resource_names, pending: state.pending, error: req.error_detail?.message }, 'SotW request');
     // A stale request (an old nonce) is ignored entirely: a newer response is on its way.

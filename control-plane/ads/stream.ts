@@ -166,7 +166,14 @@ export abstract class AdsStream {
     return this.types.size > 0 && [...this.types.values()].every((s) => !s.pending && s.ackedVersion === version);
   }
 
-  protected noteNode(node: { id?: string } | undefined): void {
-    if (this.node === 'unknown' && node?.id) this.node = node.id; // identity from the first request
+  /**
+   * What every request starts with: the node identity (from the first
+   * request) and the type, or undefined for a type Ferry does not serve.
+   */
+  protected servedType(req: { node?: { id?: string }; type_url?: string }): ResourceTypeUrl | undefined {
+    if (this.node === 'unknown' && req.node?.id) this.node = req.node.id;
+    if (isServedType(req.type_url)) return req.type_url;
+    this.host.log.warn({ node: this.node, typeUrl: req.type_url }, 'xDS request for a type Ferry does not serve');
+    return undefined;
   }
 }

@@ -34,6 +34,16 @@ describe('streaming without buffering', () => {
     bob?.cleanup();
   });
 
+  /** Downloads `bytes` from bob's bulk service through alice; resolves with the count received. */
+  const download = (bytes: number) => new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: alice.ports.internal, path: `/bytes/${bytes}`, headers: { host: 'bulk.bob.svc' } }, (res) => {
+      let n = 0;
+      res.on('data', (d: Buffer) => { n += d.length; }).on('end', () => resolve(n));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+
   /** Watches the two Envoys' RSS; returns a function that gives the peak growth over the baseline in MB. */
   function watchMemory(): () => number {
     const base = envoys.map(rssMb);
@@ -64,14 +74,7 @@ describe('streaming without buffering', () => {
 
   test('1 GB download', { timeout: 300_000 }, async () => {
     const growth = watchMemory();
-    const received = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: alice.ports.internal, path: `/bytes/${GB}`, headers: { host: 'bulk.bob.svc' } }, (res) => {
-        let n = 0;
-        res.on('data', (d: Buffer) => { n += d.length; }).on('end', () => resolve(n));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const received = await download(GB);
     assert.equal(received, GB);
     const mb = growth();
     console.log(`1 GB download: Envoy RSS grew by at most ${mb.toFixed(1)} MB`);
@@ -108,14 +111,7 @@ describe('streaming without buffering', () => {
     await alice.apply(limited);
     const size = 2 * MB; // 16,777 kbit at 4,000 kbit/s: about 4 s
     const started = performance.now();
-    const received = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: alice.ports.internal, path: `/bytes/${size}`, headers: { host: 'bulk.bob.svc' } }, (res) => {
-        let n = 0;
-        res.on('data', (d: Buffer) => { n += d.length; }).on('end', () => resolve(n));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const received = await download(size);
     const seconds = (performance.now() - started) / 1000;
     assert.equal(received, size);
     // A lower bound only: a loaded machine can be slower, never faster than the cap.

@@ -222,26 +222,25 @@ spec: { type: ExternalName, externalName: 127.0.0.1, externalIPs: [127.0.0.2, 12
     assert.notEqual(r.exit, 0);
   });
 
-  test("bob's public port refuses a certificate from a CA bob does not trust", async () => {
-    const r = await curl(['-k', '--cert', join(certDir, 'stranger.crt'), '--key', join(certDir, 'stranger.key'),
-      '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', `https://127.0.0.1:${bob.ports.public}/`]);
-    assert.equal(r.status, 0);
+  /** A request to bob's public port as alice, with the client certificate `<cert>.crt`/`.key`. */
+  const asAlice = (cert: string) => curl(['-k', '--cert', `${cert}.crt`, '--key', `${cert}.key`,
+    '-H', 'Host: echo.bob.svc', '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', `https://127.0.0.1:${bob.ports.public}/`]);
+  const refusedAtHandshake = (r: { status: number; exit: number }) => {
+    assert.equal(r.status, 0, 'no HTTP answer: the handshake fails');
     assert.notEqual(r.exit, 0);
+  };
+
+  test("bob's public port refuses a certificate from a CA bob does not trust", async () => {
+    refusedAtHandshake(await asAlice(join(certDir, 'stranger')));
   });
 
   test("bob's public port refuses an expired certificate from a trusted partner's CA", async () => {
-    const args = ['-H', 'Host: echo.bob.svc', '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', `https://127.0.0.1:${bob.ports.public}/`];
-    const expired = await curl(['-k', '--cert', join(certDir, 'alice-expired.crt'), '--key', join(certDir, 'alice-expired.key'), ...args]);
-    assert.equal(expired.status, 0, 'no HTTP answer: the handshake fails');
-    const valid = await curl(['-k', '--cert', join(alice.home, 'certs', 'gateway.crt'), '--key', join(alice.home, 'certs', 'gateway.key'), ...args]);
-    assert.equal(valid.status, 200, "the same request with alice's current certificate passes");
+    refusedAtHandshake(await asAlice(join(certDir, 'alice-expired')));
+    assert.equal((await asAlice(join(alice.home, 'certs', 'gateway'))).status, 200, "the same request with alice's current certificate passes");
   });
 
   test("a partner's CA is trusted for that partner only: carol's CA cannot vouch for alice", async () => {
-    const r = await curl(['-k', '--cert', join(certDir, 'carol-as-alice.crt'), '--key', join(certDir, 'carol-as-alice.key'),
-      '-H', 'Kuscia-Host: echo.bob.svc', '-H', 'Kuscia-Source: alice', `https://127.0.0.1:${bob.ports.public}/`]);
-    assert.equal(r.status, 0);
-    assert.notEqual(r.exit, 0);
+    refusedAtHandshake(await asAlice(join(certDir, 'carol-as-alice')));
   });
 
   test("a partner's own filter chain (chosen by its ALPN token) trusts that partner's CA alone", async () => {
