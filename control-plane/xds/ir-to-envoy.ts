@@ -402,6 +402,7 @@ function localPortListener(ir: Ir, p: Peer, m: Peer['localPorts'][number]): J {
       domains: ['*'],
       routes: [{
         name: `${p.route}/${name}`,
+        stat_prefix: outboundStats(p),
         match: { prefix: '/' },
         route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', host_rewrite_literal: host, ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
         request_headers_to_add: outboundHeaders(ir, p, host),
@@ -435,6 +436,14 @@ function bandwidthLimit(p: Peer): J {
 }
 
 // ---- routes -----------------------------------------------------------------
+
+/**
+ * Route stat names carry the labels docs/metrics.md documents, split on dots
+ * (domain, service and route names are DNS labels: they have no dots):
+ * vhost.<vh>.route.inbound.<peer>.<service>.* and vhost.<vh>.route.outbound.<peer>.<route>.*
+ */
+const inboundStats = (peer: string, service: string) => `inbound.${peer}.${service}`;
+const outboundStats = (p: Peer) => `outbound.${p.domain}.${p.route.slice(p.route.indexOf('/') + 1)}`;
 
 function directError(at: { domain: string }, listener: string, status: number, cause: string): J {
   return {
@@ -484,6 +493,7 @@ const publicServiceHost = memo((s: LocalService): J => {
     routes: [
       ...s.allowed.map((d) => ({
         name: `${s.name}-from-${d}`,
+        stat_prefix: inboundStats(d, s.name),
         match: { ...any, headers: [named, { name: 'kuscia-source', string_match: { exact: d } }] },
         route: { cluster: s.cluster, ...serviceRouteAction(s), ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) },
         request_headers_to_remove: ['kuscia-token'],
@@ -558,6 +568,7 @@ function internalRoutes(ir: Ir): J {
         {
           // CONNECT <svc>.<peer>.svc:<port> travels to the peer as CONNECT over HTTP/2.
           name: `${p.route}/connect`,
+          stat_prefix: outboundStats(p),
           match: { connect_matcher: {} },
           route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT' }] },
           request_headers_to_add: kusciaHeaders,
@@ -565,6 +576,7 @@ function internalRoutes(ir: Ir): J {
         },
         {
           name: p.route,
+          stat_prefix: outboundStats(p),
           match: { prefix: '/' },
           // Timeouts are the destination Service's to set (its gateway enforces them): none on this hop.
           route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
