@@ -53,6 +53,11 @@ export function homePaths(home: string) {
     run: join(home, 'run'),
     bootstrap: join(home, 'run', 'envoy-bootstrap.json'),
     pid: join(home, 'run', 'ferry.pid'),
+    /** Unix sockets (paths must stay short: 108 bytes at most). */
+    handshakeSocket: join(home, 'run', 'handshake.sock'),
+    egressSocket: join(home, 'run', 'egress.sock'),
+    /** Kuscia tokens issued and obtained (secret: 0600), so a restart keeps them. */
+    tokens: join(home, 'data', 'tokens.json'),
   };
 }
 

@@ -17,6 +17,7 @@ import type { NodeStatus } from './api/status.ts';
 import { locateEnvoy } from '../envoy/locate.ts';
 import { ControlPlaneMetrics } from './metrics.ts';
 import { startRotation } from './logs/rotation.ts';
+import { TokenManager } from './tokens/manager.ts';
 
 export interface RunningNode {
   config: NodeConfig;
@@ -48,12 +49,18 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
   const lifetimeSeconds = parseDuration(config.gatewayCertLifetime ?? '24h');
   if (!lifetimeSeconds || lifetimeSeconds < 10) throw new Error(`gatewayCertLifetime in ${paths.config}: "${config.gatewayCertLifetime}" is not a duration of 10s or more, e.g. "24h"`);
   let reconciler: Reconciler | undefined;
+  const tokens = new TokenManager({
+    home, domain: config.domain, store, log: log.child({ component: 'tokens' }),
+    install: () => reconciler!.installNow(),
+    ...(process.env.FERRY_HEARTBEAT_MS ? { heartbeatMs: Number(process.env.FERRY_HEARTBEAT_MS) } : {}),
+  });
   const renewer = new CertRenewer({ home, domain: config.domain, lifetimeSeconds, log: log.child({ component: 'certs' }), onRenewed: (gw) => reconciler?.setGateway(gw) });
   reconciler = new Reconciler({
     store, config, ads, metrics, log: log.child({ component: 'translator' }),
     ownCaPem: readCa(home).certPem,
     accessLogDir: paths.logs,
     gateway: renewer.gateway,
+    runtime: () => tokens.runtime(),
   });
   renewer.start();
   reconciler.reconcile();
@@ -71,6 +78,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
     return [{ cert: 'gateway', notAfter: s.gateway.notAfter }, { cert: 'ca', notAfter: s.ca.notAfter }, ...partners];
   };
   await ads.listen(config.listeners.xds.address, config.listeners.xds.port);
+  await tokens.start();
 
   const supervisor = new EnvoySupervisor({ envoyBin: envoy.bin, bootstrapPath: paths.bootstrap, logDir: paths.logs, config, log: log.child({ component: 'supervisor' }), onRestart: () => metrics.envoyRestarts.inc() });
   supervisor.start();
@@ -116,6 +124,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
       reconciler.stop();
       renewer.stop();
       stopRotation();
+      await tokens.stop();
       await supervisor.stop();
       await api.close();
       await ads.close();

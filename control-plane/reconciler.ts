@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { NodeConfig } from './config.ts';
 import type { Store } from './store/store.ts';
 import { groupResources } from './resources/types.ts';
-import { translateToIr } from './translate/resources-to-ir.ts';
+import { translateToIr, type TranslationRuntime } from './translate/resources-to-ir.ts';
 import type { ResourceStatus } from './translate/ir.ts';
 import { translateToEnvoy, type GatewayKeyMaterial } from './xds/ir-to-envoy.ts';
 import { buildSnapshot, checkReferences, type Snapshot } from './ads/snapshot.ts';
@@ -30,6 +30,8 @@ export interface ReconcilerDeps {
   ads: AdsServer;
   log: Logger;
   metrics?: ControlPlaneMetrics;
+  /** Tokens and socket paths (control-plane/tokens); absent in tests that need none. */
+  runtime?: () => TranslationRuntime;
 }
 
 export class Reconciler {
@@ -67,7 +69,7 @@ export class Reconciler {
     const at = new Date().toISOString();
     let statuses: ResourceStatus[] = this.outcome.statuses;
     try {
-      const ir = translateToIr(groupResources(store.list()), config, ownCaPem, this.deps.accessLogDir);
+      const ir = translateToIr(groupResources(store.list()), config, ownCaPem, this.deps.accessLogDir, this.deps.runtime?.());
       statuses = ir.statuses;
       const envoy = translateToEnvoy(ir, gateway);
       const problems = checkReferences(envoy);
@@ -82,6 +84,27 @@ export class Reconciler {
       this.outcome = { snapshotVersion: this.snapshot?.version, statuses, error: (e as Error).message, at };
     }
     return this.outcome;
+  }
+
+  /**
+   * Translates now (no debounce) and resolves when every connected Envoy runs
+   * the result, or after timeoutMs (then the caller goes on: Envoy catches up).
+   * Used where another party acts on the change at once (a token handed out).
+   */
+  async installNow(timeoutMs = 10_000): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.reconcile();
+    const { ads } = this.deps;
+    // converged: every proxy runs the newest snapshot, which holds this change.
+    const done = () => ads.converged();
+    if (done()) return;
+    await new Promise<void>((resolve) => {
+      const check = () => { if (done()) finish(); };
+      const finish = () => { clearTimeout(timer); ads.off('progress', check); resolve(); };
+      const timer = setTimeout(finish, timeoutMs);
+      ads.on('progress', check);
+    });
   }
 
   /** A new gateway certificate (renewal): translated and pushed like any change. */

@@ -120,8 +120,16 @@ function checkRoute(r: RouteResource, ctx: ValidationContext): void {
   if (spec.source !== ctx.domain && spec.destination !== ctx.domain) {
     throw new ValidationError('spec.source', `neither source (${spec.source}) nor destination (${spec.destination}) is this node's domain (${ctx.domain})`);
   }
-  if (spec.authenticationType !== 'MTLS') {
-    throw new ValidationError('spec.authenticationType', `${spec.authenticationType} is not supported by this Ferry version yet; use MTLS`);
+  if (spec.authenticationType === 'None') {
+    throw new ValidationError('spec.authenticationType', 'None is refused: Ferry authenticates every partner; use MTLS, or Token when a gateway in between terminates TLS');
+  }
+  if (spec.authenticationType === 'Token') {
+    const method = spec.tokenConfig?.tokenGenMethod;
+    if (method !== 'RSA-GEN') {
+      throw new ValidationError('spec.tokenConfig.tokenGenMethod', `${method === undefined ? 'is required with authenticationType Token' : `${method} is not supported`}: use RSA-GEN (tokens from an RSA handshake with the partner's CA key)`);
+    }
+  } else if (spec.tokenConfig) {
+    throw new ValidationError('spec.tokenConfig', `applies to authenticationType Token only; remove it or set authenticationType: Token`);
   }
   if (spec.transit) {
     throw new ValidationError('spec.transit', 'relay and reverse tunnel are not supported by this Ferry version yet; remove spec.transit and route directly');

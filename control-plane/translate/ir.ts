@@ -27,6 +27,13 @@ export interface Peer {
   headersToAdd: [string, string][];
   /** The peer's CA, to verify its gateway certificate. */
   caPem: string;
+  /**
+   * MTLS: this node's gateway certificate proves who sends. Token: no client
+   * certificate; every request carries Kuscia-Token, obtained by the handshake.
+   */
+  auth: 'MTLS' | 'Token';
+  /** Token routes: the current token (base64), or why there is none yet (requests get a 503 saying so). */
+  token?: { value: string } | { pending: string };
   /** Cap on traffic to this peer, each direction, in KiB/s (undefined = none). */
   bandwidthKiBps?: number;
   /** 127.0.0.1:<port> -> <service>.<domain>.svc, for engines that cannot set Host or use a proxy. */
@@ -61,6 +68,13 @@ export interface LocalService {
   timeoutSeconds: number;
 }
 
+/** A partner whose inbound route authenticates by Kuscia token (it may connect without a client certificate). */
+export interface TokenPartner {
+  domain: string;
+  /** Tokens accepted from it now (base64, newest first; at most two). */
+  tokens: string[];
+}
+
 export interface ResourceStatus {
   kind: string;
   name: string;
@@ -80,6 +94,10 @@ export interface Ir {
   /** CA of this domain: trusted for its own identity (lets the node reach itself). */
   ownCaPem: string;
   partners: PartnerTrust[];
+  /** Partners with an inbound Token route: the public port then accepts TLS without client certificates. */
+  tokenPartners: TokenPartner[];
+  /** Unix sockets: the node's handshake server (behind the public port) and Envoy's handshake egress. */
+  sockets: { handshake: string; egress: string };
   peers: Peer[];
   blockedPeers: BlockedPeer[];
   services: LocalService[];

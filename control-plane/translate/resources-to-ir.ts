@@ -4,18 +4,40 @@ import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
 import { ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
-import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, ResourceStatus } from './ir.ts';
+import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, ResourceStatus, TokenPartner } from './ir.ts';
+
+/**
+ * What the node knows besides the resources: the rolling tokens of the Kuscia
+ * handshake (control-plane/tokens) and where its Unix sockets are.
+ */
+export interface TranslationRuntime {
+  tokens: {
+    /** Per source domain: tokens accepted now, newest first. */
+    inbound: ReadonlyMap<string, readonly string[]>;
+    /** Per destination domain: the token to send, or why there is none. */
+    outbound: ReadonlyMap<string, { value: string } | { pending: string }>;
+    /** A sentence per Token route for its status (revision, heartbeat), by route id Kind/name. */
+    describe?: (routeId: string) => { ready: boolean; reason: string; fix?: string } | undefined;
+  };
+  sockets: { handshake: string; egress: string };
+}
+
+export const NO_RUNTIME: TranslationRuntime = {
+  tokens: { inbound: new Map(), outbound: new Map() },
+  sockets: { handshake: '/run/ferry/handshake.sock', egress: '/run/ferry/egress.sock' },
+};
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 /** A PSI party may wait a long time on its peer: an idle stream lives an hour unless the Service says otherwise. */
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 3600;
 
-export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaPem: string, accessLogDir: string): Ir {
+export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaPem: string, accessLogDir: string, runtime: TranslationRuntime = NO_RUNTIME): Ir {
   const self = config.domain;
   const statuses: ResourceStatus[] = [];
   const partners = trustedPartners(resources.domains, self, statuses);
   const trusted = new Map(partners.map((p) => [p.domain, p]));
   const peers: Peer[] = [];
+  const tokenPartners: TokenPartner[] = [];
   const blockedPeers: BlockedPeer[] = [];
   const outboundByDestination = new Map<string, string>();
   // Ports already taken on this machine by the node, and by local-port mappings as they are handed out.
@@ -47,13 +69,27 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
         continue;
       }
       for (const m of peer.localPorts) portOwners.set(m.port, `${id} (${m.service}.${destination}.svc)`);
+      if (peer.auth === 'Token') peer.token = runtime.tokens.outbound.get(destination) ?? { pending: `the token handshake with ${destination} has not run yet` };
       peers.push(peer);
       const mapped = peer.localPorts.map((m) => `127.0.0.1:${m.port} -> ${m.service}.${destination}.svc${m.tcp ? ' (TCP)' : ''}`);
-      statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `outbound: engines reach *.${destination}.svc through ${route.spec.endpoint.host}:${route.spec.endpoint.ports[0]!.port} with mTLS${mapped.length ? `; ${mapped.join(', ')}` : ''}` });
+      const via = `outbound: engines reach *.${destination}.svc through ${route.spec.endpoint!.host}:${route.spec.endpoint!.ports[0]!.port}`;
+      const token = peer.auth === 'Token' ? runtime.tokens.describe?.(id) : undefined;
+      statuses.push(token
+        ? { kind: route.kind, name: route.metadata.name, ready: token.ready, reason: `${via} with a rolling token: ${token.reason}`, ...(token.fix ? { fix: token.fix } : {}) }
+        : { kind: route.kind, name: route.metadata.name, ready: peer.auth === 'MTLS', reason: `${via} with ${peer.auth === 'MTLS' ? 'mTLS' : 'a rolling token (handshake not started)'}${mapped.length ? `; ${mapped.join(', ')}` : ''}` });
     } else {
       // Inbound (destination is this node): trust comes from the partner Domain,
       // access from each Service's access-domain annotation.
-      if (trusted.has(source)) {
+      if (trusted.has(source) && route.spec.authenticationType === 'Token') {
+        const tokens = runtime.tokens.inbound.get(source) ?? [];
+        tokenPartners.push({ domain: source, tokens: [...tokens] });
+        const token = runtime.tokens.describe?.(id);
+        statuses.push({
+          kind: route.kind, name: route.metadata.name, ready: tokens.length > 0,
+          reason: token?.reason ?? (tokens.length ? `inbound: ${source} authenticates with a rolling token` : `inbound: waiting for ${source} to complete the token handshake`),
+          ...(tokens.length ? {} : { fix: token?.fix ?? `${source}'s node must have a Token route to ${self} and this node's CA certificate in its Domain ${self}` }),
+        });
+      } else if (trusted.has(source)) {
         statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `inbound: ${source} authenticates with a certificate from its CA; it may call the Services whose ${ACCESS_DOMAIN_ANNOTATION} names it` });
       } else {
         statuses.push(notReady(route, partnerProblem(resources.domains, source), partnerFix(source)));
@@ -82,6 +118,8 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     internalListener: config.listeners.internal,
     ownCaPem,
     partners,
+    tokenPartners,
+    sockets: runtime.sockets,
     peers,
     blockedPeers,
     services,
@@ -152,6 +190,7 @@ function outboundPeer(route: RouteResource, partner: PartnerTrust): Peer {
     pathPrefix: (port.pathPrefix ?? '').replace(/\/+$/, ''),
     headersToAdd: Object.entries(route.spec.requestHeadersToAdd ?? {}).sort(([a], [b]) => a.localeCompare(b)),
     caPem: partner.caPem,
+    auth: route.spec.authenticationType === 'Token' ? 'Token' : 'MTLS',
     localPorts: parseLocalPorts(route.metadata.annotations?.[LOCAL_PORTS_ANNOTATION] ?? '').filter((m): m is LocalPortMapping => typeof m !== 'string'),
     ...(route.metadata.annotations?.[BANDWIDTH_ANNOTATION] ? { bandwidthKiBps: parseBandwidthKiBps(route.metadata.annotations[BANDWIDTH_ANNOTATION]) } : {}),
   };

@@ -1,6 +1,7 @@
 // Pure translation: IR -> Envoy v3 resources in Envoy's JSON shape (what
 // `envoy --config-yaml` would accept). Encoding to protobuf happens in ads/.
-import type { Ir, LocalService, Peer } from '../translate/ir.ts';
+import type { Ir, LocalService, Peer, TokenPartner } from '../translate/ir.ts';
+import { handshakeHost } from '../../interop/kuscia-handshake.ts';
 import { LISTENER, SECRET, TYPE, spiffeId } from './envoy-types.ts';
 
 type J = Record<string, unknown>;
@@ -47,8 +48,18 @@ function memo<K extends object, V>(fn: (k: K) => V): (k: K) => V {
 
 export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyResources {
   return {
-    clusters: [...ir.peers.map((p) => peerCluster(ir, p)), ...ir.services.map(serviceCluster)],
-    listeners: [publicListener(ir), internalListener(ir), ...ir.peers.flatMap((p) => p.localPorts.map((m) => localPortListener(ir, p, m)))],
+    clusters: [
+      ...ir.peers.map((p) => peerCluster(ir, p)),
+      ...ir.services.map(serviceCluster),
+      ...(ir.tokenPartners.length ? [handshakeCluster(ir)] : []),
+      ...(ir.peers.some((p) => p.auth === 'Token' && p.localPorts.length) ? [internalLoopbackCluster(ir)] : []),
+    ],
+    listeners: [
+      publicListener(ir),
+      internalListener(ir),
+      ...ir.peers.flatMap((p) => p.localPorts.map((m) => localPortListener(ir, p, m))),
+      ...(ir.peers.some((p) => p.auth === 'Token') ? [handshakeEgressListener(ir)] : []),
+    ],
     routes: [publicRoutes(ir), internalRoutes(ir)],
     secrets: secrets(ir, gateway),
   };
@@ -107,6 +118,10 @@ function httpOptions(http2: boolean): J {
 export const partnerAlpn = (domain: string) => `ferry-from-${domain}`;
 
 function peerCluster(ir: Ir, p: Peer): J {
+  // Token routes prove the sender by Kuscia-Token: no client certificate and no
+  // partner ALPN token, so the peer authenticates exactly as it would behind a
+  // TLS-terminating gateway.
+  const mtls = p.auth === 'MTLS';
   return {
     ...endpointCluster(p.cluster, [p.host], p.port),
     typed_extension_protocol_options: httpOptions(true),
@@ -116,8 +131,8 @@ function peerCluster(ir: Ir, p: Peer): J {
         '@type': TYPE.upstreamTls,
         sni: p.sni,
         common_tls_context: {
-          alpn_protocols: ['h2', partnerAlpn(ir.domain)],
-          tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)],
+          alpn_protocols: mtls ? ['h2', partnerAlpn(ir.domain)] : ['h2'],
+          ...(mtls ? { tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)] } : {}),
           combined_validation_context: {
             // The peer must present its own gateway identity, signed by its own CA.
             default_validation_context: {
@@ -128,6 +143,25 @@ function peerCluster(ir: Ir, p: Peer): J {
         },
       },
     },
+  };
+}
+
+/** This node's internal listener as an upstream (HTTP/2 cleartext, loopback): local ports of Token routes go through it. */
+export const INTERNAL_LOOPBACK = 'ferry-internal';
+
+function internalLoopbackCluster(ir: Ir): J {
+  return { ...endpointCluster(INTERNAL_LOOPBACK, [ir.internalListener.address], ir.internalListener.port), typed_extension_protocol_options: httpOptions(true) };
+}
+
+/** The node's handshake server (control-plane/tokens), on a Unix socket only Envoy and the node reach. */
+export const HANDSHAKE_CLUSTER = 'ferry-handshake';
+
+function handshakeCluster(ir: Ir): J {
+  return {
+    name: HANDSHAKE_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: '5s',
+    load_assignment: { cluster_name: HANDSHAKE_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: ir.sockets.handshake } } } }] }] },
   };
 }
 
@@ -178,8 +212,15 @@ function localReplyConfig(ir: Ir, listener: string): J {
     ...(status ? { status_code: status } : {}),
     headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener, cause))],
   });
+  // Kuscia's unauthenticated answer, byte for byte in its fields (KUSCIA-WIRE.md).
+  const unauthorized: J = {
+    filter: { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 401, runtime_key: 'ferry.unauthorized_status' } } } },
+    headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener, 'unauthenticated'))],
+    body_format_override: { json_format: { domain: ir.domain, instance: '%HOSTNAME%', kuscia: 'ferry', reason: 'unauthorized.' } },
+  };
   return {
     mappers: [
+      ...(listener === LISTENER.public ? [unauthorized] : []),
       mapper(['UF', 'UH', 'DF'], `${upstream} unreachable: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 503),
       mapper(['URX', 'UC', 'UR', 'UPE', 'UMSDR'], `${upstream} reset the connection: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 502),
       mapper(['UT', 'SI'], `${upstream} timed out`, 504),
@@ -284,37 +325,63 @@ function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[], inlin
  */
 const DENY_ALL_RBAC = { name: 'envoy.filters.http.rbac', typed_config: { '@type': TYPE.rbac, rules: { action: 'ALLOW', policies: {} } } };
 
+/** The request claims to come from `domain` itself (no other origin: relays come later). */
+const claimsSource = (domain: string): J => ({
+  and_rules: {
+    rules: [
+      { header: { name: 'kuscia-source', string_match: { exact: domain } } },
+      {
+        or_rules: {
+          rules: [
+            { not_rule: { header: { name: 'kuscia-origin-source', present_match: true } } },
+            { header: { name: 'kuscia-origin-source', string_match: { exact: domain } } },
+          ],
+        },
+      },
+    ],
+  },
+});
+
+const rbacPerRoute = (policies: Record<string, J>): J => ({ [DENY_ALL_RBAC.name]: { '@type': TYPE.rbacPerRoute, rbac: { rules: { action: 'ALLOW', policies } } } });
+
 function partnerRbacPerRoute(ir: Ir): J {
   const policies: Record<string, J> = {};
   for (const p of ir.partners) {
     policies[`partner-${p.domain}`] = {
-      permissions: [{
-        and_rules: {
-          rules: [
-            { header: { name: 'kuscia-source', string_match: { exact: p.domain } } },
-            {
-              or_rules: {
-                rules: [
-                  { not_rule: { header: { name: 'kuscia-origin-source', present_match: true } } },
-                  { header: { name: 'kuscia-origin-source', string_match: { exact: p.domain } } },
-                ],
-              },
-            },
-          ],
-        },
-      }],
+      permissions: [claimsSource(p.domain)],
       principals: [{ authenticated: { principal_name: { exact: spiffeId(p.domain) } } }],
     };
   }
-  return { [DENY_ALL_RBAC.name]: { '@type': TYPE.rbacPerRoute, rbac: { rules: { action: 'ALLOW', policies } } } };
+  return rbacPerRoute(policies);
 }
 
-function downstreamTls(validation: J): J {
+/**
+ * Token routes: the route matched Kuscia-Source and a valid Kuscia-Token, so
+ * the token is the principal; the origin must still be the source itself.
+ */
+const tokenRbac = (domain: string) => ({ typed_per_filter_config: rbacPerRoute({ [`token-${domain}`]: { permissions: [claimsSource(domain)], principals: [{ any: true }] } }) });
+/** Answers anyone may get (401, the handshake): the route itself decides. */
+const OPEN_RBAC = { typed_per_filter_config: rbacPerRoute({ open: { permissions: [{ any: true }], principals: [{ any: true }] } }) };
+
+/** Escapes base64 (A-Z a-z 0-9 + / =) for RE2. */
+const tokenAlternatives = (tokens: string[]) => `^(?:${tokens.map((t) => t.replace(/[+/=]/g, (c) => `\\${c}`)).join('|')})$`;
+
+/** Matches a request from `t.domain` carrying one of its accepted tokens. */
+const tokenHeaders = (t: TokenPartner): J[] => [
+  { name: 'kuscia-source', string_match: { exact: t.domain } },
+  { name: 'kuscia-token', string_match: { safe_regex: { regex: tokenAlternatives(t.tokens) } } },
+];
+
+/** Connections without a client certificate (only possible when Token routes exist). */
+const NO_CLIENT_CERT = { tls_context: { presented: false } };
+const unauthenticatedCause = 'no client certificate, and Kuscia-Token is missing, expired or not the token of Kuscia-Source \"%REQ(kuscia-source)%\": the source node must complete the token handshake (check its route status)';
+
+function downstreamTls(validation: J, requireClientCertificate = true): J {
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {
       '@type': TYPE.downstreamTls,
-      require_client_certificate: true,
+      require_client_certificate: requireClientCertificate,
       common_tls_context: { alpn_protocols: ['h2', 'http/1.1'], tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)], ...validation },
     },
   };
@@ -327,7 +394,8 @@ function downstreamTls(validation: J): J {
  * removes or replaces that chain alone, and Envoy drains exactly P's
  * connections (within the drain time, 1 s) while other partners' connections
  * go on. Senders that offer no token (not Ferry) use the default chain, which
- * trusts every partner CA for its own domain (partner-trust, SDS).
+ * trusts every partner CA for its own domain (partner-trust, SDS), or, with
+ * Token routes, asks for no certificate and relies on tokens.
  */
 function publicListener(ir: Ir): J {
   const hcm = httpConnectionManager(ir, LISTENER.public, [DENY_ALL_RBAC]);
@@ -348,9 +416,18 @@ function publicListener(ir: Ir): J {
       }),
       filters: [hcm],
     })),
+    // Senders without the ALPN token: with Token routes, token senders (Kuscia,
+    // a TLS-terminating gateway, a Ferry Token route): no client certificate is
+    // asked for and every request needs a valid token (see tokenGate). Envoy's
+    // SPIFFE validator always demands a certificate, and trusting every partner
+    // CA without it would let one partner's CA vouch for another: so certificate
+    // senders without the token (MTLS Kuscia nodes) are served only when no Token
+    // route exists (docs/security.md).
     default_filter_chain: {
-      name: 'any-partner',
-      transport_socket: downstreamTls({ validation_context_sds_secret_config: sds(SECRET.partnerTrust) }),
+      name: ir.tokenPartners.length ? 'token-senders' : 'any-partner',
+      transport_socket: ir.tokenPartners.length
+        ? downstreamTls({}, false)
+        : downstreamTls({ validation_context_sds_secret_config: sds(SECRET.partnerTrust) }),
       filters: [hcm],
     },
   };
@@ -362,7 +439,7 @@ function outboundHeaders(ir: Ir, p: Peer, kusciaHost: string): J[] {
     overwrite('Kuscia-Host', kusciaHost),
     overwrite('Kuscia-Source', ir.domain),
     overwrite('Kuscia-Origin-Source', ir.domain),
-    overwrite('Kuscia-Token', 'noop'),
+    overwrite('Kuscia-Token', p.token && 'value' in p.token ? p.token.value : 'noop'),
     overwrite('x-interconn-protocol', 'kuscia'),
     // User values are literal text: escape Envoy's %FORMATTER% syntax.
     ...p.headersToAdd.map(([k, v]) => overwrite(k, v.replaceAll('%', '%%'))),
@@ -379,6 +456,12 @@ function localPortListener(ir: Ir, p: Peer, m: Peer['localPorts'][number]): J {
   const host = `${m.service}.${p.domain}.svc`;
   const name = `local-port-${m.port}`;
   const address = { socket_address: { address: ir.internalListener.address, port_value: m.port } };
+  // A Token route's headers change with every token roll: rather than rewrite
+  // (and so drain) this listener, go through the internal listener, whose
+  // routes (RDS) carry the current token.
+  const viaInternal = p.auth === 'Token';
+  const cluster = viaInternal ? INTERNAL_LOOPBACK : p.cluster;
+  const headers = viaInternal ? [] : outboundHeaders(ir, p, host);
   if (m.tcp) {
     return {
       name,
@@ -388,8 +471,8 @@ function localPortListener(ir: Ir, p: Peer, m: Peer['localPorts'][number]): J {
         typed_config: {
           '@type': TYPE.tcpProxy,
           stat_prefix: name,
-          cluster: p.cluster,
-          tunneling_config: { hostname: `${host}:${m.port}`, headers_to_add: outboundHeaders(ir, p, host) },
+          cluster,
+          tunneling_config: { hostname: `${host}:${m.port}`, ...(headers.length ? { headers_to_add: headers } : {}) },
           idle_timeout: '3600s',
         },
       }] }],
@@ -404,8 +487,8 @@ function localPortListener(ir: Ir, p: Peer, m: Peer['localPorts'][number]): J {
         name: `${p.route}/${name}`,
         stat_prefix: outboundStats(p),
         match: { prefix: '/' },
-        route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', host_rewrite_literal: host, ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
-        request_headers_to_add: outboundHeaders(ir, p, host),
+        route: { cluster, timeout: '0s', idle_timeout: '0s', host_rewrite_literal: host, ...(p.pathPrefix && !viaInternal ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+        ...(headers.length ? { request_headers_to_add: headers } : {}),
         ...bandwidthLimit(p),
       }],
     }],
@@ -435,6 +518,39 @@ function bandwidthLimit(p: Peer): J {
   };
 }
 
+/**
+ * The node's own way to a peer for the token handshake and heartbeat: a Unix
+ * socket (0600) that only the node's user reaches, so no engine can start a
+ * handshake in this domain's name. kuscia-handshake.<peer>.svc goes over the
+ * peer's cluster (its TLS, its path prefix) like any request.
+ */
+function handshakeEgressListener(ir: Ir): J {
+  const name = 'handshake-egress';
+  const routes = {
+    name,
+    virtual_hosts: ir.peers.filter((p) => p.auth === 'Token').map((p) => ({
+      name: `handshake-${p.domain}`,
+      domains: [handshakeHost(p.domain)],
+      routes: [{
+        name: `${p.route}/handshake`,
+        match: { prefix: '/' },
+        route: { cluster: p.cluster, timeout: '30s', ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+        request_headers_to_add: [
+          overwrite('Kuscia-Host', handshakeHost(p.domain)),
+          overwrite('Kuscia-Source', ir.domain),
+          overwrite('Kuscia-Origin-Source', ir.domain),
+          overwrite('x-interconn-protocol', 'kuscia'),
+        ],
+      }],
+    })),
+  };
+  return {
+    name,
+    address: { pipe: { path: ir.sockets.egress, mode: 0o600 } },
+    filter_chains: [{ filters: [httpConnectionManager(ir, name, [], { routes, logFile: LISTENER.internal })] }],
+  };
+}
+
 // ---- routes -----------------------------------------------------------------
 
 /**
@@ -457,11 +573,6 @@ const kusciaHost = (host: string) => ({ name: 'kuscia-host', string_match: { exa
 const kusciaHostAnyPort = (host: string) => ({ name: 'kuscia-host', string_match: { safe_regex: { regex: `^${host.replaceAll('.', '\\.')}(:[0-9]+)?$` } } });
 
 /**
- * One virtual host per Service, found by Host (a hash lookup, however many
- * Services exist). Inside it the Kuscia-Host header must name the same
- * service, and the calling domain must be one the Service admits.
- */
-/**
  * Route settings of a Service: its timeouts (gRPC deadlines, grpc-timeout,
  * are honoured across gateways) and, with several endpoints, Kuscia-Session-Id
  * stickiness.
@@ -481,28 +592,43 @@ function alsoForConnect(route: J): J[] {
   return [{ ...route, name: `${route.name}/connect`, match: { ...rest, connect_matcher: {} } }, route];
 }
 
-const publicServiceHost = memo((s: LocalService): J => {
+/**
+ * What the local service is told: the authenticated caller, one value, whatever
+ * the request carried (a repeated Kuscia-Source header must not reach it as a
+ * list); the token stays at the gateway.
+ */
+const asserted = (domain: string): J => ({
+  request_headers_to_add: [overwrite('Kuscia-Source', domain), overwrite('Kuscia-Origin-Source', domain)],
+  request_headers_to_remove: ['kuscia-token'],
+});
+
+/** A Service's public routes, in order: the partners it admits, then the refusals. */
+const publicServiceRoutes = memo((s: LocalService) => {
   const L = LISTENER.public;
   // A TCP service is reached by CONNECT <svc>.<domain>.svc:<port>: Ferry ends the tunnel here.
   const tcp = s.protocol === 'TCP';
   const any = tcp ? { connect_matcher: {} } : { prefix: '/' };
   const named = tcp ? kusciaHostAnyPort(s.host) : kusciaHost(s.host);
+  const forward = { cluster: s.cluster, ...serviceRouteAction(s), ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) };
+  const denied = (name: string, match: J): J => ({
+    name,
+    match,
+    ...directError(s, L, 403, `service ${s.host} is not exposed to %REQ(kuscia-source)%: ${s.domain} must list it in the Service's kuscia.secretflow/access-domain annotation`),
+  });
   return {
-    name: `service-${s.name}`,
-    domains: tcp ? [s.host, `${s.host}:*`] : [s.host],
-    routes: [
-      ...s.allowed.map((d) => ({
-        name: `${s.name}-from-${d}`,
-        stat_prefix: inboundStats(d, s.name),
-        match: { ...any, headers: [named, { name: 'kuscia-source', string_match: { exact: d } }] },
-        route: { cluster: s.cluster, ...serviceRouteAction(s), ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) },
-        request_headers_to_remove: ['kuscia-token'],
-      })),
-      {
-        name: `${s.name}-denied`,
-        match: { ...any, headers: [named] },
-        ...directError(s, L, 403, `service ${s.host} is not exposed to %REQ(kuscia-source)%: ${s.domain} must list it in the Service's kuscia.secretflow/access-domain annotation`),
-      },
+    any,
+    named,
+    forward,
+    denied,
+    admitted: s.allowed.map((d) => ({
+      name: `${s.name}-from-${d}`,
+      stat_prefix: inboundStats(d, s.name),
+      match: { ...any, headers: [named, { name: 'kuscia-source', string_match: { exact: d } }] },
+      route: forward,
+      ...asserted(d),
+    })),
+    refusals: [
+      denied(`${s.name}-denied`, { ...any, headers: [named] }),
       ...(tcp ? [] : [{
         name: `${s.name}-not-tcp`,
         match: { connect_matcher: {} },
@@ -513,30 +639,78 @@ const publicServiceHost = memo((s: LocalService): J => {
         match: any,
         ...directError(s, L, 404, `Kuscia-Host "%REQ(kuscia-host)%" does not name ${s.host}, the Host of the request`),
       },
-    ],
+    ] as J[],
   };
 });
+
+/**
+ * One virtual host per Service, found by Host (a hash lookup, however many
+ * Services exist). Inside it the Kuscia-Host header must name the same
+ * service, and the calling domain must be one the Service admits: proven by
+ * its certificate (per-route RBAC) or, for Token partners, by a route that
+ * matches one of its current tokens. Without either, a connection that has no
+ * client certificate gets 401.
+ */
+const mtlsServiceHost = memo((s: LocalService): J => {
+  const r = publicServiceRoutes(s);
+  return { name: `service-${s.name}`, domains: serviceDomains(s), routes: [...r.admitted, ...r.refusals] };
+});
+
+const serviceDomains = (s: LocalService) => (s.protocol === 'TCP' ? [s.host, `${s.host}:*`] : [s.host]);
+
+function publicServiceHost(ir: Ir, s: LocalService): J {
+  if (ir.tokenPartners.length === 0) return mtlsServiceHost(s);
+  const r = publicServiceRoutes(s);
+  const tokenRoutes = ir.tokenPartners.filter((t) => t.tokens.length > 0).map((t): J => {
+    const match = { ...r.any, headers: [r.named, ...tokenHeaders(t)] };
+    return s.allowed.includes(t.domain)
+      ? { name: `${s.name}-from-${t.domain}-token`, stat_prefix: inboundStats(t.domain, s.name), match, route: r.forward, ...asserted(t.domain), ...tokenRbac(t.domain) }
+      : { ...r.denied(`${s.name}-denied-${t.domain}-token`, match), ...OPEN_RBAC };
+  });
+  const unauthenticated = { name: `${s.name}-unauthenticated`, match: { ...r.any, ...NO_CLIENT_CERT }, ...directError(s, LISTENER.public, 401, unauthenticatedCause), ...OPEN_RBAC };
+  return { name: `service-${s.name}`, domains: serviceDomains(s), routes: [...tokenRoutes, unauthenticated, ...r.admitted, ...r.refusals] };
+}
 
 /** Public routes: by Host (restored from Kuscia-Host by the sender) to a local service the caller may call. */
 function publicRoutes(ir: Ir): J {
   const L = LISTENER.public;
-  const fallback = {
-    name: 'unknown',
-    domains: ['*'],
-    routes: [
-      ...alsoForConnect({
-        name: 'missing-kuscia-host',
-        match: { prefix: '/', headers: [{ name: 'kuscia-host', present_match: true, invert_match: true }] },
-        ...directError(ir, L, 404, 'request has no Kuscia-Host header: send it through a Ferry or Kuscia gateway'),
-      }),
-      ...alsoForConnect({
-        name: 'unknown-service',
-        match: { prefix: '/' },
-        ...directError(ir, L, 404, `no service %REQ(kuscia-host)% in ${ir.domain} (Host %REQ(:authority)%): apply a Service of that name, and let intermediaries pass Host through`),
-      }),
-    ],
+  const unknown = [
+    ...alsoForConnect({
+      name: 'missing-kuscia-host',
+      match: { prefix: '/', headers: [{ name: 'kuscia-host', present_match: true, invert_match: true }] },
+      ...directError(ir, L, 404, 'request has no Kuscia-Host header: send it through a Ferry or Kuscia gateway'),
+    }),
+    ...alsoForConnect({
+      name: 'unknown-service',
+      match: { prefix: '/' },
+      ...directError(ir, L, 404, `no service %REQ(kuscia-host)% in ${ir.domain} (Host %REQ(:authority)%): apply a Service of that name, and let intermediaries pass Host through`),
+    }),
+  ];
+  const fallback = { name: 'unknown', domains: ['*'], routes: ir.tokenPartners.length ? [...tokenGate(ir), ...unknown] : unknown };
+  return { name: L, typed_per_filter_config: partnerRbacPerRoute(ir), virtual_hosts: [...ir.services.map((s) => publicServiceHost(ir, s)), fallback] };
+}
+
+/**
+ * With Token routes: the Kuscia handshake (no token needed: it is how one is
+ * obtained), then "unknown service" for requests with a valid token, and 401
+ * for everything else that came without a client certificate.
+ */
+function tokenGate(ir: Ir): J[] {
+  const handshake: J = {
+    name: 'kuscia-handshake',
+    // Any path prefix a sender or an intermediary put in front: [pathPrefix]/handshake.
+    match: { safe_regex: { regex: '^(/.*)?/handshake$' }, headers: [kusciaHost(handshakeHost(ir.domain))] },
+    route: { cluster: HANDSHAKE_CLUSTER, timeout: '30s' },
+    ...OPEN_RBAC,
   };
-  return { name: L, typed_per_filter_config: partnerRbacPerRoute(ir), virtual_hosts: [...ir.services.map(publicServiceHost), fallback] };
+  const withToken = ir.tokenPartners.filter((t) => t.tokens.length > 0).map((t): J => ({
+    name: `unknown-service-${t.domain}-token`,
+    match: { prefix: '/', headers: tokenHeaders(t) },
+    ...directError(ir, LISTENER.public, 404, `no service %REQ(kuscia-host)% in ${ir.domain}: ask ${ir.domain} which services it exposes to ${t.domain}`),
+    ...OPEN_RBAC,
+  }));
+  const unauthenticated = { name: 'unauthenticated', match: { prefix: '/', ...NO_CLIENT_CERT }, ...directError(ir, LISTENER.public, 401, unauthenticatedCause), ...OPEN_RBAC };
+  return [handshake, ...withToken.flatMap(alsoForConnect), ...alsoForConnect(unauthenticated)];
 }
 
 /** An engine of this domain calling a local service by its .svc name (CONNECT for a TCP one). */
@@ -560,6 +734,14 @@ function internalRoutes(ir: Ir): J {
   const L = LISTENER.internal;
   const hosts: J[] = [];
   for (const p of ir.peers) {
+    if (p.token && 'pending' in p.token) {
+      hosts.push({
+        name: `peer-${p.domain}`,
+        domains: [`*.${p.domain}.svc`, `*.${p.domain}.svc:*`],
+        routes: alsoForConnect({ name: p.route, match: { prefix: '/' }, ...directError(ir, L, 503, `route ${p.route} is not ready: no token yet: ${p.token.pending}`) }),
+      });
+      continue;
+    }
     const kusciaHeaders = outboundHeaders(ir, p, '%REQ(:authority)%');
     hosts.push({
       name: `peer-${p.domain}`,

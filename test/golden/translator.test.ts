@@ -9,7 +9,7 @@ import YAML from 'yaml';
 import { defaultConfig } from '../../control-plane/config.ts';
 import { groupResources, type Resource } from '../../control-plane/resources/types.ts';
 import { validateResource } from '../../control-plane/resources/validate.ts';
-import { translateToIr } from '../../control-plane/translate/resources-to-ir.ts';
+import { NO_RUNTIME, translateToIr, type TranslationRuntime } from '../../control-plane/translate/resources-to-ir.ts';
 import { translateToEnvoy } from '../../control-plane/xds/ir-to-envoy.ts';
 import { buildSnapshot, checkReferences } from '../../control-plane/ads/snapshot.ts';
 
@@ -39,10 +39,19 @@ test('golden cases exist', () => assert.ok(cases.length >= 3));
 
 for (const name of cases) {
   test(`translator golden: ${name}`, () => {
-    const input = YAML.parse(expandFixtures(readFileSync(join(dir, `${name}.in.yaml`), 'utf8'))) as { domain: string; resources: unknown[] };
+    const input = YAML.parse(expandFixtures(readFileSync(join(dir, `${name}.in.yaml`), 'utf8'))) as {
+      domain: string;
+      resources: unknown[];
+      /** Kuscia tokens the node holds: inbound (per source, newest first) and outbound (per destination). */
+      tokens?: { inbound?: Record<string, string[]>; outbound?: Record<string, { value: string } | { pending: string }> };
+    };
     const config = defaultConfig(input.domain);
     const resources: Resource[] = input.resources.map((r) => validateResource(r, { domain: input.domain }));
-    const ir = translateToIr(groupResources(resources), config, pems.get(`${input.domain}-ca`)!, '/var/log/ferry');
+    const runtime: TranslationRuntime = {
+      ...NO_RUNTIME,
+      tokens: { inbound: new Map(Object.entries(input.tokens?.inbound ?? {})), outbound: new Map(Object.entries(input.tokens?.outbound ?? {})) },
+    };
+    const ir = translateToIr(groupResources(resources), config, pems.get(`${input.domain}-ca`)!, '/var/log/ferry', runtime);
     const envoy = translateToEnvoy(ir, { certPem: pems.get('alice-gateway')!, keyPem: pems.get('alice-gateway-key')! });
     assert.deepEqual(checkReferences(envoy), [], 'every reference resolves');
     buildSnapshot(envoy); // every resource encodes against Envoy's protos

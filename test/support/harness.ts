@@ -151,6 +151,7 @@ export class TestNode {
   }
 
   cleanup(): void {
+    if (process.env.FERRY_KEEP_TEST_HOMES) return console.log(`kept ${this.home}`); // for debugging a failed test
     rmSync(join(this.home, '..'), { recursive: true, force: true });
   }
 }

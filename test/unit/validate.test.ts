@@ -197,12 +197,19 @@ describe('validateResource: schema errors name the field path', () => {
 });
 
 describe('validateResource: route rules', () => {
-  test('authenticationType Token is rejected, saying to use MTLS', () => {
-    rejects(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN' } }), 'spec.authenticationType', /Token.*use MTLS/);
+  test('authenticationType Token needs tokenGenMethod RSA-GEN', () => {
+    rejects(route({ authenticationType: 'Token' }), 'spec.tokenConfig.tokenGenMethod', /is required.*RSA-GEN/);
+    rejects(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'UID-RSA-GEN' } }), 'spec.tokenConfig.tokenGenMethod', /UID-RSA-GEN is not supported.*RSA-GEN/);
+    rejects(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN', rollingUpdatePeriod: -1 } }), 'spec.tokenConfig.rollingUpdatePeriod');
+    validateResource(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN', rollingUpdatePeriod: 600 } }), ctx);
   });
 
-  test('authenticationType None is rejected, saying to use MTLS', () => {
-    rejects(route({ authenticationType: 'None' }), 'spec.authenticationType', /use MTLS/);
+  test('tokenConfig on an MTLS route is refused', () => {
+    rejects(route({ tokenConfig: { tokenGenMethod: 'RSA-GEN' } }), 'spec.tokenConfig', /Token only/);
+  });
+
+  test('authenticationType None is refused, saying what to use', () => {
+    rejects(route({ authenticationType: 'None' }), 'spec.authenticationType', /use MTLS, or Token/);
   });
 
   test('transit is rejected', () => {
@@ -379,7 +386,7 @@ describe('applyDocuments', () => {
 
   test('a later bad batch leaves earlier stored resources untouched', () => {
     const changed = route({ endpoint: { host: 'bob2.example.com', ports: [{ name: 'http', port: 2080, protocol: 'HTTP' }] } });
-    assert.throws(() => applyDocuments(store, [changed, route({ authenticationType: 'Token' }, 'alice-bob-2')], ctx), /document 2 \(ClusterDomainRoute\/alice-bob-2\): spec\.authenticationType/);
+    assert.throws(() => applyDocuments(store, [changed, route({ authenticationType: 'None' }, 'alice-bob-2')], ctx), /document 2 \(ClusterDomainRoute\/alice-bob-2\): spec\.authenticationType/);
     const stored = store.get('ClusterDomainRoute', 'alice-bob');
     assert.ok(stored && stored.kind === 'ClusterDomainRoute');
     assert.equal(stored.spec.endpoint.host, 'bob.example.com');

@@ -1,0 +1,177 @@
+// Kuscia token authentication for a node: the issuer (inbound Token routes),
+// the client (outbound Token routes), the handshake server, the keys they use
+// (this domain's CA key, partners' CA certificates) and the tokens file that
+// lets a restarted node keep its tokens.
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { homePaths } from '../config.ts';
+import { readCa, writeSecretFile } from '../home.ts';
+import { decodePartnerCa } from '../resources/validate.ts';
+import { groupResources, type ResourceSet } from '../resources/types.ts';
+import type { Store } from '../store/store.ts';
+import type { TranslationRuntime } from '../translate/resources-to-ir.ts';
+import { rsaPublicKeyPem } from '../../interop/kuscia-handshake.ts';
+import { TokenIssuer, type PartnerTokens, type SourceLookup } from './issuer.ts';
+import { TokenClient, type ObtainedToken, type OutboundTokenRoute } from './client.ts';
+import { startHandshakeServer } from './handshake-server.ts';
+
+interface TokensFile {
+  issued?: Record<string, PartnerTokens>;
+  obtained?: Record<string, ObtainedToken>;
+}
+
+export interface TokenManagerDeps {
+  home: string;
+  domain: string;
+  store: Store;
+  log: Logger;
+  /** Translates and pushes now; resolves when Envoy runs the result. */
+  install: () => Promise<void>;
+  heartbeatMs?: number;
+}
+
+/** Every certificate in a PEM bundle (a partner rotating its CA sends old and new). */
+export function pemCertificates(pem: string): string[] {
+  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
+}
+
+export class TokenManager {
+  readonly issuer: TokenIssuer;
+  readonly client: TokenClient;
+  private readonly deps: TokenManagerDeps;
+  private readonly paths;
+  private server: Awaited<ReturnType<typeof startHandshakeServer>> | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private keyCache = new Map<string, string[]>();
+
+  constructor(deps: TokenManagerDeps) {
+    this.deps = deps;
+    this.paths = homePaths(deps.home);
+    const saved = this.readFile();
+    const privateKeys = () => this.ownPrivateKeys();
+    const persist = () => this.writeFile();
+    const install = () => this.install();
+    this.issuer = new TokenIssuer({ domain: deps.domain, privateKeys, lookup: (s) => this.lookupSource(s), install, persist }, saved.issued);
+    this.client = new TokenClient({
+      domain: deps.domain,
+      privateKeys,
+      publicKey: () => rsaPublicKeyPem(readCa(deps.home).certPem),
+      egressSocket: this.paths.egressSocket,
+      install,
+      persist,
+      log: deps.log,
+      ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
+    }, saved.obtained);
+    deps.store.on('change', () => this.refresh());
+  }
+
+  async start(): Promise<void> {
+    this.server = await startHandshakeServer(this.paths.handshakeSocket, this.issuer, this.deps.log);
+    this.refresh();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.expiryTimer);
+    this.client.stop();
+    await this.server?.close();
+  }
+
+  /** What translation needs: tokens in and out, status sentences, socket paths. */
+  runtime(): TranslationRuntime {
+    const set = groupResources(this.deps.store.list());
+    const routeById = new Map(set.routes.map((r) => [`${r.kind}/${r.metadata.name}`, r]));
+    return {
+      tokens: {
+        inbound: this.issuer.accepted(),
+        outbound: this.client.outbound(),
+        describe: (id) => {
+          const r = routeById.get(id);
+          if (!r) return undefined;
+          return r.spec.source === this.deps.domain ? this.client.describe(r.spec.destination) : this.issuer.describe(r.spec.source);
+        },
+      },
+      sockets: { handshake: this.paths.handshakeSocket, egress: this.paths.egressSocket },
+    };
+  }
+
+  /** Follows the stored routes: sessions for outbound Token routes, forget sources without one. */
+  private refresh(): void {
+    const set = groupResources(this.deps.store.list());
+    this.client.sync(this.outboundRoutes(set));
+    const inbound = new Set(set.routes.filter((r) => r.spec.destination === this.deps.domain && r.spec.authenticationType === 'Token').map((r) => r.spec.source));
+    if (this.issuer.retain(inbound)) this.writeFile();
+    this.scheduleExpiry();
+  }
+
+  private outboundRoutes(set: ResourceSet): OutboundTokenRoute[] {
+    const out: OutboundTokenRoute[] = [];
+    for (const r of set.routes) {
+      if (r.spec.source !== this.deps.domain || r.spec.authenticationType !== 'Token') continue;
+      const keys = this.partnerKeys(set, r.spec.destination);
+      if (!keys.length) continue; // the route's status already says the partner Domain is missing
+      out.push({ id: `${r.kind}/${r.metadata.name}`, destination: r.spec.destination, periodSeconds: r.spec.tokenConfig?.rollingUpdatePeriod ?? 0, destinationKey: keys[0]! });
+    }
+    return out;
+  }
+
+  /** RSA public keys of a partner, from its Domain.spec.cert (newest certificate last in a rotation bundle: the first is used to encrypt). */
+  private partnerKeys(set: ResourceSet, domain: string): string[] {
+    const cert = set.domains.find((d) => d.metadata.name === domain)?.spec.cert;
+    if (!cert) return [];
+    const cached = this.keyCache.get(cert);
+    if (cached) return cached;
+    let keys: string[] = [];
+    try {
+      keys = pemCertificates(decodePartnerCa(cert)).map(rsaPublicKeyPem);
+    } catch {
+      keys = [];
+    }
+    this.keyCache.set(cert, keys);
+    return keys;
+  }
+
+  private lookupSource(source: string): SourceLookup {
+    const set = groupResources(this.deps.store.list());
+    const route = set.routes.find((r) => r.spec.source === source && r.spec.destination === this.deps.domain);
+    if (!route) return { ok: false, message: `${this.deps.domain} has no route from ${source}: apply a ClusterDomainRoute ${source} -> ${this.deps.domain} with authenticationType Token` };
+    if (route.spec.authenticationType !== 'Token') return { ok: false, message: `the route ${source} -> ${this.deps.domain} authenticates by ${route.spec.authenticationType}, not Token` };
+    const keys = this.partnerKeys(set, source);
+    if (!keys.length) return { ok: false, message: `${source} is not a partner of ${this.deps.domain} with a usable certificate (Domain ${source}, spec.cert)` };
+    return { ok: true, periodSeconds: route.spec.tokenConfig?.rollingUpdatePeriod ?? 0, publicKeys: keys };
+  }
+
+  private ownPrivateKeys(): string[] {
+    return [readCa(this.deps.home).keyPem];
+  }
+
+  private async install(): Promise<void> {
+    await this.deps.install();
+    this.scheduleExpiry();
+  }
+
+  /** Expired tokens leave Envoy's routes when they expire. */
+  private scheduleExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const at = this.issuer.nextExpiry();
+    if (at === undefined) return;
+    this.expiryTimer = setTimeout(() => { void this.install().catch(() => undefined); }, Math.min(Math.max(0, at - Date.now()) + 50, 2 ** 31 - 1));
+    this.expiryTimer.unref();
+  }
+
+  private readFile(): TokensFile {
+    if (!existsSync(this.paths.tokens)) return {};
+    try {
+      return JSON.parse(readFileSync(this.paths.tokens, 'utf8')) as TokensFile;
+    } catch (e) {
+      this.deps.log.warn({ err: (e as Error).message }, 'tokens file unreadable: starting without tokens (partners re-handshake)');
+      return {};
+    }
+  }
+
+  private writeFile(): void {
+    const data: TokensFile = { issued: Object.fromEntries(this.issuer.partners), obtained: this.client.obtained() };
+    writeSecretFile(`${this.paths.tokens}.new`, JSON.stringify(data));
+    // rename is atomic: a crash leaves the old or the new file, never half of one
+    renameSync(`${this.paths.tokens}.new`, this.paths.tokens);
+  }
+}
