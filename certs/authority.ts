@@ -107,6 +107,11 @@ export interface CertificateFacts {
   dnsNames: string[];
 }
 
+/** Every certificate in a PEM bundle, each ending in a newline. */
+export function splitPemCertificates(pem: string): string[] {
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((b) => `${b}\n`);
+}
+
 /**
  * Parses one PEM certificate, or throws an error that says what is wrong.
  * Used for certificates that arrive from outside (partner Domain.spec.cert).

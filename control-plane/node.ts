@@ -7,7 +7,7 @@ import { assertNoNodeRunning, homePaths, readConfig, type NodeConfig } from './c
 import { readApiToken, readCa } from './home.ts';
 import { CertRenewer } from './cert-renewer.ts';
 import { decodePartnerCa, parseDuration } from './resources/validate.ts';
-import { inspectCertificate } from '../certs/authority.ts';
+import { inspectCertificate, splitPemCertificates } from '../certs/authority.ts';
 import { Store } from './store/store.ts';
 import { AdsServer } from './ads/server.ts';
 import { Reconciler } from './reconciler.ts';
@@ -18,6 +18,7 @@ import { locateEnvoy } from '../envoy/locate.ts';
 import { ControlPlaneMetrics } from './metrics.ts';
 import { startRotation } from './logs/rotation.ts';
 import { TokenManager } from './tokens/manager.ts';
+import { publishedCaBundle } from './ca-rotation.ts';
 
 export interface RunningNode {
   config: NodeConfig;
@@ -54,10 +55,10 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
     install: () => reconciler!.installNow(),
     ...(process.env.FERRY_HEARTBEAT_MS ? { heartbeatMs: Number(process.env.FERRY_HEARTBEAT_MS) } : {}),
   });
-  const renewer = new CertRenewer({ home, domain: config.domain, lifetimeSeconds, log: log.child({ component: 'certs' }), onRenewed: (gw) => reconciler?.setGateway(gw) });
+  const renewer = new CertRenewer({ home, domain: config.domain, lifetimeSeconds, log: log.child({ component: 'certs' }), onRenewed: (gw) => reconciler?.setGateway(gw), onCaChanged: (pem) => reconciler?.setOwnCa(pem) });
   reconciler = new Reconciler({
     store, config, ads, metrics, log: log.child({ component: 'translator' }),
-    ownCaPem: readCa(home).certPem,
+    ownCaPem: publishedCaBundle(home),
     accessLogDir: paths.logs,
     gateway: renewer.gateway,
     runtime: () => tokens.runtime(),
@@ -70,7 +71,8 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
       const cert = (d.spec as { cert?: string }).cert;
       if (!cert || d.metadata.name === config.domain) return [];
       try {
-        return [{ cert: `partner-${d.metadata.name}`, notAfter: inspectCertificate(decodePartnerCa(cert)).notAfter }];
+        const notAfter = Math.min(...splitPemCertificates(decodePartnerCa(cert)).map((c) => inspectCertificate(c).notAfter.getTime()));
+        return [{ cert: `partner-${d.metadata.name}`, notAfter: new Date(notAfter) }];
       } catch {
         return [];
       }

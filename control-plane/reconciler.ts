@@ -107,6 +107,12 @@ export class Reconciler {
     });
   }
 
+  /** This domain's published CA bundle changed (a CA rotation started or finished). */
+  setOwnCa(pem: string): void {
+    this.deps.ownCaPem = pem;
+    this.schedule();
+  }
+
   /** A new gateway certificate (renewal): translated and pushed like any change. */
   setGateway(gateway: GatewayKeyMaterial): void {
     this.deps.gateway = gateway;

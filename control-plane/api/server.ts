@@ -9,6 +9,7 @@ import type { Store } from '../store/store.ts';
 import { applyDocuments, ApplyError } from '../resources/apply.ts';
 import { resolveKind } from '../resources/kinds.ts';
 import { RESOURCE_SCHEMAS } from '../resources/schemas.ts';
+import { parseDuration } from '../resources/validate.ts';
 import type { NodeConfig } from '../config.ts';
 import type { NodeStatus } from './status.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
@@ -20,11 +21,20 @@ export interface ApiDeps {
   apiToken: string;
   status: () => Promise<NodeStatus>;
   metrics: ControlPlaneMetrics;
-  certs: Pick<CertRenewer, 'status' | 'renew'>;
+  certs: Pick<CertRenewer, 'status' | 'renew' | 'startCaRotation' | 'finishCaRotation'>;
   log: Logger;
 }
 
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } } } as const;
+
+/** The CA rotation's overlap window: long enough for every partner to apply the bundle. */
+export const DEFAULT_CA_OVERLAP = '72h';
+
+export function parseOverlap(value: string | undefined): number {
+  const seconds = parseDuration(value ?? DEFAULT_CA_OVERLAP);
+  if (seconds === undefined || seconds < 1) throw new Error(`overlap: "${value}" is not a duration such as "72h" or "30m"`);
+  return seconds;
+}
 
 export async function buildApi(deps: ApiDeps) {
   // Requests are not logged one by one (info); API errors are (warn and above).
@@ -113,8 +123,37 @@ export async function buildApi(deps: ApiDeps) {
 
   app.get('/api/v1/certs', { schema: { description: "This domain's CA and gateway certificate: issuer, serial, validity, when the gateway certificate is renewed." } }, async () => deps.certs.status());
 
-  app.post('/api/v1/certs/rotate', { schema: { description: 'Issue a new gateway certificate now (Envoy gets it over SDS; open connections go on).' } }, async () => {
-    deps.certs.renew('asked through the API');
+  app.post('/api/v1/certs/rotate', {
+    schema: {
+      description: 'Without a body: issue a new gateway certificate now (Envoy gets it over SDS; open connections go on). '
+        + 'With {"ca": true, "overlap": "72h"}: start a CA rotation (partners trust the bundle `ferry cert export` prints until the new CA takes over). '
+        + 'With {"ca": true, "finish": true}: the new CA takes over now.',
+      body: {
+        type: 'object',
+        nullable: true,
+        properties: { ca: { type: 'boolean' }, overlap: { type: 'string' }, finish: { type: 'boolean' } },
+        additionalProperties: false,
+      },
+    },
+  }, async (req, reply) => {
+    const body = (req.body ?? {}) as { ca?: boolean; overlap?: string; finish?: boolean };
+    if (!body.ca) {
+      if (body.finish || body.overlap) return reply.code(400).send({ error: 'overlap and finish apply to a CA rotation: add "ca": true' });
+      deps.certs.renew('asked through the API');
+      return deps.certs.status();
+    }
+    let overlap = 0;
+    try {
+      if (!body.finish) overlap = parseOverlap(body.overlap);
+    } catch (e) {
+      return reply.code(400).send({ error: (e as Error).message });
+    }
+    try {
+      if (body.finish) deps.certs.finishCaRotation('asked through the API');
+      else deps.certs.startCaRotation(overlap);
+    } catch (e) {
+      return reply.code(409).send({ error: (e as Error).message });
+    }
     return deps.certs.status();
   });
 

@@ -49,7 +49,10 @@ export function formatStatus(s: NodeStatus): string {
 
 type CertView = { subject: string; issuer: string; serial: string; notBefore: string | Date; notAfter: string | Date; uris: string[]; dnsNames: string[] };
 
-export function formatCerts(s: { ca: CertView; gateway: CertView & { renewAt: string; lifetimeSeconds: number } }, rotated: boolean): string {
+export function formatCerts(
+  s: { ca: CertView; gateway: CertView & { renewAt: string; lifetimeSeconds: number }; rotation?: { startedAt: string; activateAt: string; next: CertView } },
+  done?: 'gateway' | 'ca-started' | 'ca-finished',
+): string {
   const left = (d: string | Date) => {
     const seconds = Math.round((new Date(d).getTime() - Date.now()) / 1000);
     return seconds > 86400 ? `${Math.round(seconds / 86400)} days` : seconds > 3600 ? `${Math.round(seconds / 3600)} h` : `${seconds} s`;
@@ -63,9 +66,15 @@ export function formatCerts(s: { ca: CertView; gateway: CertView & { renewAt: st
     ...(c.uris.length || c.dnsNames.length ? [`  identity:  ${[...c.uris, ...c.dnsNames].join(', ')}`] : []),
   ];
   return [
-    ...(rotated ? ['gateway certificate renewed'] : []),
+    ...(done === 'gateway' ? ['gateway certificate renewed'] : []),
+    ...(done === 'ca-started' ? ['CA rotation started: give every partner the bundle `ferry cert export` prints now (both CAs), before the new CA takes over'] : []),
+    ...(done === 'ca-finished' ? ['CA rotation finished: the new CA signs the gateway certificate; partners may now drop the old CA'] : []),
     ...one('CA', s.ca),
     ...one('Gateway', s.gateway),
     `  renewal:   ${s.gateway.renewAt} (in ${left(s.gateway.renewAt)}; lifetime ${s.gateway.lifetimeSeconds} s, renewed at two thirds)`,
+    ...(s.rotation ? [
+      ...one('Next CA (rotation under way: partners must trust it)', s.rotation.next),
+      `  takes over: ${s.rotation.activateAt} (in ${left(s.rotation.activateAt)}), or now with \`ferry cert rotate --ca --finish\``,
+    ] : []),
   ].join('\n');
 }

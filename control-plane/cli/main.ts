@@ -10,6 +10,9 @@ import { ApiClient, NodeNotRunning } from './client.ts';
 import { formatCerts, formatDescribe, formatList, formatStatus } from './format.ts';
 import type { NodeStatus } from '../api/status.ts';
 
+/** Same default as the API's (control-plane/api/server.ts); kept here so the CLI does not load Fastify. */
+const DEFAULT_CA_OVERLAP = '72h';
+
 // Heavy modules (Envoy protos, certificate code, the node itself) load only in
 // the commands that need them, so get/describe/status answer quickly.
 const home_ = () => import('../home.ts');
@@ -21,6 +24,8 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry cert export --home DIR
   ferry cert status --home DIR [-o json]           expiries, issuers, next renewal
   ferry cert rotate --home DIR                     issue a new gateway certificate now
+  ferry cert rotate --ca [--overlap 72h] --home DIR  start a CA rotation: export prints old+new until the new CA takes over
+  ferry cert rotate --ca --finish --home DIR       the new CA takes over now (partners must trust it)
   ferry apply --home DIR -f FILE|- [--wait]   (--wait: until Envoy acknowledged it)
   ferry get <kind> [name] --home DIR [-o json|yaml]
   ferry describe <kind> <name> --home DIR
@@ -82,6 +87,9 @@ function parseOptions(argv: string[]) {
       peer: { type: 'string' },
       status: { type: 'string' },
       follow: { type: 'boolean' },
+      ca: { type: 'boolean' },
+      overlap: { type: 'string' },
+      finish: { type: 'boolean' },
     },
   });
 }
@@ -120,28 +128,35 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
     case 'cert': {
       const h = home();
       if (args[0] === 'export') {
-        process.stdout.write((await home_()).readCa(h).certPem);
+        // During a CA rotation: the current and the next CA, which partners must both trust.
+        process.stdout.write((await import('../ca-rotation.ts')).publishedCaBundle(h));
         return;
       }
+      if (args[0] !== 'rotate' && (values.ca || values.overlap || values.finish)) throw new UsageError('--ca, --overlap and --finish belong to `ferry cert rotate`');
+      if (!values.ca && (values.overlap || values.finish)) throw new UsageError('--overlap and --finish apply to a CA rotation: add --ca');
       if (args[0] !== 'status' && args[0] !== 'rotate') throw new UsageError(`unknown cert command "${args[0] ?? ''}": use export, status or rotate`);
       const rotate = args[0] === 'rotate';
       let status: import('../cert-renewer.ts').CertStatus;
       try {
-        status = await new ApiClient(h).call(rotate ? 'POST' : 'GET', rotate ? '/api/v1/certs/rotate' : '/api/v1/certs');
+        const body = values.ca ? { ca: true, ...(values.finish ? { finish: true } : { overlap: values.overlap ?? DEFAULT_CA_OVERLAP }) } : undefined;
+        status = await new ApiClient(h).call(rotate ? 'POST' : 'GET', rotate ? '/api/v1/certs/rotate' : '/api/v1/certs', body);
       } catch (e) {
         if (!(e instanceof NodeNotRunning) || runningNodePid(h)) throw e;
         // No node runs for this home: read (or renew) the files directly.
         const { CertRenewer } = await import('../cert-renewer.ts');
         const { parseDuration } = await import('../resources/validate.ts');
+        const { parseOverlap } = await import('../api/server.ts');
         const config = readConfig(h);
         const pino = (await import('pino')).default;
         const renewer = new CertRenewer({ home: h, domain: config.domain, lifetimeSeconds: parseDuration(config.gatewayCertLifetime ?? '24h') ?? 86400, log: pino({ level: 'silent' }), onRenewed: () => {} });
-        if (rotate) renewer.renew('ferry cert rotate');
+        if (rotate && values.ca && values.finish) renewer.finishCaRotation('ferry cert rotate --ca --finish');
+        else if (rotate && values.ca) renewer.startCaRotation(parseOverlap(values.overlap));
+        else if (rotate) renewer.renew('ferry cert rotate');
         renewer.stop();
         status = renewer.status();
       }
       if (output === 'json') console.log(JSON.stringify(status, null, 2));
-      else console.log(formatCerts(status, rotate));
+      else console.log(formatCerts(status, rotate ? (values.ca ? (values.finish ? 'ca-finished' : 'ca-started') : 'gateway') : undefined));
       return;
     }
     case 'apply': {

@@ -2,7 +2,7 @@
 // (shape, types, unknown fields), then the rules that need context (this
 // node's domain, certificate contents). Every error names the field and the fix.
 import { Ajv, type ErrorObject } from 'ajv';
-import { inspectCertificate } from '../../certs/authority.ts';
+import { inspectCertificate, splitPemCertificates } from '../../certs/authority.ts';
 import { RESOURCE_SCHEMAS } from './schemas.ts';
 import { KINDS, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
 
@@ -94,22 +94,32 @@ function checkSemantics(r: Resource, ctx: ValidationContext): void {
   }
 }
 
-/** Decodes Domain.spec.cert (base64 of a PEM, or a PEM) to the CA certificate PEM. */
+/**
+ * Decodes Domain.spec.cert (base64 of a PEM, or a PEM) to the CA certificate
+ * PEM. A partner rotating its CA gives a bundle of its current and next CA
+ * (what `ferry cert export` prints during the overlap window): both are trusted.
+ */
 export function decodePartnerCa(cert: string): string {
   const text = cert.trimStart().startsWith('-----BEGIN') ? cert : Buffer.from(cert, 'base64').toString('utf8');
-  let facts;
-  try {
-    facts = inspectCertificate(text);
-  } catch (e) {
-    throw new ValidationError('spec.cert', `${(e as Error).message}; give base64 of the PEM that \`ferry cert export\` prints on the partner's node`);
+  const blocks = splitPemCertificates(text);
+  if (blocks.length === 0 || blocks.length > 4) {
+    throw new ValidationError('spec.cert', `expected one CA certificate (or up to four during a CA rotation), found ${blocks.length}; give base64 of the PEM that \`ferry cert export\` prints on the partner's node`);
   }
-  if (!facts.isCa) {
-    throw new ValidationError('spec.cert', `the certificate (${facts.subject}) is not a CA; give the partner's CA certificate (\`ferry cert export\` on the partner's node)`);
+  for (const block of blocks) {
+    let facts;
+    try {
+      facts = inspectCertificate(block);
+    } catch (e) {
+      throw new ValidationError('spec.cert', `${(e as Error).message}; give base64 of the PEM that \`ferry cert export\` prints on the partner's node`);
+    }
+    if (!facts.isCa) {
+      throw new ValidationError('spec.cert', `the certificate (${facts.subject}) is not a CA; give the partner's CA certificate (\`ferry cert export\` on the partner's node)`);
+    }
+    if (facts.notAfter.getTime() < Date.now()) {
+      throw new ValidationError('spec.cert', `the certificate (${facts.subject}) expired on ${facts.notAfter.toISOString()}; ask the partner for its current CA`);
+    }
   }
-  if (facts.notAfter.getTime() < Date.now()) {
-    throw new ValidationError('spec.cert', `the certificate (${facts.subject}) expired on ${facts.notAfter.toISOString()}; ask the partner for its current CA`);
-  }
-  return text;
+  return blocks.join('');
 }
 
 function checkRoute(r: RouteResource, ctx: ValidationContext): void {

@@ -11,6 +11,8 @@ import { groupResources, type ResourceSet } from '../resources/types.ts';
 import type { Store } from '../store/store.ts';
 import type { TranslationRuntime } from '../translate/resources-to-ir.ts';
 import { rsaPublicKeyPem } from '../../interop/kuscia-handshake.ts';
+import { splitPemCertificates } from '../../certs/authority.ts';
+import { caPrivateKeys } from '../ca-rotation.ts';
 import { TokenIssuer, type PartnerTokens, type SourceLookup } from './issuer.ts';
 import { TokenClient, type ObtainedToken, type OutboundTokenRoute } from './client.ts';
 import { startHandshakeServer } from './handshake-server.ts';
@@ -28,11 +30,6 @@ export interface TokenManagerDeps {
   /** Translates and pushes now; resolves when Envoy runs the result. */
   install: () => Promise<void>;
   heartbeatMs?: number;
-}
-
-/** Every certificate in a PEM bundle (a partner rotating its CA sends old and new). */
-export function pemCertificates(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
 }
 
 export class TokenManager {
@@ -122,7 +119,7 @@ export class TokenManager {
     if (cached) return cached;
     let keys: string[] = [];
     try {
-      keys = pemCertificates(decodePartnerCa(cert)).map(rsaPublicKeyPem);
+      keys = splitPemCertificates(decodePartnerCa(cert)).map(rsaPublicKeyPem);
     } catch {
       keys = [];
     }
@@ -141,7 +138,7 @@ export class TokenManager {
   }
 
   private ownPrivateKeys(): string[] {
-    return [readCa(this.deps.home).keyPem];
+    return caPrivateKeys(this.deps.home);
   }
 
   private async install(): Promise<void> {

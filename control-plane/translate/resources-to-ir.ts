@@ -2,6 +2,7 @@
 // every resource that says whether it works and, if not, why and what to do.
 import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
+import { splitPemCertificates } from '../../certs/authority.ts';
 import { ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
 import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, ResourceStatus, TokenPartner } from './ir.ts';
@@ -158,7 +159,7 @@ function decodedCa(cert: string): string {
   if (known && known.notAfter > Date.now()) return known.pem;
   const pem = decodePartnerCa(cert);
   if (caMemo.size > 1000) caMemo.clear();
-  caMemo.set(cert, { pem, notAfter: new Date(new X509Certificate(pem).validTo).getTime() });
+  caMemo.set(cert, { pem, notAfter: Math.min(...splitPemCertificates(pem).map((c) => new Date(new X509Certificate(c).validTo).getTime())) });
   return pem;
 }
 

@@ -126,6 +126,7 @@ describe('translateToIr: outbound routes', () => {
       pathPrefix: '',
       headersToAdd: [],
       caPem: bobCa.certPem,
+      auth: 'MTLS',
       localPorts: [],
     }]);
     const status = statusOf(ir, 'ClusterDomainRoute', 'alice-bob');

@@ -255,8 +255,11 @@ describe('validateResource: Domain rules', () => {
     rejects(domain('bob', { cert: b64(broken) }), 'spec.cert', /not a valid X\.509/);
   });
 
-  test('spec.cert with two certificates is rejected', () => {
-    rejects(domain('bob', { cert: b64(bobCa.certPem + bobGateway.certPem) }), 'spec.cert', /exactly one.*found 2/);
+  test('spec.cert may be a bundle of CAs (a partner rotating its CA), each a CA', () => {
+    rejects(domain('bob', { cert: b64(bobCa.certPem + bobGateway.certPem) }), 'spec.cert', /not a CA/);
+    rejects(domain('bob', { cert: b64(bobCa.certPem.repeat(5)) }), 'spec.cert', /up to four.*found 5/);
+    const next = createDomainCa('bob');
+    assert.equal(decodePartnerCa(b64(bobCa.certPem + next.certPem)), bobCa.certPem + next.certPem);
   });
 
   test('a leaf (gateway) certificate is not a CA', () => {
