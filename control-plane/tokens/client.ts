@@ -15,8 +15,12 @@ export interface OutboundTokenRoute {
   id: string;
   destination: string;
   periodSeconds: number;
-  /** The destination's RSA public key (PKCS#1 PEM), from its Domain.spec.cert. */
-  destinationKey: string;
+  /**
+   * The destination's RSA public keys (PKCS#1 PEM), from its Domain.spec.cert,
+   * newest first: during the destination's CA rotation its bundle holds two,
+   * and after the rotation only the newest still decrypts.
+   */
+  destinationKeys: string[];
 }
 
 export interface ObtainedToken {
@@ -71,7 +75,7 @@ export class TokenClient {
     const wanted = new Map(routes.map((r) => [r.destination, r]));
     for (const [dst, s] of this.sessions) {
       const r = wanted.get(dst);
-      if (!r || r.id !== s.route.id || r.destinationKey !== s.route.destinationKey || r.periodSeconds !== s.route.periodSeconds) {
+      if (!r || r.id !== s.route.id || r.destinationKeys.join() !== s.route.destinationKeys.join() || r.periodSeconds !== s.route.periodSeconds) {
         this.stopSession(s);
         this.sessions.delete(dst);
       }
@@ -162,7 +166,8 @@ export class TokenClient {
     const body = handshakeRequestBody({
       domain_id: this.deps.domain,
       type: 'RSA',
-      token_config: { token: encryptHalf(route.destinationKey, half), revision: s.token?.revision ?? 0, pubhash: pubhash(this.deps.publicKey()) },
+      // After a failure, the next key: a partner may still list a CA it has retired.
+      token_config: { token: encryptHalf(route.destinationKeys[s.failures % route.destinationKeys.length]!, half), revision: s.token?.revision ?? 0, pubhash: pubhash(this.deps.publicKey()) },
       request_time: Date.now() * 1e6,
     });
     const { status, json } = await this.call(route.destination, 'POST', JSON.stringify(body), {});

@@ -106,12 +106,12 @@ export class TokenManager {
       if (r.spec.source !== this.deps.domain || r.spec.authenticationType !== 'Token') continue;
       const keys = this.partnerKeys(set, r.spec.destination);
       if (!keys.length) continue; // the route's status already says the partner Domain is missing
-      out.push({ id: `${r.kind}/${r.metadata.name}`, destination: r.spec.destination, periodSeconds: r.spec.tokenConfig?.rollingUpdatePeriod ?? 0, destinationKey: keys[0]! });
+      out.push({ id: `${r.kind}/${r.metadata.name}`, destination: r.spec.destination, periodSeconds: r.spec.tokenConfig?.rollingUpdatePeriod ?? 0, destinationKeys: [...keys].reverse() });
     }
     return out;
   }
 
-  /** RSA public keys of a partner, from its Domain.spec.cert (newest certificate last in a rotation bundle: the first is used to encrypt). */
+  /** RSA public keys of a partner, from its Domain.spec.cert (a rotation bundle lists the current CA, then the next). */
   private partnerKeys(set: ResourceSet, domain: string): string[] {
     const cert = set.domains.find((d) => d.metadata.name === domain)?.spec.cert;
     if (!cert) return [];
