@@ -82,7 +82,9 @@ export class EnvoySupervisor {
     const { envoyBin, bootstrapPath, logDir, log } = this.opts;
     // Access logs reach their files within a second (Envoy's default is 10 s).
     // Drain 1 s: a removed partner's filter chain, and so its connections, are gone within a second.
-    const args = ['-c', bootstrapPath, '--disable-hot-restart', '--log-level', 'warn', '--drain-time-s', '1', '--parent-shutdown-time-s', '10', '--file-flush-interval-msec', '1000'];
+    // Immediate: drained HTTP/2 connections get GOAWAY at once, so no new request
+    // starts on a connection about to close (gradual would send it late).
+    const args = ['-c', bootstrapPath, '--disable-hot-restart', '--log-level', 'warn', '--drain-time-s', '1', '--drain-strategy', 'immediate', '--parent-shutdown-time-s', '10', '--file-flush-interval-msec', '1000'];
     const out = createWriteStream(join(logDir, 'envoy.log'), { flags: 'a' });
     // Own session: Envoy is not killed with the node's terminal or process group.
     const child = spawn(envoyBin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });

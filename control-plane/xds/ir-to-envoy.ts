@@ -487,7 +487,7 @@ function localPortListener(ir: Ir, p: Peer, m: Peer['localPorts'][number]): J {
         name: `${p.route}/${name}`,
         stat_prefix: outboundStats(p),
         match: { prefix: '/' },
-        route: { cluster, timeout: '0s', idle_timeout: '0s', host_rewrite_literal: host, ...(p.pathPrefix && !viaInternal ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+        route: { cluster, timeout: '0s', idle_timeout: '0s', retry_policy: UNSENT_RETRY, host_rewrite_literal: host, ...(p.pathPrefix && !viaInternal ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
         ...(headers.length ? { request_headers_to_add: headers } : {}),
         ...bandwidthLimit(p),
       }],
@@ -496,6 +496,14 @@ function localPortListener(ir: Ir, p: Peer, m: Peer['localPorts'][number]): J {
   const hcm = httpConnectionManager(ir, name, [BANDWIDTH_FILTER], { routes, logFile: LISTENER.internal });
   return { name, address, filter_chains: [{ filters: [hcm] }] };
 }
+
+/**
+ * Requests the partner never processed are retried: a stream refused because
+ * the connection was going away (the partner drained it: its trust or
+ * certificate changed), or reset before anything was sent. Safe for any
+ * method; a body larger than Envoy's retry buffer simply is not retried.
+ */
+const UNSENT_RETRY = { retry_on: 'refused-stream,reset-before-request', num_retries: 2 };
 
 /** Off by default; a peer route with a bandwidth annotation turns it on for itself. */
 const BANDWIDTH_FILTER = { name: 'envoy.filters.http.bandwidth_limit', typed_config: { '@type': TYPE.bandwidthLimit, stat_prefix: 'ferry' } };
@@ -761,7 +769,7 @@ function internalRoutes(ir: Ir): J {
           stat_prefix: outboundStats(p),
           match: { prefix: '/' },
           // Timeouts are the destination Service's to set (its gateway enforces them): none on this hop.
-          route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+          route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', retry_policy: UNSENT_RETRY, ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
           request_headers_to_add: kusciaHeaders,
           ...bandwidthLimit(p),
         },
