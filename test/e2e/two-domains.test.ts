@@ -143,12 +143,16 @@ describe('two domains over one mTLS port', () => {
   test('local ports: 127.0.0.1:<port> reaches a peer service over HTTP or raw TCP, for engines that can set neither Host nor a proxy', async () => {
     const [httpPort, tcpPort] = await freePorts(2);
     await alice.apply(routeTo(alice, bob).replace('metadata: { name: alice-bob }', `metadata: { name: alice-bob, annotations: { ferry.secretflow/local-ports: "${httpPort}:echo, ${tcpPort}:link/tcp" } }`));
-    const r = await curl([`http://127.0.0.1:${httpPort}/mapped`]);
+    // Forged Kuscia-* headers from the engine are overwritten on a local port too.
+    const r = await curl(['-H', 'Kuscia-Source: carol', '-H', 'Kuscia-Origin-Source: carol', '-H', 'Kuscia-Host: secret.bob.svc', '-H', 'Kuscia-Token: stolen', `http://127.0.0.1:${httpPort}/mapped`]);
     assert.equal(r.status, 200, r.body);
     const echo = JSON.parse(r.body) as EchoReply;
     assert.equal(echo.service, 'echo@bob');
     assert.equal(echo.host, 'echo.bob.svc');
     assert.equal(echo.kuscia['kuscia-source'], 'alice');
+    assert.equal(echo.kuscia['kuscia-origin-source'], 'alice');
+    assert.equal(echo.kuscia['kuscia-host'], 'echo.bob.svc');
+    assert.equal(echo.kuscia['kuscia-token'], undefined);
 
     const socket = connect(tcpPort!, '127.0.0.1');
     await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('error', reject); });
