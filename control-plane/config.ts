@@ -19,6 +19,12 @@ export interface NodeConfig {
   xdsVariant?: 'delta' | 'sotw';
   /** Lifetime of the gateway certificate, renewed at two thirds of it ("24h" by default; "90s", "30m", ...). */
   gatewayCertLifetime?: string;
+  /**
+   * Accept plaintext HTTP on the public port, for a TLS-terminating gateway
+   * (nginx) in front of it that forwards plain HTTP. Such requests carry no
+   * certificate, so only Token routes can authenticate them. Off by default.
+   */
+  publicPlaintext?: boolean;
 }
 
 export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001 } as const;

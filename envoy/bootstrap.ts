@@ -37,6 +37,13 @@ export function envoyBootstrap(config: NodeConfig): Record<string, unknown> {
         },
       }],
     },
+    // Internal listeners: a peer reached through a relay or a forward proxy is
+    // dialled as TLS to the peer, carried by a CONNECT tunnel that an internal
+    // listener opens (control-plane/xds: relays and proxies).
+    bootstrap_extensions: [{
+      name: 'envoy.bootstrap.internal_listener',
+      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener' },
+    }],
     layered_runtime: {
       layers: [{ name: 'static', static_layer: { 'overload.global_downstream_max_connections': 50000 } }],
     },

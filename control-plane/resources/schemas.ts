@@ -81,6 +81,11 @@ const routeSpec = {
       additionalProperties: false,
     },
     requestHeadersToAdd: stringMap,
+    mTLSConfig: {
+      type: 'object',
+      properties: { tlsCA: { type: 'string', minLength: 1 } },
+      additionalProperties: false,
+    },
     bodyEncryption: { type: 'object' },
   },
   additionalProperties: false,

@@ -35,6 +35,8 @@ export interface RouteSpec {
   authenticationType: 'MTLS' | 'Token' | 'None';
   tokenConfig?: { tokenGenMethod?: string; rollingUpdatePeriod?: number };
   transit?: { transitMethod: 'THIRD-DOMAIN' | 'REVERSE-TUNNEL'; domain?: { domainID: string } };
+  /** Kuscia's field; Ferry reads tlsCA only: the CA of a TLS-terminating gateway at the endpoint (base64 PEM). */
+  mTLSConfig?: { tlsCA?: string };
   requestHeadersToAdd?: Record<string, string>;
 }
 
@@ -72,6 +74,10 @@ export const BANDWIDTH_ANNOTATION = 'ferry.secretflow/bandwidth-limit';
  * echo.<peer>.svc over HTTP; 127.0.0.1:19001 -> link.<peer>.svc as raw TCP).
  */
 export const LOCAL_PORTS_ANNOTATION = 'ferry.secretflow/local-ports';
+/** On an outbound route: reach the endpoint through this HTTP forward proxy (CONNECT), e.g. "http://proxy.bank.example:3128". */
+export const PROXY_ANNOTATION = 'ferry.secretflow/proxy';
+/** Service names Ferry uses for itself on every domain: not available to Services. */
+export const RESERVED_SERVICE_NAMES = ['kuscia-handshake', 'ferry-relay', 'ferry-tunnel'];
 
 /** Everything the translator reads: the stored resources, grouped by kind. */
 export interface ResourceSet {

@@ -4,7 +4,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { inspectCertificate, splitPemCertificates } from '../../certs/authority.ts';
 import { RESOURCE_SCHEMAS } from './schemas.ts';
-import { KINDS, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
+import { KINDS, PROXY_ANNOTATION, RESERVED_SERVICE_NAMES, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
 
 export class ValidationError extends Error {
   readonly field: string;
@@ -122,13 +122,42 @@ export function decodePartnerCa(cert: string): string {
   return blocks.join('');
 }
 
+/** "http://host:port" -> { host, port }; undefined when it is not that. */
+export function parseProxy(value: string): { host: string; port: number } | undefined {
+  const m = /^http:\/\/([a-z0-9.-]+|\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\/?$/i.exec(value.trim());
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535 ? { host: m[1]!.toLowerCase(), port } : undefined;
+}
+
+/**
+ * THIRD-DOMAIN: outbound through the relay domain (TLS to the destination kept
+ * end to end), or, on the relay itself, the origin/destination pair it agrees
+ * to carry. REVERSE-TUNNEL: the destination dials out to the source, which
+ * reaches it over those connections.
+ */
+function checkTransit(spec: RouteResource['spec'], ctx: ValidationContext, outbound: boolean): void {
+  const t = spec.transit!;
+  const via = t.domain?.domainID;
+  if (t.transitMethod === 'THIRD-DOMAIN') {
+    if (!via) throw new ValidationError('spec.transit.domain.domainID', 'names the relay domain and is required with THIRD-DOMAIN');
+    if (via === spec.source || via === spec.destination) throw new ValidationError('spec.transit.domain.domainID', `the relay must be a third domain, not ${via}`);
+    if (spec.authenticationType !== 'MTLS') throw new ValidationError('spec.authenticationType', 'a relayed route authenticates end to end by mTLS (the relay sees only ciphertext): use MTLS');
+    return;
+  }
+  if (via) throw new ValidationError('spec.transit.domain', 'REVERSE-TUNNEL through a hub is not supported yet: remove spec.transit.domain (the destination dials the source directly)');
+  if (outbound && spec.endpoint) throw new ValidationError('spec.endpoint', `a REVERSE-TUNNEL route dials nothing: ${spec.destination} dials in; remove spec.endpoint`);
+  if (spec.authenticationType !== 'MTLS') throw new ValidationError('spec.authenticationType', 'a reverse-tunnel route authenticates by mTLS: use MTLS');
+}
+
 function checkRoute(r: RouteResource, ctx: ValidationContext): void {
   const { spec } = r;
   if (spec.source === spec.destination) {
     throw new ValidationError('spec.destination', 'must differ from spec.source');
   }
-  if (spec.source !== ctx.domain && spec.destination !== ctx.domain) {
-    throw new ValidationError('spec.source', `neither source (${spec.source}) nor destination (${spec.destination}) is this node's domain (${ctx.domain})`);
+  const relayRule = spec.transit?.transitMethod === 'THIRD-DOMAIN' && spec.transit.domain?.domainID === ctx.domain;
+  if (spec.source !== ctx.domain && spec.destination !== ctx.domain && !relayRule) {
+    throw new ValidationError('spec.source', `neither source (${spec.source}) nor destination (${spec.destination}) is this node's domain (${ctx.domain}); to relay for them, set spec.transit {transitMethod: THIRD-DOMAIN, domain: {domainID: ${ctx.domain}}}`);
   }
   if (spec.authenticationType === 'None') {
     throw new ValidationError('spec.authenticationType', 'None is refused: Ferry authenticates every partner; use MTLS, or Token when a gateway in between terminates TLS');
@@ -141,11 +170,25 @@ function checkRoute(r: RouteResource, ctx: ValidationContext): void {
   } else if (spec.tokenConfig) {
     throw new ValidationError('spec.tokenConfig', `applies to authenticationType Token only; remove it or set authenticationType: Token`);
   }
-  if (spec.transit) {
-    throw new ValidationError('spec.transit', 'relay and reverse tunnel are not supported by this Ferry version yet; remove spec.transit and route directly');
-  }
-  if (spec.source === ctx.domain && !spec.endpoint) {
+  const outbound = spec.source === ctx.domain;
+  if (spec.transit) checkTransit(spec, ctx, outbound);
+  if (outbound && !spec.endpoint && !spec.transit) {
     throw new ValidationError('spec.endpoint', `is required on an outbound route: the host and public port of ${spec.destination}'s Ferry node`);
+  }
+  const proxy = r.metadata.annotations?.[PROXY_ANNOTATION];
+  if (proxy !== undefined) {
+    if (!outbound) throw new ValidationError(`metadata.annotations.${PROXY_ANNOTATION}`, 'a forward proxy belongs on an outbound route (source is this domain)');
+    if (spec.transit?.transitMethod === 'REVERSE-TUNNEL') throw new ValidationError(`metadata.annotations.${PROXY_ANNOTATION}`, 'a reverse-tunnel route dials nothing: put the proxy on the partner\'s route instead');
+    if (!parseProxy(proxy)) throw new ValidationError(`metadata.annotations.${PROXY_ANNOTATION}`, `"${proxy}" is not a forward proxy address: write "http://<host>:<port>", e.g. "http://proxy.example.org:3128"`);
+  }
+  if (spec.mTLSConfig?.tlsCA !== undefined) {
+    if (!outbound) throw new ValidationError('spec.mTLSConfig.tlsCA', 'belongs on an outbound route: it is the CA of the gateway at the endpoint');
+    try {
+      decodePartnerCa(spec.mTLSConfig.tlsCA);
+    } catch (e) {
+      throw new ValidationError('spec.mTLSConfig.tlsCA', (e as ValidationError).message.replace(/^spec\.cert: /, '').replace(/`ferry cert export`[^;]*/, 'the CA of the TLS-terminating gateway at the endpoint'));
+    }
+    if (spec.authenticationType !== 'Token') throw new ValidationError('spec.mTLSConfig.tlsCA', 'a gateway that terminates TLS cannot pass on a client certificate: use authenticationType Token with it');
   }
   const bandwidth = r.metadata.annotations?.[BANDWIDTH_ANNOTATION];
   if (bandwidth !== undefined && parseBandwidthKiBps(bandwidth) === undefined) {
@@ -175,6 +218,9 @@ function checkRoute(r: RouteResource, ctx: ValidationContext): void {
 }
 
 function checkService(r: Resource & { kind: 'Service' }): void {
+  if (RESERVED_SERVICE_NAMES.includes(r.metadata.name)) {
+    throw new ValidationError('metadata.name', `"${r.metadata.name}" is reserved for Ferry's own use on every domain (${RESERVED_SERVICE_NAMES.join(', ')}); pick another name`);
+  }
   const annotations = r.metadata.annotations ?? {};
   const protocol = annotations[PROTOCOL_ANNOTATION];
   if (protocol !== undefined && !SERVICE_PROTOCOLS.includes(protocol)) {

@@ -87,7 +87,7 @@ export class TokenManager {
           return r.spec.source === this.deps.domain ? this.client.describe(r.spec.destination) : this.issuer.describe(r.spec.source);
         },
       },
-      sockets: { handshake: this.paths.handshakeSocket, egress: this.paths.egressSocket },
+      sockets: { handshake: this.paths.handshakeSocket, egress: this.paths.egressSocket, run: this.paths.run },
     };
   }
 

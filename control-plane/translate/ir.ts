@@ -12,6 +12,19 @@ export interface PartnerTrust {
   caPem: string;
 }
 
+/**
+ * How the connection to a peer's gateway is made. Whatever the path, the TLS
+ * session (and its identity check) is between this node and the peer's gateway.
+ */
+export type PeerPath =
+  | { kind: 'direct' }
+  /** Through an HTTP forward proxy (HTTP/1.1 CONNECT), e.g. squid. */
+  | { kind: 'proxy'; host: string; port: number }
+  /** Through a relay domain: an HTTP/2 CONNECT over the link to the relay (its peer cluster). */
+  | { kind: 'relay'; relay: string; relayCluster: string }
+  /** The peer dials in (reverse tunnel): its connections, kept by this node, carry the TLS session. */
+  | { kind: 'reverse' };
+
 /** An outbound route: local engines reach `*.<domain>.svc` through it. */
 export interface Peer {
   domain: string;
@@ -27,6 +40,9 @@ export interface Peer {
   headersToAdd: [string, string][];
   /** The peer's CA, to verify its gateway certificate. */
   caPem: string;
+  /** A TLS-terminating gateway at the endpoint: its CA (spec.mTLSConfig.tlsCA); the peer is then identified by token only. */
+  endpointCaPem?: string;
+  path: PeerPath;
   /**
    * MTLS: this node's gateway certificate proves who sends. Token: no client
    * certificate; every request carries Kuscia-Token, obtained by the handshake.
@@ -68,6 +84,28 @@ export interface LocalService {
   timeoutSeconds: number;
 }
 
+/**
+ * This node relays origin -> destination (THIRD-DOMAIN): CONNECT
+ * ferry-relay.<destination>.svc from a partner, carried on to the destination's
+ * endpoint as TCP, or to the next relay as CONNECT. It sees only ciphertext.
+ */
+export interface Relay {
+  origin: string;
+  destination: string;
+  route: string;
+  next: { kind: 'endpoint'; host: string; port: number } | { kind: 'relay'; relay: string; cluster: string };
+}
+
+/** A partner that reaches this node through tunnels this node dials (REVERSE-TUNNEL, on the tunnel's far end). */
+export interface ReverseDialer {
+  /** The partner that calls this node over the tunnels. */
+  peer: string;
+  /** This node's peer cluster to that partner: the tunnels ride on it. */
+  cluster: string;
+  /** Unix socket of the Envoy listener that opens one tunnel per connection. */
+  socket: string;
+}
+
 /** A partner whose inbound route authenticates by Kuscia token (it may connect without a client certificate). */
 export interface TokenPartner {
   domain: string;
@@ -96,8 +134,14 @@ export interface Ir {
   partners: PartnerTrust[];
   /** Partners with an inbound Token route: the public port then accepts TLS without client certificates. */
   tokenPartners: TokenPartner[];
-  /** Unix sockets: the node's handshake server (behind the public port) and Envoy's handshake egress. */
-  sockets: { handshake: string; egress: string };
+  /** Unix sockets: the node's handshake server (behind the public port) and Envoy's handshake egress; tunnel sockets live in `run`. */
+  sockets: { handshake: string; egress: string; run: string };
+  relays: Relay[];
+  reverseDialers: ReverseDialer[];
+  /** Partners that dial tunnels into this node (REVERSE-TUNNEL outbound routes here). */
+  reversePeers: string[];
+  /** Accept plaintext HTTP on the public port (behind a TLS-terminating gateway; token routes only). */
+  publicPlaintext: boolean;
   peers: Peer[];
   blockedPeers: BlockedPeer[];
   services: LocalService[];

@@ -3,9 +3,9 @@
 import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
-import { ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
-import { decodePartnerCa, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
-import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, ResourceStatus, TokenPartner } from './ir.ts';
+import { PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
+import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
+import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, TokenPartner } from './ir.ts';
 
 /**
  * What the node knows besides the resources: the rolling tokens of the Kuscia
@@ -20,12 +20,14 @@ export interface TranslationRuntime {
     /** A sentence per Token route for its status (revision, heartbeat), by route id Kind/name. */
     describe?: (routeId: string) => { ready: boolean; reason: string; fix?: string } | undefined;
   };
-  sockets: { handshake: string; egress: string };
+  /** Reverse tunnels this node dials, per partner (control-plane/tunnels), for route statuses. */
+  tunnels?: { describe: (peer: string) => { ready: boolean; reason: string } | undefined };
+  sockets: { handshake: string; egress: string; run: string };
 }
 
 export const NO_RUNTIME: TranslationRuntime = {
   tokens: { inbound: new Map(), outbound: new Map() },
-  sockets: { handshake: '/run/ferry/handshake.sock', egress: '/run/ferry/egress.sock' },
+  sockets: { handshake: '/run/ferry/handshake.sock', egress: '/run/ferry/egress.sock', run: '/run/ferry' },
 };
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -44,9 +46,43 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
   // Ports already taken on this machine by the node, and by local-port mappings as they are handed out.
   const portOwners = new Map<number, string>(Object.entries(config.listeners).map(([name, l]) => [l.port, `the node's ${name} listener`]));
 
+  const relays: Relay[] = [];
+  const reverseDialers: ReverseDialer[] = [];
+  const reversePeers: string[] = [];
+  const deferred: RouteResource[] = [];
+  const isRelayed = (r: RouteResource) => r.spec.transit?.transitMethod === 'THIRD-DOMAIN';
+
+  const addOutbound = (route: RouteResource, path: Peer['path']): void => {
+    const id = `${route.kind}/${route.metadata.name}`;
+    const { destination } = route.spec;
+    const partner = trusted.get(destination)!;
+    const peer = outboundPeer(route, partner, path);
+    const clash = peer.localPorts.find((m) => portOwners.has(m.port));
+    if (clash) {
+      const reason = `local port ${clash.port} is already used by ${portOwners.get(clash.port)}`;
+      blockedPeers.push({ domain: destination, route: id, reason });
+      statuses.push(notReady(route, reason, `pick another port in the ${LOCAL_PORTS_ANNOTATION} annotation`));
+      return;
+    }
+    for (const m of peer.localPorts) portOwners.set(m.port, `${id} (${m.service}.${destination}.svc)`);
+    if (peer.auth === 'Token') peer.token = runtime.tokens.outbound.get(destination) ?? { pending: `the token handshake with ${destination} has not run yet` };
+    peers.push(peer);
+    if (path.kind === 'reverse') reversePeers.push(destination);
+    const mapped = peer.localPorts.map((m) => `127.0.0.1:${m.port} -> ${m.service}.${destination}.svc${m.tcp ? ' (TCP)' : ''}`);
+    const via = `outbound: engines reach *.${destination}.svc ${describePath(peer)}`;
+    const token = peer.auth === 'Token' ? runtime.tokens.describe?.(id) : undefined;
+    statuses.push(token
+      ? { kind: route.kind, name: route.metadata.name, ready: token.ready, reason: `${via} with a rolling token: ${token.reason}`, ...(token.fix ? { fix: token.fix } : {}) }
+      : { kind: route.kind, name: route.metadata.name, ready: peer.auth === 'MTLS', reason: `${via} with ${peer.auth === 'MTLS' ? 'mTLS' : 'a rolling token (handshake not started)'}${mapped.length ? `; ${mapped.join(', ')}` : ''}` });
+  };
+
   for (const route of resources.routes) {
     const id = `${route.kind}/${route.metadata.name}`;
     const { source, destination } = route.spec;
+    if (source !== self && destination !== self) {
+      deferred.push(route); // a relay rule: needs this node's own way to the destination
+      continue;
+    }
     if (source === self) {
       const taken = outboundByDestination.get(destination);
       if (taken) {
@@ -61,41 +97,73 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
         statuses.push(notReady(route, reason, partnerFix(destination)));
         continue;
       }
-      const peer = outboundPeer(route, partner);
-      const clash = peer.localPorts.find((m) => portOwners.has(m.port));
-      if (clash) {
-        const reason = `local port ${clash.port} is already used by ${portOwners.get(clash.port)}`;
-        blockedPeers.push({ domain: destination, route: id, reason });
-        statuses.push(notReady(route, reason, `pick another port in the ${LOCAL_PORTS_ANNOTATION} annotation`));
+      if (isRelayed(route)) {
+        deferred.push(route); // needs the peer link to the relay, built first
         continue;
       }
-      for (const m of peer.localPorts) portOwners.set(m.port, `${id} (${m.service}.${destination}.svc)`);
-      if (peer.auth === 'Token') peer.token = runtime.tokens.outbound.get(destination) ?? { pending: `the token handshake with ${destination} has not run yet` };
-      peers.push(peer);
-      const mapped = peer.localPorts.map((m) => `127.0.0.1:${m.port} -> ${m.service}.${destination}.svc${m.tcp ? ' (TCP)' : ''}`);
-      const via = `outbound: engines reach *.${destination}.svc through ${route.spec.endpoint!.host}:${route.spec.endpoint!.ports[0]!.port}`;
-      const token = peer.auth === 'Token' ? runtime.tokens.describe?.(id) : undefined;
-      statuses.push(token
-        ? { kind: route.kind, name: route.metadata.name, ready: token.ready, reason: `${via} with a rolling token: ${token.reason}`, ...(token.fix ? { fix: token.fix } : {}) }
-        : { kind: route.kind, name: route.metadata.name, ready: peer.auth === 'MTLS', reason: `${via} with ${peer.auth === 'MTLS' ? 'mTLS' : 'a rolling token (handshake not started)'}${mapped.length ? `; ${mapped.join(', ')}` : ''}` });
+      const proxy = parseProxy(route.metadata.annotations?.[PROXY_ANNOTATION] ?? '');
+      addOutbound(route, route.spec.transit?.transitMethod === 'REVERSE-TUNNEL' ? { kind: 'reverse' } : proxy ? { kind: 'proxy', ...proxy } : { kind: 'direct' });
     } else {
       // Inbound (destination is this node): trust comes from the partner Domain,
       // access from each Service's access-domain annotation.
-      if (trusted.has(source) && route.spec.authenticationType === 'Token') {
-        const tokens = runtime.tokens.inbound.get(source) ?? [];
-        tokenPartners.push({ domain: source, tokens: [...tokens] });
-        const token = runtime.tokens.describe?.(id);
-        statuses.push({
-          kind: route.kind, name: route.metadata.name, ready: tokens.length > 0,
-          reason: token?.reason ?? (tokens.length ? `inbound: ${source} authenticates with a rolling token` : `inbound: waiting for ${source} to complete the token handshake`),
-          ...(tokens.length ? {} : { fix: token?.fix ?? `${source}'s node must have a Token route to ${self} and this node's CA certificate in its Domain ${self}` }),
-        });
-      } else if (trusted.has(source)) {
-        statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `inbound: ${source} authenticates with a certificate from its CA; it may call the Services whose ${ACCESS_DOMAIN_ANNOTATION} names it` });
-      } else {
-        statuses.push(notReady(route, partnerProblem(resources.domains, source), partnerFix(source)));
+      if (route.spec.transit?.transitMethod === 'REVERSE-TUNNEL') {
+        deferred.push(route); // this node dials the tunnels over its own route to the source
+        continue;
       }
+      statuses.push(inboundStatusFor(route, self, trusted, resources.domains, runtime, tokenPartners));
     }
+  }
+
+  // Relayed peers, in dependency order (a relay may itself be reached through a relay).
+  let pending = deferred.filter((r) => r.spec.source === self);
+  for (let pass = 0; pass < 4 && pending.length; pass++) {
+    const waiting: RouteResource[] = [];
+    for (const route of pending) {
+      const relay = route.spec.transit!.domain!.domainID;
+      const hop = peers.find((p) => p.domain === relay && p.auth === 'MTLS' && p.path.kind !== 'reverse');
+      if (!hop) { waiting.push(route); continue; }
+      addOutbound(route, { kind: 'relay', relay, relayCluster: hop.cluster });
+    }
+    pending = waiting;
+  }
+  for (const route of pending) {
+    const relay = route.spec.transit!.domain!.domainID;
+    const id = `${route.kind}/${route.metadata.name}`;
+    const reason = `no usable route from ${self} to the relay ${relay} (it must exist, be ready, use MTLS and not be a reverse tunnel)`;
+    blockedPeers.push({ domain: route.spec.destination, route: id, reason });
+    statuses.push(notReady(route, reason, `apply a route ${self} -> ${relay} (MTLS) and make it ready: the relay is reached over it`));
+  }
+
+  for (const route of deferred.filter((r) => r.spec.source !== self)) {
+    const id = `${route.kind}/${route.metadata.name}`;
+    const { source, destination } = route.spec;
+    if (destination === self) {
+      // REVERSE-TUNNEL, far end: this node dials tunnels to the source over its own route there.
+      const out = peers.find((p) => p.domain === source && p.path.kind !== 'reverse');
+      if (!trusted.has(source)) {
+        statuses.push(notReady(route, partnerProblem(resources.domains, source), partnerFix(source)));
+      } else if (!out) {
+        statuses.push(notReady(route, `${self} has no usable route to ${source} to dial the tunnels over`, `apply a route ${self} -> ${source} with ${source}'s endpoint (${self} dials out; nothing dials in)`));
+      } else {
+        reverseDialers.push({ peer: source, cluster: out.cluster, socket: `${runtime.sockets.run}/reverse-${source}.sock` });
+        const tunnels = runtime.tunnels?.describe(source);
+        statuses.push({ kind: route.kind, name: route.metadata.name, ready: tunnels?.ready ?? false, reason: `inbound: ${source} reaches ${self} through tunnels ${self} dials over ${out.route}${tunnels ? `: ${tunnels.reason}` : ' (not started)'}`, ...(tunnels?.ready ? {} : { fix: `check ${out.route}: ${self} must reach ${source}'s public port` }) });
+      }
+      continue;
+    }
+    // A relay rule: carry origin -> destination.
+    const out = peers.find((p) => p.domain === destination);
+    if (!out || out.path.kind === 'reverse' || out.path.kind === 'proxy') {
+      statuses.push(notReady(route, out ? `${self}'s route to ${destination} goes ${describePath(out)}: a relay forwards only to an endpoint or another relay` : `${self} has no route to ${destination}: a relay needs one to know where ${destination} is`, `apply a route ${self} -> ${destination} with its endpoint (or through another relay)`));
+      continue;
+    }
+    relays.push({
+      origin: source,
+      destination,
+      route: id,
+      next: out.path.kind === 'relay' ? { kind: 'relay', relay: out.path.relay, cluster: out.cluster } : { kind: 'endpoint', host: out.host, port: out.port },
+    });
+    statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `relay: ${self} carries ${source} -> ${destination} (TLS end to end: ${self} sees ciphertext) ${out.path.kind === 'relay' ? `on to the relay ${out.path.relay}` : `to ${out.host}:${out.port}`}` });
   }
 
   const services = resources.services.map((s) => localService(s, self));
@@ -121,11 +189,34 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     partners,
     tokenPartners,
     sockets: runtime.sockets,
+    relays,
+    reverseDialers,
+    reversePeers,
+    publicPlaintext: config.publicPlaintext === true,
     peers,
     blockedPeers,
     services,
     statuses,
   };
+}
+
+function inboundStatusFor(route: RouteResource, self: string, trusted: Map<string, PartnerTrust>, domains: DomainResource[], runtime: TranslationRuntime, tokenPartners: TokenPartner[]): ResourceStatus {
+  const id = `${route.kind}/${route.metadata.name}`;
+  const { source } = route.spec;
+  if (trusted.has(source) && route.spec.authenticationType === 'Token') {
+    const tokens = runtime.tokens.inbound.get(source) ?? [];
+    tokenPartners.push({ domain: source, tokens: [...tokens] });
+    const token = runtime.tokens.describe?.(id);
+    return {
+      kind: route.kind, name: route.metadata.name, ready: tokens.length > 0,
+      reason: token?.reason ?? (tokens.length ? `inbound: ${source} authenticates with a rolling token` : `inbound: waiting for ${source} to complete the token handshake`),
+      ...(tokens.length ? {} : { fix: token?.fix ?? `${source}'s node must have a Token route to ${self} and this node's CA certificate in its Domain ${self}` }),
+    };
+  }
+  if (trusted.has(source)) {
+    return { kind: route.kind, name: route.metadata.name, ready: true, reason: `inbound: ${source} authenticates with a certificate from its CA; it may call the Services whose ${ACCESS_DOMAIN_ANNOTATION} names it` };
+  }
+  return notReady(route, partnerProblem(domains, source), partnerFix(source));
 }
 
 function trustedPartners(domains: DomainResource[], self: string, statuses: ResourceStatus[]): PartnerTrust[] {
@@ -174,13 +265,25 @@ function partnerFix(domain: string): string {
   return `apply a Domain named ${domain} with role: partner and spec.cert = base64 of the CA that \`ferry cert export\` prints on ${domain}'s node`;
 }
 
+function describePath(p: Peer): string {
+  switch (p.path.kind) {
+    case 'direct': return `through ${p.host}:${p.port}`;
+    case 'proxy': return `through ${p.host}:${p.port} via the forward proxy ${p.path.host}:${p.path.port}`;
+    case 'relay': return `through the relay ${p.path.relay} (TLS end to end to ${p.domain})`;
+    case 'reverse': return `through the tunnels ${p.domain} dials in (reverse tunnel)`;
+  }
+}
+
 function notReady(route: RouteResource, reason: string, fix: string): ResourceStatus {
   return { kind: route.kind, name: route.metadata.name, ready: false, reason, fix };
 }
 
-function outboundPeer(route: RouteResource, partner: PartnerTrust): Peer {
-  const { source, destination, endpoint } = route.spec;
+function outboundPeer(route: RouteResource, partner: PartnerTrust, path: Peer['path']): Peer {
+  const { source, destination } = route.spec;
+  // Relayed and reverse-tunnel routes may have no endpoint: the TLS session still goes to the destination's gateway.
+  const endpoint = route.spec.endpoint ?? { host: destination, ports: [{ name: path.kind === 'reverse' ? 'tunnel' : 'relay', port: 443, protocol: 'HTTP' as const }] };
   const port = endpoint.ports[0]!;
+  const tlsCA = route.spec.mTLSConfig?.tlsCA;
   return {
     domain: destination,
     route: `${route.kind}/${route.metadata.name}`,
@@ -188,6 +291,8 @@ function outboundPeer(route: RouteResource, partner: PartnerTrust): Peer {
     host: endpoint.host,
     port: port.port,
     sni: IPV4.test(endpoint.host) || endpoint.host.includes(':') ? destination : endpoint.host,
+    path,
+    ...(tlsCA ? { endpointCaPem: decodedCa(tlsCA) } : {}),
     pathPrefix: (port.pathPrefix ?? '').replace(/\/+$/, ''),
     headersToAdd: Object.entries(route.spec.requestHeadersToAdd ?? {}).sort(([a], [b]) => a.localeCompare(b)),
     caPem: partner.caPem,

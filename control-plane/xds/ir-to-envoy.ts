@@ -53,12 +53,17 @@ export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyReso
       ...ir.services.map(serviceCluster),
       ...(ir.tokenPartners.length ? [handshakeCluster(ir)] : []),
       ...(ir.peers.some((p) => p.auth === 'Token' && p.localPorts.length) ? [internalLoopbackCluster(ir)] : []),
+      ...ir.peers.filter((p) => p.path.kind === 'proxy').map(proxyCluster),
+      ...relayEndpointClusters(ir),
+      ...ir.reversePeers.map((peer) => pipeCluster(tunnelInClusterName(peer), tunnelInSocket(ir, peer))),
     ],
     listeners: [
       publicListener(ir),
       internalListener(ir),
       ...ir.peers.flatMap((p) => p.localPorts.map((m) => localPortListener(ir, p, m))),
       ...(ir.peers.some((p) => p.auth === 'Token') ? [handshakeEgressListener(ir)] : []),
+      ...ir.peers.filter((p) => p.path.kind === 'proxy' || p.path.kind === 'relay').map((p) => tunnelListener(ir, p)),
+      ...ir.reverseDialers.map((d) => reverseDialListener(ir, d)),
     ],
     routes: [publicRoutes(ir), internalRoutes(ir)],
     secrets: secrets(ir, gateway),
@@ -122,8 +127,25 @@ function peerCluster(ir: Ir, p: Peer): J {
   // partner ALPN token, so the peer authenticates exactly as it would behind a
   // TLS-terminating gateway.
   const mtls = p.auth === 'MTLS';
+  const validation = p.endpointCaPem
+    ? {
+      // A TLS-terminating gateway (e.g. the partner institution's nginx) answers: its own CA and name.
+      validation_context: {
+        trusted_ca: { inline_string: p.endpointCaPem },
+        match_typed_subject_alt_names: [IPV4.test(p.host) ? { san_type: 'IP_ADDRESS', matcher: { exact: p.host } } : { san_type: 'DNS', matcher: { exact: p.host } }],
+      },
+    }
+    : {
+      combined_validation_context: {
+        // The peer must present its own gateway identity, signed by its own CA.
+        default_validation_context: {
+          match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: spiffeId(p.domain) } }],
+        },
+        validation_context_sds_secret_config: sds(SECRET.peerCa(p.domain)),
+      },
+    };
   return {
-    ...endpointCluster(p.cluster, [p.host], p.port),
+    ...peerEndpoint(ir, p),
     typed_extension_protocol_options: httpOptions(true),
     transport_socket: {
       name: 'envoy.transport_sockets.tls',
@@ -133,17 +155,125 @@ function peerCluster(ir: Ir, p: Peer): J {
         common_tls_context: {
           alpn_protocols: mtls ? ['h2', partnerAlpn(ir.domain)] : ['h2'],
           ...(mtls ? { tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)] } : {}),
-          combined_validation_context: {
-            // The peer must present its own gateway identity, signed by its own CA.
-            default_validation_context: {
-              match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: spiffeId(p.domain) } }],
-            },
-            validation_context_sds_secret_config: sds(SECRET.peerCa(p.domain)),
-          },
+          ...validation,
         },
       },
     },
   };
+}
+
+/**
+ * Where the TLS session to a peer goes: its endpoint; or an internal listener
+ * that carries it in a CONNECT tunnel (through a relay domain or a forward
+ * proxy); or, for a reverse tunnel, the node's tunnel broker, which splices it
+ * into a connection the peer dialled in.
+ */
+function peerEndpoint(ir: Ir, p: Peer): J {
+  if (p.path.kind === 'direct') return endpointCluster(p.cluster, [p.host], p.port);
+  const address = p.path.kind === 'reverse'
+    ? { pipe: { path: tunnelOutSocket(ir, p.domain) } }
+    : { envoy_internal_address: { server_listener_name: tunnelListenerName(p.domain) } };
+  return {
+    ...endpointCluster(p.cluster, ['127.0.0.1'], 1),
+    type: 'STATIC',
+    load_assignment: { cluster_name: p.cluster, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] },
+  };
+}
+
+const tunnelListenerName = (domain: string) => `tunnel-${domain}`;
+/** Reverse tunnels, on the calling side: Envoy's connections to the peer go in here (the broker splices them into a tunnel)... */
+export const tunnelOutSocket = (ir: Ir, peer: string) => `${ir.sockets.run}/tunnel-out-${peer}.sock`;
+/** ...and tunnels the peer dials arrive here. */
+export const tunnelInSocket = (ir: Ir, peer: string) => `${ir.sockets.run}/tunnel-in-${peer}.sock`;
+/** The relay authority: CONNECT ferry-relay.<destination>.svc asks a relay to carry the tunnel to the destination. */
+export const relayHost = (destination: string) => `ferry-relay.${destination}.svc`;
+/** CONNECT ferry-tunnel.<domain>.svc: a reverse tunnel dialled into <domain>. */
+export const tunnelHost = (domain: string) => `ferry-tunnel.${domain}.svc`;
+
+/**
+ * The internal listener that opens the CONNECT tunnel a relayed or proxied
+ * peer's TLS session travels in: HTTP/2 CONNECT over the link to the relay
+ * (as this domain, for this origin), or HTTP/1.1 CONNECT to the proxy.
+ */
+function tunnelListener(ir: Ir, p: Peer): J {
+  const name = tunnelListenerName(p.domain);
+  const relay = p.path.kind === 'relay';
+  const tunneling = relay
+    ? {
+      hostname: `${relayHost(p.domain)}:443`,
+      headers_to_add: [
+        overwrite('Kuscia-Host', relayHost(p.domain)),
+        overwrite('Kuscia-Source', ir.domain),
+        overwrite('Kuscia-Origin-Source', ir.domain),
+        overwrite('x-interconn-protocol', 'kuscia'),
+      ],
+    }
+    : { hostname: `${p.host}:${p.port}` };
+  return {
+    name,
+    internal_listener: {},
+    filter_chains: [{ filters: [{
+      name: 'envoy.filters.network.tcp_proxy',
+      typed_config: {
+        '@type': TYPE.tcpProxy,
+        stat_prefix: name,
+        cluster: p.path.kind === 'relay' ? p.path.relayCluster : proxyClusterName(p.domain),
+        tunneling_config: tunneling,
+        idle_timeout: '3600s',
+      },
+    }] }],
+  };
+}
+
+const proxyClusterName = (domain: string) => `proxy-to-${domain}`;
+const relayClusterName = (destination: string) => `relay-to-${destination}`;
+const tunnelInClusterName = (peer: string) => `tunnel-in-${peer}`;
+
+/** A Unix-socket upstream (the node's tunnel broker). */
+function pipeCluster(name: string, path: string): J {
+  return { name, type: 'STATIC', connect_timeout: '5s', load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path } } } }] }] } };
+}
+
+/** As a relay: plain TCP to each destination's endpoint (the bytes are the origin's TLS session). */
+function relayEndpointClusters(ir: Ir): J[] {
+  const seen = new Map<string, J>();
+  for (const r of ir.relays) {
+    if (r.next.kind === 'endpoint' && !seen.has(r.destination)) seen.set(r.destination, endpointCluster(relayClusterName(r.destination), [r.next.host], r.next.port));
+  }
+  return [...seen.values()];
+}
+
+/**
+ * Reverse tunnel, dialling side: each connection the node opens to this Unix
+ * socket becomes one CONNECT ferry-tunnel.<peer>.svc over this node's mTLS
+ * link to the peer, which keeps it to carry its calls to this node.
+ */
+function reverseDialListener(ir: Ir, d: Ir['reverseDialers'][number]): J {
+  const name = `reverse-dial-${d.peer}`;
+  return {
+    name,
+    address: { pipe: { path: d.socket, mode: 0o600 } },
+    filter_chains: [{ filters: [{
+      name: 'envoy.filters.network.tcp_proxy',
+      typed_config: {
+        '@type': TYPE.tcpProxy,
+        stat_prefix: name,
+        cluster: d.cluster,
+        tunneling_config: {
+          hostname: `${tunnelHost(d.peer)}:443`,
+          headers_to_add: [overwrite('Kuscia-Host', tunnelHost(d.peer)), overwrite('Kuscia-Source', ir.domain), overwrite('Kuscia-Origin-Source', ir.domain), overwrite('x-interconn-protocol', 'kuscia')],
+        },
+        // Idle tunnels wait for calls; the node replaces any that close.
+        idle_timeout: '0s',
+      },
+    }] }],
+  };
+}
+
+/** The forward proxy (e.g. squid) a peer is reached through: plain HTTP/1.1, CONNECT. */
+function proxyCluster(p: Peer): J {
+  const path = p.path as { host: string; port: number };
+  return endpointCluster(proxyClusterName(p.domain), [path.host], path.port);
 }
 
 /** This node's internal listener as an upstream (HTTP/2 cleartext, loopback): local ports of Token routes go through it. */
@@ -403,7 +533,7 @@ function publicListener(ir: Ir): J {
     name: LISTENER.public,
     address: { socket_address: { address: ir.publicListener.address, port_value: ir.publicListener.port } },
     listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPE.tlsInspector } }],
-    filter_chains: ir.partners.map((p) => ({
+    filter_chains: [...ir.partners.map((p): J => ({
       name: `partner-${p.domain}`,
       filter_chain_match: { application_protocols: [partnerAlpn(p.domain)] },
       transport_socket: downstreamTls({
@@ -415,7 +545,13 @@ function publicListener(ir: Ir): J {
         },
       }),
       filters: [hcm],
-    })),
+    })), ...(ir.publicPlaintext ? [{
+      // publicPlaintext: a TLS-terminating gateway in front forwards plain HTTP.
+      // No certificate here, ever: only a valid token authenticates (else 401).
+      name: 'plaintext',
+      filter_chain_match: { transport_protocol: 'raw_buffer' },
+      filters: [hcm],
+    }] : [])],
     // Senders without the ALPN token: with Token routes, token senders (Kuscia,
     // a TLS-terminating gateway, a Ferry Token route): no client certificate is
     // asked for and every request needs a valid token (see tokenGate). Envoy's
@@ -695,7 +831,68 @@ function publicRoutes(ir: Ir): J {
     }),
   ];
   const fallback = { name: 'unknown', domains: ['*'], routes: ir.tokenPartners.length ? [...tokenGate(ir), ...unknown] : unknown };
-  return { name: L, typed_per_filter_config: partnerRbacPerRoute(ir), virtual_hosts: [...ir.services.map((s) => publicServiceHost(ir, s)), fallback] };
+  return {
+    name: L,
+    typed_per_filter_config: partnerRbacPerRoute(ir),
+    virtual_hosts: [...ir.services.map((s) => publicServiceHost(ir, s)), ...relayHosts(ir), ...tunnelHosts(ir), fallback],
+  };
+}
+
+/**
+ * As a relay: CONNECT ferry-relay.<destination>.svc from a partner, for an
+ * origin/destination pair this node agreed to carry, goes on as TCP to the
+ * destination's endpoint (or as CONNECT to the next relay). Any other pair: 403.
+ * The hop may be the origin itself or a relay before this one (any partner,
+ * authenticated by its certificate); the origin is what the pair names.
+ */
+function relayHosts(ir: Ir): J[] {
+  const L = LISTENER.public;
+  const byDestination = new Map<string, Ir['relays']>();
+  for (const r of ir.relays) byDestination.set(r.destination, [...(byDestination.get(r.destination) ?? []), r]);
+  const hopRbac = { typed_per_filter_config: rbacPerRoute(Object.fromEntries(ir.partners.map((p) => [`hop-${p.domain}`, {
+    permissions: [{ header: { name: 'kuscia-source', string_match: { exact: p.domain } } }],
+    principals: [{ authenticated: { principal_name: { exact: spiffeId(p.domain) } } }],
+  }]))) };
+  return [...byDestination].map(([destination, rules]) => ({
+    name: `relay-${destination}`,
+    domains: [relayHost(destination), `${relayHost(destination)}:*`],
+    routes: [
+      ...rules.map((r) => ({
+        name: `relay-${r.origin}-to-${destination}`,
+        stat_prefix: `relay.${r.origin}.${destination}`,
+        match: { connect_matcher: {}, headers: [{ name: 'kuscia-origin-source', string_match: { exact: r.origin } }] },
+        route: r.next.kind === 'endpoint'
+          ? { cluster: relayClusterName(destination), timeout: '0s', idle_timeout: '3600s', upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] }
+          : { cluster: r.next.cluster, timeout: '0s', idle_timeout: '3600s', upgrade_configs: [{ upgrade_type: 'CONNECT' }] },
+        ...(r.next.kind === 'relay' ? { request_headers_to_add: [overwrite('Kuscia-Source', ir.domain), overwrite('Kuscia-Host', relayHost(destination))] } : {}),
+        ...hopRbac,
+      })),
+      ...alsoForConnect({
+        name: `relay-refused-${destination}`,
+        match: { prefix: '/' },
+        ...directError(ir, L, 403, `${ir.domain} does not relay %REQ(kuscia-origin-source)% -> ${destination}: ${ir.domain} must apply a route from that origin to ${destination} with transit THIRD-DOMAIN via ${ir.domain}`),
+        ...hopRbac,
+      }),
+    ],
+  }));
+}
+
+/** Reverse tunnels dialled into this node: CONNECT ferry-tunnel.<self>.svc from a partner whose route here is REVERSE-TUNNEL. */
+function tunnelHosts(ir: Ir): J[] {
+  if (!ir.reversePeers.length) return [];
+  const L = LISTENER.public;
+  return [{
+    name: 'reverse-tunnels',
+    domains: [tunnelHost(ir.domain), `${tunnelHost(ir.domain)}:*`],
+    routes: [
+      ...ir.reversePeers.map((peer) => ({
+        name: `tunnel-from-${peer}`,
+        match: { connect_matcher: {}, headers: [{ name: 'kuscia-source', string_match: { exact: peer } }] },
+        route: { cluster: tunnelInClusterName(peer), timeout: '0s', idle_timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] },
+      })),
+      ...alsoForConnect({ name: 'tunnel-refused', match: { prefix: '/' }, ...directError(ir, L, 403, `${ir.domain} takes reverse tunnels only from partners its REVERSE-TUNNEL routes name`) }),
+    ],
+  }];
 }
 
 /**
