@@ -6,7 +6,7 @@
 set -euo pipefail
 say() { echo "setup: $*" >&2; }
 # binary:package
-wanted=(nginx:nginx squid:squid prometheus:prometheus promtool:prometheus wrk:wrk h2load:nghttp2-client ip:iproute2)
+wanted=(nginx:nginx squid:squid prometheus:prometheus promtool:prometheus wrk:wrk h2load:nghttp2-client ip:iproute2 nft:nftables)
 missing=()
 for pair in "${wanted[@]}"; do
   bin="${pair%%:*}"; pkg="${pair#*:}"
