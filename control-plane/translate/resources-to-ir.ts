@@ -161,7 +161,7 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
       origin: source,
       destination,
       route: id,
-      next: out.path.kind === 'relay' ? { kind: 'relay', relay: out.path.relay, cluster: out.cluster } : { kind: 'endpoint', host: out.host, port: out.port },
+      next: out.path.kind === 'relay' ? { kind: 'relay', relay: out.path.relay, cluster: out.path.relayCluster } : { kind: 'endpoint', host: out.host, port: out.port },
     });
     statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `relay: ${self} carries ${source} -> ${destination} (TLS end to end: ${self} sees ciphertext) ${out.path.kind === 'relay' ? `on to the relay ${out.path.relay}` : `to ${out.host}:${out.port}`}` });
   }

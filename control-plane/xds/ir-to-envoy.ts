@@ -427,6 +427,8 @@ function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[], inlin
       strip_any_host_port: true,
       local_reply_config: localReplyConfig(ir, listener),
       access_log: accessLog(ir, listener, inline?.logFile),
+      // A tunnel (CONNECT, relays, reverse tunnels) is logged when it opens, not only hours later when it closes.
+      access_log_options: { flush_log_on_tunnel_successfully_established: true },
       // Local tools such as `nc -X connect` and socat speak HTTP/1.0 CONNECT; partners never need it.
       ...(listener === LISTENER.internal ? { http_protocol_options: { accept_http_10: true } } : {}),
       // Partners are authenticated: their request id is kept, so both domains log the same id.
