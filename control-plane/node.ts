@@ -19,6 +19,7 @@ import { ControlPlaneMetrics } from './metrics.ts';
 import { startRotation } from './logs/rotation.ts';
 import { TokenManager } from './tokens/manager.ts';
 import { publishedCaBundle } from './ca-rotation.ts';
+import { TunnelManager } from './tunnels/manager.ts';
 
 export interface RunningNode {
   config: NodeConfig;
@@ -56,12 +57,19 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
     ...(process.env.FERRY_HEARTBEAT_MS ? { heartbeatMs: Number(process.env.FERRY_HEARTBEAT_MS) } : {}),
   });
   const renewer = new CertRenewer({ home, domain: config.domain, lifetimeSeconds, log: log.child({ component: 'certs' }), onRenewed: (gw) => reconciler?.setGateway(gw), onCaChanged: (pem) => reconciler?.setOwnCa(pem) });
+  const tunnels = new TunnelManager({
+    publicListener: config.listeners.public,
+    log: log.child({ component: 'tunnels' }),
+    ...(process.env.FERRY_REVERSE_TUNNELS ? { size: Number(process.env.FERRY_REVERSE_TUNNELS) } : {}),
+    onChange: () => reconciler?.schedule(),
+  });
   reconciler = new Reconciler({
     store, config, ads, metrics, log: log.child({ component: 'translator' }),
     ownCaPem: publishedCaBundle(home),
     accessLogDir: paths.logs,
     gateway: renewer.gateway,
-    runtime: () => tokens.runtime(),
+    runtime: () => ({ ...tokens.runtime(), tunnels }),
+    onTranslated: (ir) => { void tunnels.sync(ir).catch((err) => log.error({ err }, 'reverse tunnels: could not start')); },
   });
   renewer.start();
   reconciler.reconcile();
@@ -127,6 +135,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
       renewer.stop();
       stopRotation();
       await tokens.stop();
+      await tunnels.stop();
       await supervisor.stop();
       await api.close();
       await ads.close();

@@ -6,7 +6,7 @@ import type { NodeConfig } from './config.ts';
 import type { Store } from './store/store.ts';
 import { groupResources } from './resources/types.ts';
 import { translateToIr, type TranslationRuntime } from './translate/resources-to-ir.ts';
-import type { ResourceStatus } from './translate/ir.ts';
+import type { Ir, ResourceStatus } from './translate/ir.ts';
 import { translateToEnvoy, type GatewayKeyMaterial } from './xds/ir-to-envoy.ts';
 import { buildSnapshot, checkReferences, type Snapshot } from './ads/snapshot.ts';
 import { EncodeCache } from '../envoy/proto-json.ts';
@@ -32,6 +32,8 @@ export interface ReconcilerDeps {
   metrics?: ControlPlaneMetrics;
   /** Tokens and socket paths (control-plane/tokens); absent in tests that need none. */
   runtime?: () => TranslationRuntime;
+  /** Each successful translation's IR, for the parts of the node that run what it asks (reverse tunnels). */
+  onTranslated?: (ir: Ir) => void;
 }
 
 export class Reconciler {
@@ -72,6 +74,7 @@ export class Reconciler {
       const ir = translateToIr(groupResources(store.list()), config, ownCaPem, this.deps.accessLogDir, this.deps.runtime?.());
       statuses = ir.statuses;
       const envoy = translateToEnvoy(ir, gateway);
+      this.deps.onTranslated?.(ir);
       const problems = checkReferences(envoy);
       if (problems.length) throw new Error(`inconsistent configuration: ${problems.join('; ')}`);
       this.snapshot = buildSnapshot(envoy, this.snapshot, this.encodeCache);

@@ -106,6 +106,13 @@ export interface ReverseDialer {
   socket: string;
 }
 
+/** Calling side of a reverse tunnel: the peer's tunnels arrive on inSocket; Envoy's connections to the peer go to outSocket. */
+export interface ReverseTunnel {
+  peer: string;
+  inSocket: string;
+  outSocket: string;
+}
+
 /** A partner whose inbound route authenticates by Kuscia token (it may connect without a client certificate). */
 export interface TokenPartner {
   domain: string;
@@ -138,8 +145,8 @@ export interface Ir {
   sockets: { handshake: string; egress: string; run: string };
   relays: Relay[];
   reverseDialers: ReverseDialer[];
-  /** Partners that dial tunnels into this node (REVERSE-TUNNEL outbound routes here). */
-  reversePeers: string[];
+  /** Partners that dial tunnels into this node (REVERSE-TUNNEL outbound routes here), with the broker's sockets. */
+  reverseTunnels: ReverseTunnel[];
   /** Accept plaintext HTTP on the public port (behind a TLS-terminating gateway; token routes only). */
   publicPlaintext: boolean;
   peers: Peer[];

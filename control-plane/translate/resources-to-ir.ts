@@ -5,7 +5,7 @@ import type { NodeConfig } from '../config.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
 import { PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
-import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, TokenPartner } from './ir.ts';
+import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
 
 /**
  * What the node knows besides the resources: the rolling tokens of the Kuscia
@@ -48,7 +48,7 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
 
   const relays: Relay[] = [];
   const reverseDialers: ReverseDialer[] = [];
-  const reversePeers: string[] = [];
+  const reverseTunnels: ReverseTunnel[] = [];
   const deferred: RouteResource[] = [];
   const isRelayed = (r: RouteResource) => r.spec.transit?.transitMethod === 'THIRD-DOMAIN';
 
@@ -67,10 +67,15 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     for (const m of peer.localPorts) portOwners.set(m.port, `${id} (${m.service}.${destination}.svc)`);
     if (peer.auth === 'Token') peer.token = runtime.tokens.outbound.get(destination) ?? { pending: `the token handshake with ${destination} has not run yet` };
     peers.push(peer);
-    if (path.kind === 'reverse') reversePeers.push(destination);
+    if (path.kind === 'reverse') reverseTunnels.push({ peer: destination, inSocket: `${runtime.sockets.run}/tunnel-in-${destination}.sock`, outSocket: `${runtime.sockets.run}/tunnel-out-${destination}.sock` });
     const mapped = peer.localPorts.map((m) => `127.0.0.1:${m.port} -> ${m.service}.${destination}.svc${m.tcp ? ' (TCP)' : ''}`);
     const via = `outbound: engines reach *.${destination}.svc ${describePath(peer)}`;
     const token = peer.auth === 'Token' ? runtime.tokens.describe?.(id) : undefined;
+    const tunnels = path.kind === 'reverse' ? runtime.tunnels?.describe(destination) : undefined;
+    if (path.kind === 'reverse') {
+      statuses.push({ kind: route.kind, name: route.metadata.name, ready: tunnels?.ready ?? false, reason: `${via}: ${tunnels?.reason ?? 'the tunnel broker has not started'}`, ...(tunnels?.ready ? {} : { fix: `${destination}'s node must have a REVERSE-TUNNEL route ${self} -> ${destination}, a route to ${self}'s public port, and be running` }) });
+      return;
+    }
     statuses.push(token
       ? { kind: route.kind, name: route.metadata.name, ready: token.ready, reason: `${via} with a rolling token: ${token.reason}`, ...(token.fix ? { fix: token.fix } : {}) }
       : { kind: route.kind, name: route.metadata.name, ready: peer.auth === 'MTLS', reason: `${via} with ${peer.auth === 'MTLS' ? 'mTLS' : 'a rolling token (handshake not started)'}${mapped.length ? `; ${mapped.join(', ')}` : ''}` });
@@ -191,7 +196,7 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     sockets: runtime.sockets,
     relays,
     reverseDialers,
-    reversePeers,
+    reverseTunnels,
     publicPlaintext: config.publicPlaintext === true,
     peers,
     blockedPeers,

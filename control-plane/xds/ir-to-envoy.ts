@@ -55,7 +55,7 @@ export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyReso
       ...(ir.peers.some((p) => p.auth === 'Token' && p.localPorts.length) ? [internalLoopbackCluster(ir)] : []),
       ...ir.peers.filter((p) => p.path.kind === 'proxy').map(proxyCluster),
       ...relayEndpointClusters(ir),
-      ...ir.reversePeers.map((peer) => pipeCluster(tunnelInClusterName(peer), tunnelInSocket(ir, peer))),
+      ...ir.reverseTunnels.map((t) => pipeCluster(tunnelInClusterName(t.peer), t.inSocket)),
     ],
     listeners: [
       publicListener(ir),
@@ -171,7 +171,7 @@ function peerCluster(ir: Ir, p: Peer): J {
 function peerEndpoint(ir: Ir, p: Peer): J {
   if (p.path.kind === 'direct') return endpointCluster(p.cluster, [p.host], p.port);
   const address = p.path.kind === 'reverse'
-    ? { pipe: { path: tunnelOutSocket(ir, p.domain) } }
+    ? { pipe: { path: ir.reverseTunnels.find((t) => t.peer === p.domain)!.outSocket } }
     : { envoy_internal_address: { server_listener_name: tunnelListenerName(p.domain) } };
   return {
     ...endpointCluster(p.cluster, ['127.0.0.1'], 1),
@@ -181,10 +181,6 @@ function peerEndpoint(ir: Ir, p: Peer): J {
 }
 
 const tunnelListenerName = (domain: string) => `tunnel-${domain}`;
-/** Reverse tunnels, on the calling side: Envoy's connections to the peer go in here (the broker splices them into a tunnel)... */
-export const tunnelOutSocket = (ir: Ir, peer: string) => `${ir.sockets.run}/tunnel-out-${peer}.sock`;
-/** ...and tunnels the peer dials arrive here. */
-export const tunnelInSocket = (ir: Ir, peer: string) => `${ir.sockets.run}/tunnel-in-${peer}.sock`;
 /** The relay authority: CONNECT ferry-relay.<destination>.svc asks a relay to carry the tunnel to the destination. */
 export const relayHost = (destination: string) => `ferry-relay.${destination}.svc`;
 /** CONNECT ferry-tunnel.<domain>.svc: a reverse tunnel dialled into <domain>. */
@@ -881,13 +877,13 @@ function relayHosts(ir: Ir): J[] {
 
 /** Reverse tunnels dialled into this node: CONNECT ferry-tunnel.<self>.svc from a partner whose route here is REVERSE-TUNNEL. */
 function tunnelHosts(ir: Ir): J[] {
-  if (!ir.reversePeers.length) return [];
+  if (!ir.reverseTunnels.length) return [];
   const L = LISTENER.public;
   return [{
     name: 'reverse-tunnels',
     domains: [tunnelHost(ir.domain), `${tunnelHost(ir.domain)}:*`],
     routes: [
-      ...ir.reversePeers.map((peer) => ({
+      ...ir.reverseTunnels.map(({ peer }) => ({
         name: `tunnel-from-${peer}`,
         match: { connect_matcher: {}, headers: [{ name: 'kuscia-source', string_match: { exact: peer } }] },
         route: { cluster: tunnelInClusterName(peer), timeout: '0s', idle_timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] },
