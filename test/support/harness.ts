@@ -6,6 +6,8 @@ import { mkdtempSync, openSync, rmSync, readFileSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePorts } from '../../control-plane/util/ports.ts';
+import { readConfig, writeConfig } from '../../control-plane/config.ts';
+import type { Topology } from './netns.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'control-plane', 'cli', 'main.ts');
@@ -23,9 +25,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the ferry CLI to completion. */
-export function ferry(args: string[], input?: string): CliResult {
-  const r = spawnSync(process.execPath, [...NODE_ARGS, CLI, ...args], { encoding: 'utf8', input, timeout: 60_000 });
+/** Runs the ferry CLI to completion (inside a network namespace with `netns`). */
+export function ferry(args: string[], input?: string, netns?: TestNodeNetns): CliResult {
+  const [cmd, argv] = wrapIn(netns, process.execPath, [...NODE_ARGS, CLI, ...args]);
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', input, timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -46,25 +49,54 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
+/** A network namespace of a test/support/netns.ts topology to run a node in. */
+export interface TestNodeNetns {
+  topology: Topology;
+  /** The namespace's name in the topology. */
+  name: string;
+}
+
+function wrapIn(netns: TestNodeNetns | undefined, cmd: string, args: string[]): [string, string[]] {
+  return netns ? netns.topology.wrap(netns.name, cmd, args) : [cmd, args];
+}
+
 export class TestNode {
   readonly domain: string;
   readonly home: string;
   readonly ports: { public: number; internal: number; api: number; admin: number; xds: number };
+  /** Where the test process reaches the API, internal and admin listeners: 127.0.0.1, or the namespace's control address. */
+  readonly host: string;
+  readonly netns: TestNodeNetns | undefined;
   private child: ChildProcess | undefined;
 
-  private constructor(domain: string, home: string, ports: number[]) {
+  private constructor(domain: string, home: string, ports: number[], netns?: TestNodeNetns) {
     this.domain = domain;
     this.home = home;
+    this.netns = netns;
+    this.host = netns ? netns.topology.addr(netns.name) : '127.0.0.1';
     const [pub, internal, api, admin, xds] = ports as [number, number, number, number, number];
     this.ports = { public: pub, internal, api, admin, xds };
   }
 
-  /** `ferry init` in a fresh temp home with free ports. */
-  static async init(domain: string, opts: { xdsVariant?: 'delta' | 'sotw' } = {}): Promise<TestNode> {
-    const node = new TestNode(domain, join(tempDir(domain), 'home'), await freePorts(5));
+  /**
+   * `ferry init` in a fresh temp home with free ports. With `netns`, the node
+   * (and every cli() call) runs inside that namespace: public listens on
+   * 0.0.0.0, internal, api and envoyAdmin on the namespace's control address
+   * (`host`, reachable from the test), xds on 127.0.0.1.
+   */
+  static async init(domain: string, opts: { xdsVariant?: 'delta' | 'sotw'; netns?: TestNodeNetns } = {}): Promise<TestNode> {
+    const node = new TestNode(domain, join(tempDir(domain), 'home'), await freePorts(5), opts.netns);
     const r = node.cli(['init', domain, '--public-port', String(node.ports.public), '--internal-port', String(node.ports.internal),
       '--api-port', String(node.ports.api), '--admin-port', String(node.ports.admin), '--xds-port', String(node.ports.xds)]);
     if (r.code !== 0) throw new Error(`ferry init ${domain} failed: ${r.stderr}`);
+    if (opts.netns) {
+      const config = readConfig(node.home);
+      const l = config.listeners;
+      l.public.address = '0.0.0.0';
+      l.internal.address = l.api.address = l.envoyAdmin.address = node.host;
+      l.xds.address = '127.0.0.1';
+      writeConfig(node.home, config);
+    }
     if (opts.xdsVariant) {
       const path = join(node.home, 'ferry.yaml');
       writeFileSync(path, `${readFileSync(path, 'utf8')}xdsVariant: ${opts.xdsVariant}\n`);
@@ -73,13 +105,14 @@ export class TestNode {
   }
 
   cli(args: string[], input?: string): CliResult {
-    return ferry([...args, '--home', this.home], input);
+    return ferry([...args, '--home', this.home], input, this.netns);
   }
 
   /** `ferry start` in its own process group (so Envoy goes with it), then wait until ready. */
   async start(env: Record<string, string> = {}): Promise<void> {
     const out = openSync(join(this.home, 'logs', 'node.out'), 'a');
-    this.child = spawn(process.execPath, [...NODE_ARGS, CLI, 'start', '--home', this.home], { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
+    const [cmd, argv] = wrapIn(this.netns, process.execPath, [...NODE_ARGS, CLI, 'start', '--home', this.home]); // `ip netns exec` execs: same pid
+    this.child = spawn(cmd, argv, { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
     await this.waitReady();
   }
 
@@ -93,11 +126,11 @@ export class TestNode {
   }
 
   async api(path: string, init: RequestInit = {}): Promise<Response> {
-    return fetch(`http://127.0.0.1:${this.ports.api}${path}`, { ...init, headers: { authorization: `Bearer ${this.token}`, ...init.headers } });
+    return fetch(`http://${this.host}:${this.ports.api}${path}`, { ...init, headers: { authorization: `Bearer ${this.token}`, ...init.headers } });
   }
 
   async readyz(): Promise<{ ready: boolean; reasons: string[] }> {
-    const res = await fetch(`http://127.0.0.1:${this.ports.api}/readyz`);
+    const res = await fetch(`http://${this.host}:${this.ports.api}/readyz`);
     return (await res.json()) as { ready: boolean; reasons: string[] };
   }
 
@@ -165,8 +198,8 @@ spec: { role: partner, cert: ${partner.caBase64()} }
 `;
 }
 
-/** YAML for an outbound MTLS route from `from` to `to`'s public port on loopback. */
-export function routeTo(from: TestNode, to: { domain: string; ports: { public: number } }): string {
+/** YAML for an outbound MTLS route from `from` to `to`'s public port on `host` (loopback unless given). */
+export function routeTo(from: TestNode, to: { domain: string; ports: { public: number } }, host = '127.0.0.1'): string {
   return `apiVersion: kuscia.secretflow/v1alpha1
 kind: ClusterDomainRoute
 metadata: { name: ${from.domain}-${to.domain} }
@@ -174,7 +207,7 @@ spec:
   source: ${from.domain}
   destination: ${to.domain}
   authenticationType: MTLS
-  endpoint: { host: 127.0.0.1, ports: [{ name: https, port: ${to.ports.public}, protocol: HTTP, isTLS: true }] }
+  endpoint: { host: ${host}, ports: [{ name: https, port: ${to.ports.public}, protocol: HTTP, isTLS: true }] }
 `;
 }
 
