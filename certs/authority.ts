@@ -64,7 +64,7 @@ export function createDomainCa(domain: string, opts: { days?: number; bits?: num
 export const DEFAULT_GATEWAY_LIFETIME_SECONDS = 24 * 3600;
 
 /** Issues the gateway's certificate for `domain`, signed by the domain CA. */
-export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: number; lifetimeSeconds?: number; now?: Date } = {}): CertAndKey {
+export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: number; lifetimeSeconds?: number; now?: Date; ipAddresses?: string[] } = {}): CertAndKey {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
   const { pub, keyPem } = rsaKeyPair(2048);
@@ -86,6 +86,7 @@ export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: 
       altNames: [
         { type: 6, value: gatewaySpiffeId(domain) }, // URI
         { type: 2, value: domain }, // DNS
+        ...(opts.ipAddresses ?? []).map((ip) => ({ type: 7, ip })), // IP (a server reached by address)
       ],
     },
     { name: 'subjectKeyIdentifier' },
