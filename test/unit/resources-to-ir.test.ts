@@ -127,6 +127,7 @@ describe('translateToIr: outbound routes', () => {
       headersToAdd: [],
       caPem: bobCa.certPem,
       auth: 'MTLS',
+      path: { kind: 'direct' },
       localPorts: [],
     }]);
     const status = statusOf(ir, 'ClusterDomainRoute', 'alice-bob');

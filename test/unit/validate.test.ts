@@ -44,9 +44,9 @@ function service(name = 'echo', annotations?: Record<string, string>, spec: Doc 
 }
 
 /** Asserts that validating `doc` throws a ValidationError on `field` whose message matches `message`. */
-function rejects(doc: unknown, field: string, message?: RegExp): void {
+function rejects(doc: unknown, field: string, message?: RegExp, context = ctx): void {
   assert.throws(
-    () => validateResource(doc, ctx),
+    () => validateResource(doc, context),
     (e: unknown) => {
       assert.ok(e instanceof ValidationError, `expected a ValidationError, got ${String(e)}`);
       assert.equal(e.field, field);
@@ -212,9 +212,44 @@ describe('validateResource: route rules', () => {
     rejects(route({ authenticationType: 'None' }), 'spec.authenticationType', /use MTLS, or Token/);
   });
 
-  test('transit is rejected', () => {
-    rejects(route({ transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'carol' } } }), 'spec.transit', /remove spec\.transit/);
-    rejects(route({ transit: { transitMethod: 'REVERSE-TUNNEL' } }), 'spec.transit');
+  test('THIRD-DOMAIN: the relay is named, third and the route is MTLS; the relay itself may hold the pair it carries', () => {
+    validateResource(route({ transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'carol' } } }), ctx);
+    validateResource(route({ endpoint: undefined, transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'carol' } } }), ctx);
+    rejects(route({ transit: { transitMethod: 'THIRD-DOMAIN' } }), 'spec.transit.domain.domainID', /relay domain/);
+    rejects(route({ transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'bob' } } }), 'spec.transit.domain.domainID', /third domain/);
+    rejects(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN' }, transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'carol' } } }), 'spec.authenticationType', /end to end by mTLS/);
+    // On carol: carry alice -> bob.
+    validateResource(route({ endpoint: undefined, transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'carol' } } }), { domain: 'carol' });
+    rejects(route({ endpoint: undefined }), 'spec.source', /to relay for them/, { domain: 'carol' });
+  });
+
+  test('REVERSE-TUNNEL: no endpoint (the destination dials in), no hub yet, MTLS', () => {
+    validateResource(route({ endpoint: undefined, transit: { transitMethod: 'REVERSE-TUNNEL' } }), ctx);
+    rejects(route({ transit: { transitMethod: 'REVERSE-TUNNEL' } }), 'spec.endpoint', /dials nothing/);
+    rejects(route({ endpoint: undefined, transit: { transitMethod: 'REVERSE-TUNNEL', domain: { domainID: 'hub' } } }), 'spec.transit.domain', /hub is not supported/);
+  });
+
+  test('the proxy annotation is http://host:port on an outbound route', () => {
+    const withProxy = (v: string, spec: Doc = {}) => ({ ...route(spec), metadata: { name: 'alice-bob', annotations: { 'ferry.secretflow/proxy': v } } });
+    validateResource(withProxy('http://proxy.bank.example:3128'), ctx);
+    validateResource(withProxy('http://198.18.0.1:3128/'), ctx);
+    rejects(withProxy('https://proxy:3128'), 'metadata.annotations.ferry.secretflow/proxy', /http:\/\/<host>:<port>/);
+    rejects(withProxy('proxy:3128'), 'metadata.annotations.ferry.secretflow/proxy');
+    rejects(withProxy('http://proxy:99999'), 'metadata.annotations.ferry.secretflow/proxy');
+    rejects(withProxy('http://p:3128', { endpoint: undefined, transit: { transitMethod: 'REVERSE-TUNNEL' } }), 'metadata.annotations.ferry.secretflow/proxy', /dials nothing/);
+  });
+
+  test('mTLSConfig.tlsCA is a CA and goes with Token', () => {
+    const ca = b64(bobCa.certPem);
+    validateResource(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN' }, mTLSConfig: { tlsCA: ca } }), ctx);
+    rejects(route({ mTLSConfig: { tlsCA: ca } }), 'spec.mTLSConfig.tlsCA', /use authenticationType Token/);
+    rejects(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN' }, mTLSConfig: { tlsCA: b64('junk') } }), 'spec.mTLSConfig.tlsCA');
+  });
+
+  test('reserved Service names are refused', () => {
+    for (const name of ['kuscia-handshake', 'ferry-relay', 'ferry-tunnel']) {
+      rejects({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { type: 'ExternalName', externalName: '127.0.0.1', ports: [{ port: 80 }] } }, 'metadata.name', /reserved/);
+    }
   });
 
   test('a route involving neither source nor destination == own domain is rejected', () => {
