@@ -13,21 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { GRPC_CHAT_METHOD, json, startGrpcChat, startHttpEcho, type Echo, type EchoReply } from '../../examples/echo-services.ts';
 import { TestNode, connectTunnel, curl, docs, partnerDomain, routeTo, service, startTcpEcho, waitFor } from '../support/harness.ts';
 import { SQUID, startSquid } from '../support/squid.ts';
-
-export function relayedRoute(from: TestNode, to: TestNode, relay: TestNode): string {
-  return `apiVersion: kuscia.secretflow/v1alpha1
-kind: ClusterDomainRoute
-metadata: { name: ${from.domain}-${to.domain} }
-spec:
-  source: ${from.domain}
-  destination: ${to.domain}
-  authenticationType: MTLS
-  transit: { transitMethod: THIRD-DOMAIN, domain: { domainID: ${relay.domain} } }
-`;
-}
-
-/** On the relay: the origin/destination pair it agrees to carry. */
-export const relayRule = relayedRoute;
+import { relayRule, relayedRoute } from '../support/routes.ts';
 
 /** Lines of a node's access log (Envoy flushes them within a second). */
 async function accessLog(node: TestNode, listener: string, match: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {

@@ -10,18 +10,7 @@ import { request } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { GRPC_CHAT_METHOD, json, startGrpcChat, startHttpEcho, type Echo, type EchoReply } from '../../examples/echo-services.ts';
 import { TestNode, curl, docs, partnerDomain, routeTo, rssMb, service, startBulkService, waitFor } from '../support/harness.ts';
-
-export function reverseRoute(from: TestNode, to: TestNode): string {
-  return `apiVersion: kuscia.secretflow/v1alpha1
-kind: ClusterDomainRoute
-metadata: { name: ${from.domain}-${to.domain} }
-spec:
-  source: ${from.domain}
-  destination: ${to.domain}
-  authenticationType: MTLS
-  transit: { transitMethod: REVERSE-TUNNEL }
-`;
-}
+import { reverseRoute } from '../support/routes.ts';
 
 const MB = 1024 * 1024;
 

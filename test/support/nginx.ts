@@ -33,7 +33,7 @@ export function ferryLocation(prefix: string, upstream: string): string {
     }`;
 }
 
-export async function startNginx(opts: { certPem: string; keyPem: string; prefix: string; upstream: string; host?: string; spawnIn?: (cmd: string, args: string[]) => ChildProcess }): Promise<Nginx> {
+export async function startNginx(opts: { certPem: string; keyPem: string; prefix: string; upstream: string; host?: string; probeHost?: string; spawnIn?: (cmd: string, args: string[]) => ChildProcess }): Promise<Nginx> {
   if (!NGINX) throw new Error('nginx is not installed (Debian package nginx; scripts/debian-tools.sh installs it)');
   const host = opts.host ?? '127.0.0.1';
   const [port] = await freePorts(1);
@@ -69,7 +69,7 @@ http {
   const args = ['-c', conf, '-p', dir];
   const child = opts.spawnIn ? opts.spawnIn(NGINX, args) : spawn(NGINX, args, { stdio: 'ignore' });
   await waitFor('nginx to accept connections', () => new Promise<true | undefined>((resolve) => {
-    const s = createConnection({ host, port: port! }, () => { s.destroy(); resolve(true); });
+    const s = createConnection({ host: opts.probeHost ?? host, port: port! }, () => { s.destroy(); resolve(true); });
     s.on('error', () => resolve(undefined));
   }), 20_000);
   return {

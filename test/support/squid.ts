@@ -17,7 +17,7 @@ export interface Squid {
 }
 
 /** Starts squid listening on `host` (default 127.0.0.1); `spawnIn` lets a test run it inside a network namespace. */
-export async function startSquid(opts: { host?: string; spawnIn?: (cmd: string, args: string[]) => ChildProcess } = {}): Promise<Squid> {
+export async function startSquid(opts: { host?: string; probeHost?: string; spawnIn?: (cmd: string, args: string[]) => ChildProcess } = {}): Promise<Squid> {
   if (!SQUID) throw new Error('squid is not installed (Debian package squid; scripts/debian-tools.sh installs it)');
   const host = opts.host ?? '127.0.0.1';
   const [port] = await freePorts(1);
@@ -44,7 +44,7 @@ export async function startSquid(opts: { host?: string; spawnIn?: (cmd: string, 
   const args = ['-N', '-f', conf];
   const child = opts.spawnIn ? opts.spawnIn(SQUID, args) : spawn(SQUID, args, { stdio: 'ignore' });
   await waitFor('squid to accept connections', () => new Promise<true | undefined>((resolve) => {
-    const s = createConnection({ host, port: port! }, () => { s.destroy(); resolve(true); });
+    const s = createConnection({ host: opts.probeHost ?? host, port: port! }, () => { s.destroy(); resolve(true); });
     s.on('error', () => resolve(undefined));
   }), 20_000);
   return {
