@@ -6,7 +6,7 @@ import { join } from 'node:path';
 /** Run by `npm run bench` with no name. */
 const DEFAULT = ['xds'];
 /** Run only when named: idle takes 30 minutes by design. */
-const KNOWN = [...DEFAULT, 'idle', 'rotation'];
+const KNOWN = [...DEFAULT, 'idle', 'rotation', 'reachability'];
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of names.length ? names : DEFAULT) {
   if (!KNOWN.includes(name)) {
