@@ -20,6 +20,9 @@ import { startRotation } from './logs/rotation.ts';
 import { TokenManager } from './tokens/manager.ts';
 import { publishedCaBundle } from './ca-rotation.ts';
 import { TunnelManager } from './tunnels/manager.ts';
+import { LinkProber } from './diagnose/prober.ts';
+import { startDiagnoseServer } from './diagnose/server.ts';
+import { diagnoseSocket } from './translate/resources-to-ir.ts';
 
 export interface RunningNode {
   config: NodeConfig;
@@ -63,13 +66,23 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
     ...(process.env.FERRY_REVERSE_TUNNELS ? { size: Number(process.env.FERRY_REVERSE_TUNNELS) } : {}),
     onChange: () => reconciler?.schedule(),
   });
+  const internalHost = ['0.0.0.0', '::'].includes(config.listeners.internal.address) ? '127.0.0.1' : config.listeners.internal.address;
+  const prober = new LinkProber({
+    gateway: { host: internalHost, port: config.listeners.internal.port, domain: config.domain },
+    log: log.child({ component: 'probe' }),
+    ...(process.env.FERRY_PROBE_MS ? { intervalMs: Number(process.env.FERRY_PROBE_MS) } : {}),
+    onChange: () => reconciler?.schedule(),
+  });
   reconciler = new Reconciler({
     store, config, ads, metrics, log: log.child({ component: 'translator' }),
     ownCaPem: publishedCaBundle(home),
     accessLogDir: paths.logs,
     gateway: renewer.gateway,
-    runtime: () => ({ ...tokens.runtime(), tunnels }),
-    onTranslated: (ir) => { void tunnels.sync(ir).catch((err) => log.error({ err }, 'reverse tunnels: could not start')); },
+    runtime: () => ({ ...tokens.runtime(), tunnels, probes: prober }),
+    onTranslated: (ir) => {
+      void tunnels.sync(ir).catch((err) => log.error({ err }, 'reverse tunnels: could not start'));
+      prober.sync(ir);
+    },
   });
   renewer.start();
   reconciler.reconcile();
@@ -89,6 +102,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
   };
   await ads.listen(config.listeners.xds.address, config.listeners.xds.port);
   await tokens.start();
+  const diagnose = await startDiagnoseServer(diagnoseSocket(paths.run), config.domain, log);
 
   const supervisor = new EnvoySupervisor({ envoyBin: envoy.bin, bootstrapPath: paths.bootstrap, logDir: paths.logs, config, log: log.child({ component: 'supervisor' }), onRestart: () => metrics.envoyRestarts.inc() });
   supervisor.start();
@@ -136,6 +150,8 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
       stopRotation();
       await tokens.stop();
       await tunnels.stop();
+      prober.stop();
+      await diagnose.close();
       await supervisor.stop();
       await api.close();
       await ads.close();

@@ -78,3 +78,11 @@ export function formatCerts(
     ] : []),
   ].join('\n');
 }
+
+/** `ferry diagnose network`: one line per step, the fix under a failed one. */
+export function formatDiagnosis(self: string, r: { peer: string; ok: boolean; steps: { step: string; ok: boolean; detail: string; fix?: string }[] }): string {
+  return [
+    `${self} -> ${r.peer}: ${r.ok ? 'OK' : 'PROBLEM'}`,
+    ...r.steps.flatMap((s) => [`  ${s.ok ? 'ok  ' : 'FAIL'}  ${s.step}: ${s.detail}`, ...(s.fix ? [`        fix: ${s.fix}`] : [])]),
+  ].join('\n');
+}

@@ -7,7 +7,7 @@ import { assertNoNodeRunning, homePaths, readConfig, runningNodePid, DEFAULT_POR
 import { resolveKind } from '../resources/kinds.ts';
 import { parseDocuments } from '../../interop/documents.ts';
 import { ApiClient, NodeNotRunning } from './client.ts';
-import { formatCerts, formatDescribe, formatList, formatStatus } from './format.ts';
+import { formatCerts, formatDescribe, formatDiagnosis, formatList, formatStatus } from './format.ts';
 import type { NodeStatus } from '../api/status.ts';
 
 /** Same default as the API's (control-plane/api/server.ts); kept here so the CLI does not load Fastify. */
@@ -32,6 +32,7 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry delete <kind> <name> --home DIR
   ferry status --home DIR [-o json|yaml]
   ferry logs --home DIR [--peer DOMAIN] [--status 5xx|404|...] [--follow] [-o json]
+  ferry diagnose network <peer> --home DIR [--bytes 16MiB] [--max-body 64MiB] [--idle 5s] [-o json]
   ferry demo [--keep]
 
 kinds: domain, clusterdomainroute (route, cdr), domainroute (dr), service (svc)`;
@@ -90,6 +91,9 @@ function parseOptions(argv: string[]) {
       ca: { type: 'boolean' },
       overlap: { type: 'string' },
       finish: { type: 'boolean' },
+      bytes: { type: 'string' },
+      'max-body': { type: 'string' },
+      idle: { type: 'string' },
     },
   });
 }
@@ -218,6 +222,34 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
     case 'status': {
       const s = await new ApiClient(home()).call<NodeStatus>('GET', '/api/v1/status');
       console.log(output === 'json' ? JSON.stringify(s, null, 2) : output === 'yaml' ? YAML.stringify(s) : formatStatus(s));
+      return;
+    }
+    case 'diagnose': {
+      if (args[0] !== 'network') throw new UsageError(`unknown diagnose command "${args[0] ?? ''}": use \`ferry diagnose network <peer>\``);
+      const peer = need(args[1], '<peer> (the partner domain to check)');
+      if (output === 'yaml') throw new UsageError('-o: diagnose prints a report, or json with -o json');
+      const h = home();
+      const config = readConfig(h);
+      const { diagnoseNetwork, DIAGNOSE_DEFAULTS } = await import('../diagnose/client.ts');
+      const { parseDuration } = await import('../resources/validate.ts');
+      const size = (v: string | undefined, flag: string, fallback: number) => {
+        if (v === undefined) return fallback;
+        const m = /^(\d+)(KiB|MiB|GiB|B)?$/.exec(v);
+        if (!m || Number(m[1]) < 1) throw new UsageError(`${flag}: "${v}" is not a size such as 16MiB, 512KiB or 1GiB`);
+        return Number(m[1]) * ({ B: 1, KiB: 1024, MiB: 2 ** 20, GiB: 2 ** 30 }[m[2] ?? 'B'] ?? 1);
+      };
+      const idle = values.idle === undefined ? DIAGNOSE_DEFAULTS.idleSeconds : parseDuration(values.idle);
+      if (idle === undefined || idle > 3600) throw new UsageError(`--idle: "${values.idle}" is not a duration up to 1h, such as 5s or 2m`);
+      const host = ['0.0.0.0', '::'].includes(config.listeners.internal.address) ? '127.0.0.1' : config.listeners.internal.address;
+      const report = await diagnoseNetwork({ host, port: config.listeners.internal.port, domain: config.domain }, peer, {
+        ...DIAGNOSE_DEFAULTS,
+        downloadBytes: Math.min(size(values.bytes, '--bytes', DIAGNOSE_DEFAULTS.downloadBytes), 256 * 2 ** 20),
+        maxBodyBytes: Math.min(size(values['max-body'], '--max-body', DIAGNOSE_DEFAULTS.maxBodyBytes), 1024 * 2 ** 20),
+        idleSeconds: idle,
+      });
+      if (output === 'json') console.log(JSON.stringify(report, null, 2));
+      else console.log(formatDiagnosis(config.domain, report));
+      if (!report.ok) process.exitCode = 1;
       return;
     }
     case 'logs': {

@@ -77,7 +77,9 @@ export const LOCAL_PORTS_ANNOTATION = 'ferry.secretflow/local-ports';
 /** On an outbound route: reach the endpoint through this HTTP forward proxy (CONNECT), e.g. "http://proxy.bank.example:3128". */
 export const PROXY_ANNOTATION = 'ferry.secretflow/proxy';
 /** Service names Ferry uses for itself on every domain: not available to Services. */
-export const RESERVED_SERVICE_NAMES = ['kuscia-handshake', 'ferry-relay', 'ferry-tunnel'];
+export const RESERVED_SERVICE_NAMES = ['kuscia-handshake', 'ferry-relay', 'ferry-tunnel', 'ferry-diagnose'];
+/** The built-in service every authenticated partner may call: `ferry diagnose network` measures a link with it. */
+export const DIAGNOSE_SERVICE = 'ferry-diagnose';
 
 /** Everything the translator reads: the stored resources, grouped by kind. */
 export interface ResourceSet {

@@ -73,6 +73,8 @@ export interface LocalService {
   cluster: string;
   /** Endpoints (externalName, then spec.externalIPs), all on `port`. */
   addresses: string[];
+  /** Served by the node itself on this Unix socket instead (the built-in diagnose service). */
+  socketPath?: string;
   port: number;
   /** TCP: reached by HTTP CONNECT (the gateway ends the tunnel and opens a TCP connection). */
   protocol: 'HTTP' | 'GRPC' | 'TCP';

@@ -3,7 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
-import { PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
+import { DIAGNOSE_SERVICE, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
 import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
 
@@ -22,8 +22,12 @@ export interface TranslationRuntime {
   };
   /** Reverse tunnels this node dials, per partner (control-plane/tunnels), for route statuses. */
   tunnels?: { describe: (peer: string) => { ready: boolean; reason: string } | undefined };
+  /** The last check of each partner link (control-plane/diagnose/prober.ts), for route statuses. */
+  probes?: { describe: (peer: string) => { ok: boolean; reason: string; fix?: string } | undefined };
   sockets: { handshake: string; egress: string; run: string };
 }
+
+export const diagnoseSocket = (run: string) => `${run}/diagnose.sock`;
 
 export const NO_RUNTIME: TranslationRuntime = {
   tokens: { inbound: new Map(), outbound: new Map() },
@@ -76,9 +80,10 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
       statuses.push({ kind: route.kind, name: route.metadata.name, ready: tunnels?.ready ?? false, reason: `${via}: ${tunnels?.reason ?? 'the tunnel broker has not started'}`, ...(tunnels?.ready ? {} : { fix: `${destination}'s node must have a REVERSE-TUNNEL route ${self} -> ${destination}, a route to ${self}'s public port, and be running` }) });
       return;
     }
-    statuses.push(token
+    const status: ResourceStatus = token
       ? { kind: route.kind, name: route.metadata.name, ready: token.ready, reason: `${via} with a rolling token: ${token.reason}`, ...(token.fix ? { fix: token.fix } : {}) }
-      : { kind: route.kind, name: route.metadata.name, ready: peer.auth === 'MTLS', reason: `${via} with ${peer.auth === 'MTLS' ? 'mTLS' : 'a rolling token (handshake not started)'}${mapped.length ? `; ${mapped.join(', ')}` : ''}` });
+      : { kind: route.kind, name: route.metadata.name, ready: peer.auth === 'MTLS', reason: `${via} with ${peer.auth === 'MTLS' ? 'mTLS' : 'a rolling token (handshake not started)'}${mapped.length ? `; ${mapped.join(', ')}` : ''}` };
+    statuses.push(withProbe(status, runtime.probes?.describe(destination)));
   };
 
   for (const route of resources.routes) {
@@ -185,6 +190,15 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     });
   }
 
+  // Last, so it never shadows a resource's status: the diagnose service, open to every trusted partner.
+  if (partners.length) {
+    services.push({
+      name: DIAGNOSE_SERVICE, domain: self, host: `${DIAGNOSE_SERVICE}.${self}.svc`, cluster: DIAGNOSE_SERVICE,
+      addresses: [], socketPath: diagnoseSocket(runtime.sockets.run), port: 0, protocol: 'HTTP',
+      allowed: partners.map((p) => p.domain).sort(), idleTimeoutSeconds: 3600, timeoutSeconds: 0,
+    });
+  }
+
   return {
     domain: self,
     accessLogDir,
@@ -268,6 +282,13 @@ function partnerProblem(domains: DomainResource[], domain: string): string {
 
 function partnerFix(domain: string): string {
   return `apply a Domain named ${domain} with role: partner and spec.cert = base64 of the CA that \`ferry cert export\` prints on ${domain}'s node`;
+}
+
+/** The last check of the link decides, when it failed: the route is configured but does not work. */
+function withProbe(status: ResourceStatus, probe: { ok: boolean; reason: string; fix?: string } | undefined): ResourceStatus {
+  if (!probe) return status;
+  if (probe.ok) return { ...status, reason: `${status.reason}; ${probe.reason}` };
+  return { ...status, ready: false, reason: `${status.reason}; but ${probe.reason}`, ...(probe.fix ? { fix: probe.fix } : {}) };
 }
 
 function describePath(p: Peer): string {

@@ -292,7 +292,9 @@ function handshakeCluster(ir: Ir): J {
 }
 
 const serviceCluster = memo((s: LocalService): J => (
-  s.protocol === 'TCP'
+  s.socketPath
+    ? pipeCluster(s.cluster, s.socketPath)
+    : s.protocol === 'TCP'
     ? endpointCluster(s.cluster, s.addresses, s.port)
     : { ...endpointCluster(s.cluster, s.addresses, s.port), typed_extension_protocol_options: httpOptions(s.protocol === 'GRPC') }
 ));

@@ -1,0 +1,84 @@
+// Checks every outbound partner link now and then (and soon after a change),
+// so a route's status says not only that it is configured but whether it
+// works, and if not, which step fails: connect (with the errno), TLS (with the
+// verification error), authentication, authorisation. `ferry describe route`
+// shows it; a change of outcome asks for a new translation.
+import type { Logger } from 'pino';
+import type { Ir } from '../translate/ir.ts';
+import { checkPeer, type Gateway, type Step } from './client.ts';
+
+export interface ProberDeps {
+  gateway: Gateway;
+  log: Logger;
+  /** Between checks of a working link (FERRY_PROBE_MS, default 30 s); a failing one is checked again sooner. */
+  intervalMs?: number;
+  onChange: () => void;
+}
+
+interface Result { step: Step; at: number }
+
+export class LinkProber {
+  private readonly results = new Map<string, Result>();
+  private peers: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private stopped = false;
+  private readonly deps: ProberDeps;
+  private readonly intervalMs: number;
+
+  constructor(deps: ProberDeps) {
+    this.deps = deps;
+    this.intervalMs = deps.intervalMs ?? 30_000;
+  }
+
+  /** Follows the translation: which partners this node calls. A changed set is checked at once. */
+  sync(ir: Ir): void {
+    const peers = ir.peers.map((p) => p.domain).sort();
+    if (peers.join() === this.peers.join()) return;
+    this.peers = peers;
+    for (const peer of [...this.results.keys()]) if (!peers.includes(peer)) this.results.delete(peer);
+    this.schedule(500);
+  }
+
+  describe(peer: string): { ok: boolean; reason: string; fix?: string } | undefined {
+    const r = this.results.get(peer);
+    if (!r) return undefined;
+    const at = new Date(r.at).toISOString();
+    return r.step.ok
+      ? { ok: true, reason: `checked ${at}: ${r.step.detail}` }
+      : { ok: false, reason: `the last check (${at}) failed at ${r.step.step}: ${r.step.detail}`, ...(r.step.fix ? { fix: r.step.fix } : {}) };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(ms: number): void {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    this.timer = setTimeout(() => { void this.run(); }, ms);
+    this.timer.unref();
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) return this.schedule(1000);
+    this.running = true;
+    let changed = false;
+    let failing = false;
+    try {
+      for (const peer of this.peers) {
+        const step = await checkPeer(this.deps.gateway, peer).catch((e: Error) => ({ step: 'check', ok: false, detail: e.message }) as Step);
+        const before = this.results.get(peer);
+        if (!before || before.step.ok !== step.ok || before.step.detail !== step.detail) changed = true;
+        if (before && before.step.ok !== step.ok) this.deps.log.info({ peer, ok: step.ok, step: step.step, detail: step.detail }, 'partner link check changed');
+        this.results.set(peer, { step, at: Date.now() });
+        failing ||= !step.ok;
+      }
+    } finally {
+      this.running = false;
+    }
+    if (changed) this.deps.onChange();
+    this.schedule(failing ? Math.min(this.intervalMs, 2000) : this.intervalMs);
+  }
+}
