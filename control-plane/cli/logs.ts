@@ -17,6 +17,7 @@ interface Entry {
   listener?: string;
   request_id?: string;
   source?: string | null;
+  peer?: string | null;
   host?: string | null;
   method?: string | null;
   path?: string | null;
@@ -37,7 +38,7 @@ export function parseStatusFilter(text: string | undefined): ((status: number) =
 export function matches(e: Entry, filter: LogFilter, status = parseStatusFilter(filter.status)): boolean {
   if (filter.peer) {
     const to = typeof e.host === 'string' && (e.host.endsWith(`.${filter.peer}.svc`) || e.host.includes(`.${filter.peer}.svc:`));
-    if (e.source !== filter.peer && !to) return false;
+    if (e.peer !== filter.peer && e.source !== filter.peer && !to) return false;
   }
   return status ? status(Number(e.status)) : true;
 }

@@ -390,6 +390,11 @@ function accessLog(ir: Ir, listener: string, file = listener): J[] {
           listener,
           request_id: '%REQ(X-REQUEST-ID)%',
           source: '%REQ(KUSCIA-SOURCE)%',
+          peer: '%METADATA(ROUTE:ferry:peer)%',
+          destination: '%METADATA(ROUTE:ferry:destination)%',
+          service: '%METADATA(ROUTE:ferry:service)%',
+          direction: '%METADATA(ROUTE:ferry:direction)%',
+          route: '%ROUTE_NAME%',
           origin: '%REQ(KUSCIA-ORIGIN-SOURCE)%',
           host: '%REQ(:AUTHORITY)%',
           method: '%REQ(:METHOD)%',
@@ -622,6 +627,7 @@ function localPortListener(ir: Ir, p: Peer, m: Peer['localPorts'][number]): J {
       routes: [{
         name: `${p.route}/${name}`,
         stat_prefix: outboundStats(p),
+        ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
         match: { prefix: '/' },
         route: { cluster, timeout: '0s', idle_timeout: '0s', retry_policy: UNSENT_RETRY, host_rewrite_literal: host, ...(p.pathPrefix && !viaInternal ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
         ...(headers.length ? { request_headers_to_add: headers } : {}),
@@ -703,6 +709,8 @@ function handshakeEgressListener(ir: Ir): J {
  * vhost.<vh>.route.inbound.<peer>.<service>.* and vhost.<vh>.route.outbound.<peer>.<route>.*
  */
 const inboundStats = (peer: string, service: string) => `inbound.${peer}.${service}`;
+/** Route metadata the access logs print: which partner, which domain is called, which service. */
+const routeMeta = (meta: { peer: string; destination: string; service?: string; direction: 'inbound' | 'outbound' }): J => ({ metadata: { filter_metadata: { ferry: meta } } });
 const outboundStats = (p: Peer) => `outbound.${p.domain}.${p.route.slice(p.route.indexOf('/') + 1)}`;
 
 function directError(at: { domain: string }, listener: string, status: number, cause: string): J {
@@ -767,6 +775,7 @@ const publicServiceRoutes = memo((s: LocalService) => {
     admitted: s.allowed.map((d) => ({
       name: `${s.name}-from-${d}`,
       stat_prefix: inboundStats(d, s.name),
+      ...routeMeta({ peer: d, destination: s.domain, service: s.name, direction: 'inbound' }),
       match: { ...any, headers: [named, { name: 'kuscia-source', string_match: { exact: d } }] },
       route: forward,
       ...asserted(d),
@@ -808,7 +817,7 @@ function publicServiceHost(ir: Ir, s: LocalService): J {
   const tokenRoutes = ir.tokenPartners.filter((t) => t.tokens.length > 0).map((t): J => {
     const match = { ...r.any, headers: [r.named, ...tokenHeaders(t)] };
     return s.allowed.includes(t.domain)
-      ? { name: `${s.name}-from-${t.domain}-token`, stat_prefix: inboundStats(t.domain, s.name), match, route: r.forward, ...asserted(t.domain), ...tokenRbac(t.domain) }
+      ? { name: `${s.name}-from-${t.domain}-token`, stat_prefix: inboundStats(t.domain, s.name), ...routeMeta({ peer: t.domain, destination: s.domain, service: s.name, direction: 'inbound' }), match, route: r.forward, ...asserted(t.domain), ...tokenRbac(t.domain) }
       : { ...r.denied(`${s.name}-denied-${t.domain}-token`, match), ...OPEN_RBAC };
   });
   const unauthenticated = { name: `${s.name}-unauthenticated`, match: { ...r.any, ...NO_CLIENT_CERT }, ...directError(s, LISTENER.public, 401, unauthenticatedCause), ...OPEN_RBAC };
@@ -956,6 +965,8 @@ function internalRoutes(ir: Ir): J {
           // CONNECT <svc>.<peer>.svc:<port> travels to the peer as CONNECT over HTTP/2.
           name: `${p.route}/connect`,
           stat_prefix: outboundStats(p),
+        ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
+          ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
           match: { connect_matcher: {} },
           route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT' }] },
           request_headers_to_add: kusciaHeaders,
@@ -964,6 +975,8 @@ function internalRoutes(ir: Ir): J {
         {
           name: p.route,
           stat_prefix: outboundStats(p),
+        ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
+          ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
           match: { prefix: '/' },
           // Timeouts are the destination Service's to set (its gateway enforces them): none on this hop.
           route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', retry_policy: UNSENT_RETRY, ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
