@@ -11,6 +11,7 @@ import { Agent, request } from 'node:http';
 import { startHttpEcho } from '../examples/echo-services.ts';
 import { TestNode, docs, partnerDomain, routeTo, service, waitFor } from '../test/support/harness.ts';
 import { machine, percentile } from './machine.ts';
+import { tokenRoute } from '../test/support/routes.ts';
 
 const DURATION_S = Number(process.env.ROTATION_BENCH_SECONDS ?? 60);
 const BASELINE_S = 10;
@@ -45,16 +46,6 @@ function summary(samples: Sample[]) {
   };
 }
 
-const tokenRoute = (from: TestNode, to: TestNode, period: number, withEndpoint: boolean) => `apiVersion: kuscia.secretflow/v1alpha1
-kind: ClusterDomainRoute
-metadata: { name: ${from.domain}-${to.domain} }
-spec:
-  source: ${from.domain}
-  destination: ${to.domain}
-  authenticationType: Token
-  tokenConfig: { tokenGenMethod: RSA-GEN, rollingUpdatePeriod: ${period} }
-${withEndpoint ? `  endpoint: { host: 127.0.0.1, ports: [{ name: https, port: ${to.ports.public}, protocol: HTTP, isTLS: true }] }\n` : ''}`;
-
 async function main() {
   const [alice, bob, carol] = await Promise.all([TestNode.init('alice'), TestNode.init('bob'), TestNode.init('carol')]);
   const nodes = [alice, bob, carol];
@@ -64,9 +55,9 @@ async function main() {
     const config = join(alice.home, 'ferry.yaml');
     writeFileSync(config, `${readFileSync(config, 'utf8')}gatewayCertLifetime: 15s\n`);
     await Promise.all(nodes.map((n) => n.start()));
-    await bob.apply(docs(partnerDomain(alice), partnerDomain(carol), tokenRoute(carol, bob, 5, false), service('echo', echo.port, { access: 'alice,carol' })));
+    await bob.apply(docs(partnerDomain(alice), partnerDomain(carol), tokenRoute(carol, bob, { period: 5 }), service('echo', echo.port, { access: 'alice,carol' })));
     await alice.apply(docs(partnerDomain(bob), routeTo(alice, bob)));
-    await carol.apply(docs(partnerDomain(bob), tokenRoute(carol, bob, 5, true)));
+    await carol.apply(docs(partnerDomain(bob), tokenRoute(carol, bob, { period: 5, endpoint: { host: '127.0.0.1', port: bob.ports.public } })));
     await waitFor('carol\'s token', async () => ((await carol.status()).resources as { name: string; ready: boolean }[]).find((r) => r.name === 'carol-bob' && r.ready), 30_000);
 
     // Baseline: the same load with nothing rotating (alice's certificate is young, carol's token too).

@@ -13,6 +13,7 @@ import { createDomainCa, issueGatewayCert } from '../../certs/authority.ts';
 import { startHttpEcho, type Echo, type EchoReply } from '../../examples/echo-services.ts';
 import { TestNode, curl, docs, partnerDomain, service, startBulkService, waitFor } from '../support/harness.ts';
 import { NGINX, startNginx, type Nginx } from '../support/nginx.ts';
+import { tokenRoute } from '../support/routes.ts';
 
 const MB = 1024 * 1024;
 
@@ -37,22 +38,11 @@ describe('bob behind an HTTP-only TLS-terminating gateway (nginx), alice by toke
     const gw = issueGatewayCert(bankCa, 'gw-bank', { ipAddresses: ['127.0.0.1'] });
     nginx = await startNginx({ certPem: gw.certPem, keyPem: gw.keyPem, prefix: '/bob-gw', upstream: `127.0.0.1:${bob.ports.public}` });
     await Promise.all([alice.start({ FERRY_HEARTBEAT_MS: '1000' }), bob.start({ FERRY_HEARTBEAT_MS: '1000' })]);
-    await bob.apply(docs(partnerDomain(alice), `apiVersion: kuscia.secretflow/v1alpha1
-kind: ClusterDomainRoute
-metadata: { name: alice-bob }
-spec: { source: alice, destination: bob, authenticationType: Token, tokenConfig: { tokenGenMethod: RSA-GEN, rollingUpdatePeriod: 600 } }
-`, service('echo', echo.port, { access: 'alice' }), service('bulk', bulk.port, { access: 'alice' }), service('drip', (drip.address() as AddressInfo).port, { access: 'alice' })));
-    await alice.apply(docs(partnerDomain(bob), `apiVersion: kuscia.secretflow/v1alpha1
-kind: ClusterDomainRoute
-metadata: { name: alice-bob }
-spec:
-  source: alice
-  destination: bob
-  authenticationType: Token
-  tokenConfig: { tokenGenMethod: RSA-GEN, rollingUpdatePeriod: 600 }
-  endpoint: { host: 127.0.0.1, ports: [{ name: https, port: ${nginx.port}, protocol: HTTP, pathPrefix: /bob-gw }] }
-  mTLSConfig: { tlsCA: ${Buffer.from(bankCaPem).toString('base64')} }
-`));
+    await bob.apply(docs(partnerDomain(alice), tokenRoute(alice, bob), service('echo', echo.port, { access: 'alice' }), service('bulk', bulk.port, { access: 'alice' }), service('drip', (drip.address() as AddressInfo).port, { access: 'alice' })));
+    await alice.apply(docs(partnerDomain(bob), tokenRoute(alice, bob, {
+      endpoint: { host: '127.0.0.1', port: nginx.port, pathPrefix: '/bob-gw' },
+      extra: `mTLSConfig: { tlsCA: ${Buffer.from(bankCaPem).toString('base64')} }`,
+    })));
   });
 
   after(async () => {

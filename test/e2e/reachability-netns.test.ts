@@ -13,7 +13,7 @@ import { TestNode, curl, docs, partnerDomain, routeTo, service, waitFor } from '
 import { createTopology, netnsAvailable, tcpProbe, type Topology } from '../support/netns.ts';
 import { NGINX, startNginx, type Nginx } from '../support/nginx.ts';
 import { SQUID, startSquid, type Squid } from '../support/squid.ts';
-import { relayedRoute, relayRule, reverseRoute } from '../support/routes.ts';
+import { relayedRoute, relayRule, reverseRoute, tokenRoute } from '../support/routes.ts';
 
 const unavailable = netnsAvailable({ nft: true });
 const skip = unavailable ? `network namespaces unavailable: ${unavailable}` : false;
@@ -108,25 +108,13 @@ describe('institution gateways: nginx in front of bob, squid in front of bob\'s 
     nginx = await startNginx({ certPem: cert.certPem, keyPem: cert.keyPem, prefix: '/bob-gw', upstream: `${t.linkAddr('bob', 'gw')}:${bob.ports.public}`, host: '0.0.0.0', probeHost: t.addr('gw'), spawnIn: (cmd, args) => t.exec('gw', cmd, args) });
     squid = await startSquid({ host: '0.0.0.0', probeHost: t.addr('sq'), spawnIn: (cmd, args) => t.exec('sq', cmd, args) });
     await Promise.all([alice.start(), bob.start()]);
-    const token = (from: TestNode, to: TestNode) => `apiVersion: kuscia.secretflow/v1alpha1
-kind: ClusterDomainRoute
-metadata: { name: ${from.domain}-${to.domain} }
-spec: { source: ${from.domain}, destination: ${to.domain}, authenticationType: Token, tokenConfig: { tokenGenMethod: RSA-GEN, rollingUpdatePeriod: 600 } }
-`;
-    await bob.apply(docs(partnerDomain(alice), token(alice, bob),
+    await bob.apply(docs(partnerDomain(alice), tokenRoute(alice, bob),
       service('echo', echo.port, { access: 'alice' }).replace('externalName: 127.0.0.1', `externalName: ${t.rootAddr('bob')}`),
       routeTo(bob, alice, t.linkAddr('alice', 'sq')).replace('metadata: { name: bob-alice }', `metadata: { name: bob-alice, annotations: { ferry.secretflow/proxy: "http://${t.linkAddr('sq', 'bob')}:${squid.port}" } }`)));
-    await alice.apply(docs(partnerDomain(bob), service('echo', echo.port, { access: 'bob' }).replace('externalName: 127.0.0.1', `externalName: ${t.rootAddr('alice')}`), `apiVersion: kuscia.secretflow/v1alpha1
-kind: ClusterDomainRoute
-metadata: { name: alice-bob }
-spec:
-  source: alice
-  destination: bob
-  authenticationType: Token
-  tokenConfig: { tokenGenMethod: RSA-GEN, rollingUpdatePeriod: 600 }
-  endpoint: { host: ${gwAddr}, ports: [{ name: https, port: ${nginx.port}, protocol: HTTP, pathPrefix: /bob-gw }] }
-  mTLSConfig: { tlsCA: ${Buffer.from(bankCa.certPem).toString('base64')} }
-`));
+    await alice.apply(docs(partnerDomain(bob), service('echo', echo.port, { access: 'bob' }).replace('externalName: 127.0.0.1', `externalName: ${t.rootAddr('alice')}`), tokenRoute(alice, bob, {
+      endpoint: { host: gwAddr, port: nginx.port, pathPrefix: '/bob-gw' },
+      extra: `mTLSConfig: { tlsCA: ${Buffer.from(bankCa.certPem).toString('base64')} }`,
+    })));
   });
 
   after(async () => {

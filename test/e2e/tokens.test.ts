@@ -12,34 +12,13 @@ import { join } from 'node:path';
 import { startHttpEcho, type Echo, type EchoReply } from '../../examples/echo-services.ts';
 import { TestNode, curl, docs, partnerDomain, routeTo, service, waitFor } from '../support/harness.ts';
 import { startLoad } from '../support/load.ts';
+import { tokenRoute } from '../support/routes.ts';
 
 const PERIOD_S = 3;
 
-function tokenRouteTo(from: TestNode, to: TestNode, period = PERIOD_S): string {
-  return `apiVersion: kuscia.secretflow/v1alpha1
-kind: ClusterDomainRoute
-metadata: { name: ${from.domain}-${to.domain} }
-spec:
-  source: ${from.domain}
-  destination: ${to.domain}
-  authenticationType: Token
-  tokenConfig: { tokenGenMethod: RSA-GEN, rollingUpdatePeriod: ${period} }
-  endpoint: { host: 127.0.0.1, ports: [{ name: https, port: ${to.ports.public}, protocol: HTTP, isTLS: true }] }
-`;
-}
-
+const tokenRouteTo = (from: TestNode, to: TestNode) => tokenRoute(from, to, { period: PERIOD_S, endpoint: { host: '127.0.0.1', port: to.ports.public } });
 /** An inbound Token route as the destination declares it (no endpoint: it is the partner that dials). */
-function inboundTokenRoute(from: TestNode, to: TestNode, period = PERIOD_S): string {
-  return `apiVersion: kuscia.secretflow/v1alpha1
-kind: ClusterDomainRoute
-metadata: { name: ${from.domain}-${to.domain} }
-spec:
-  source: ${from.domain}
-  destination: ${to.domain}
-  authenticationType: Token
-  tokenConfig: { tokenGenMethod: RSA-GEN, rollingUpdatePeriod: ${period} }
-`;
-}
+const inboundTokenRoute = (from: TestNode, to: TestNode) => tokenRoute(from, to, { period: PERIOD_S });
 
 interface TokensFile {
   issued?: Record<string, { revision: number; tokens: { token: string; revision: number }[] }>;

@@ -32,6 +32,15 @@ export function ferry(args: string[], input?: string, netns?: TestNodeNetns): Cl
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Waits until a TCP listener accepts connections at host:port. */
+export async function waitForPort(what: string, host: string, port: number, timeoutMs = 20_000): Promise<void> {
+  const { createConnection } = await import('node:net');
+  await waitFor(what, () => new Promise<true | undefined>((resolve) => {
+    const s = createConnection({ host, port }, () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(undefined));
+  }), timeoutMs);
+}
+
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let delay = 25;

@@ -4,9 +4,8 @@
 // matter are the ones docs/topologies.md lists.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { freePorts, tempDir, waitFor } from './harness.ts';
+import { freePorts, tempDir, waitForPort } from './harness.ts';
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 
@@ -68,10 +67,7 @@ http {
   if (check.status !== 0) throw new Error(`nginx config: ${check.stderr}`);
   const args = ['-c', conf, '-p', dir];
   const child = opts.spawnIn ? opts.spawnIn(NGINX, args) : spawn(NGINX, args, { stdio: 'ignore' });
-  await waitFor('nginx to accept connections', () => new Promise<true | undefined>((resolve) => {
-    const s = createConnection({ host: opts.probeHost ?? host, port: port! }, () => { s.destroy(); resolve(true); });
-    s.on('error', () => resolve(undefined));
-  }), 20_000);
+  await waitForPort('nginx to accept connections', opts.probeHost ?? host, port!);
   return {
     host,
     port: port!,

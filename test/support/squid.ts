@@ -2,9 +2,8 @@
 // CONNECT to any port, no cache, its own temp dir and port; stopped by the test.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { freePorts, tempDir, waitFor } from './harness.ts';
+import { freePorts, tempDir, waitForPort } from './harness.ts';
 
 export const SQUID = ['/usr/sbin/squid', '/usr/bin/squid'].find((p) => existsSync(p));
 
@@ -43,10 +42,7 @@ export async function startSquid(opts: { host?: string; probeHost?: string; spaw
   if (check.status !== 0) throw new Error(`squid config: ${check.stderr}`);
   const args = ['-N', '-f', conf];
   const child = opts.spawnIn ? opts.spawnIn(SQUID, args) : spawn(SQUID, args, { stdio: 'ignore' });
-  await waitFor('squid to accept connections', () => new Promise<true | undefined>((resolve) => {
-    const s = createConnection({ host: opts.probeHost ?? host, port: port! }, () => { s.destroy(); resolve(true); });
-    s.on('error', () => resolve(undefined));
-  }), 20_000);
+  await waitForPort('squid to accept connections', opts.probeHost ?? host, port!);
   return {
     host,
     port: port!,
