@@ -3,7 +3,7 @@
 // certificate, a path prefix, plain HTTP/1.1 to Ferry. The settings that
 // matter are the ones docs/topologies.md lists.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePorts, tempDir, waitForPort } from './harness.ts';
 
@@ -72,11 +72,15 @@ http {
     host,
     port: port!,
     stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-      spawnSync('pkill', ['-KILL', '-f', conf]); // its worker
+      // SIGTERM: the master stops its workers too (SIGKILL would orphan them).
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(force);
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,7 +1,7 @@
 // A real squid (Debian package) as an institution's HTTP forward proxy:
 // CONNECT to any port, no cache, its own temp dir and port; stopped by the test.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePorts, tempDir, waitForPort } from './harness.ts';
 
@@ -54,10 +54,12 @@ export async function startSquid(opts: { host?: string; probeHost?: string; spaw
       }
     },
     stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGKILL'); // squid -N: one process
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
