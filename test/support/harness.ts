@@ -145,7 +145,14 @@ export class TestNode {
 
   /** Ready = Envoy live and every proxy acknowledged the current configuration. */
   async waitReady(timeoutMs = 30_000): Promise<void> {
-    await waitFor(`${this.domain} /readyz`, async () => ((await this.readyz()).ready ? true : undefined), timeoutMs);
+    try {
+      await waitFor(`${this.domain} /readyz`, async () => ((await this.readyz()).ready ? true : undefined), timeoutMs);
+    } catch (e) {
+      // Say why: the node's own output (a crash, a port already in use) is the first thing to read.
+      let out = '';
+      try { out = readFileSync(join(this.home, 'logs', 'node.out'), 'utf8').trim().split('\n').slice(-8).join('\n'); } catch { /* no output */ }
+      throw new Error(`${(e as Error).message}${out ? `; the node's last output:\n${out}` : ''}`);
+    }
   }
 
   async status(): Promise<{ envoy: { pid?: number; restarts: number } } & Record<string, unknown>> {
