@@ -15,7 +15,7 @@ import { EnvoySupervisor } from './supervisor/envoy-supervisor.ts';
 import { buildApi } from './api/server.ts';
 import type { NodeStatus } from './api/status.ts';
 import { locateEnvoy } from '../envoy/locate.ts';
-import { ControlPlaneMetrics } from './metrics.ts';
+import { ControlPlaneMetrics, routeReadiness } from './metrics.ts';
 import { startRotation } from './logs/rotation.ts';
 import { TokenManager } from './tokens/manager.ts';
 import { publishedCaBundle } from './ca-rotation.ts';
@@ -50,6 +50,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
   const envoy = locateEnvoy();
   const store = new Store(paths.store);
   const metrics = new ControlPlaneMetrics();
+  metrics.observeStore(store);
   const ads = new AdsServer(log.child({ component: 'xds' }), metrics);
   const lifetimeSeconds = parseDuration(config.gatewayCertLifetime ?? '24h');
   if (!lifetimeSeconds || lifetimeSeconds < 10) throw new Error(`gatewayCertLifetime in ${paths.config}: "${config.gatewayCertLifetime}" is not a duration of 10s or more, e.g. "24h"`);
@@ -100,6 +101,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
     });
     return [{ cert: 'gateway', notAfter: s.gateway.notAfter }, { cert: 'ca', notAfter: s.ca.notAfter }, ...partners];
   };
+  metrics.routes = () => routeReadiness(config.domain, store.list(), reconciler.outcome.statuses);
   await ads.listen(config.listeners.xds.address, config.listeners.xds.port);
   await tokens.start();
   const diagnose = await startDiagnoseServer(diagnoseSocket(paths.run), config.domain, log);

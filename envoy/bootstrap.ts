@@ -44,8 +44,35 @@ export function envoyBootstrap(config: NodeConfig): Record<string, unknown> {
       name: 'envoy.bootstrap.internal_listener',
       typed_config: { '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener' },
     }],
+    stats_config: statsConfig(),
     layered_runtime: {
       layers: [{ name: 'static', static_layer: { 'overload.global_downstream_max_connections': 50000 } }],
     },
+  };
+}
+
+
+/**
+ * Tags that turn the names Ferry gives its routes into labels, so Envoy's
+ * /stats/prometheus (and the node's /metrics, which curates it: see
+ * control-plane/metrics.ts and docs/metrics.md) carries them as labels and
+ * not inside metric names. Route stat prefixes are
+ * `inbound.<peer>.<service>` and `outbound.<peer>.<route>` (DNS labels: no
+ * dots), so `vhost.<vh>.route.inbound.bob.echo.upstream_rq_2xx` becomes
+ * `route.upstream_rq` with direction, peer_domain, service and
+ * the response class. Envoy's default tags (cluster name, listener address,
+ * connection manager prefix, response code...) stay on. No stats_matcher:
+ * every stat stays available on the admin port for debugging; the node
+ * exports a bounded, curated subset.
+ */
+function statsConfig(): Record<string, unknown> {
+  return {
+    use_all_default_tags: true,
+    stats_tags: [
+      { tag_name: 'direction', regex: String.raw`^vhost\.[^.]+\.route\.((inbound|outbound)\.)[^.]+\.[^.]+\.` },
+      { tag_name: 'peer_domain', regex: String.raw`^vhost\.[^.]+\.route\.(?:inbound|outbound)\.(([^.]+)\.)[^.]+\.` },
+      { tag_name: 'service', regex: String.raw`^vhost\.[^.]+\.route\.inbound\.[^.]+\.(([^.]+)\.)` },
+      { tag_name: 'route', regex: String.raw`^vhost\.[^.]+\.route\.outbound\.[^.]+\.(([^.]+)\.)` },
+    ],
   };
 }

@@ -77,10 +77,12 @@ export async function buildApi(deps: ApiDeps) {
     reply.code(ready ? 200 : 503).send({ ready, snapshotVersion: s.xds.snapshotVersion, reasons });
   });
 
-  // The scrape target (no token: it binds to loopback like the rest of the API).
+  // The scrape target (no token: it binds to loopback like the rest of the API):
+  // control-plane metrics and Envoy's traffic metrics in one exposition (docs/metrics.md).
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    const l = deps.config.listeners;
+    return deps.metrics.exposition({ domain: deps.config.domain, admin: l.envoyAdmin, publicListener: l.public });
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
