@@ -4,6 +4,7 @@
 // every name and label.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ResourceStatus } from './translate/ir.ts';
+import { SHORT_TYPE_NAME } from './xds/envoy-types.ts';
 
 export class ControlPlaneMetrics {
   readonly registry = new Registry();
@@ -72,6 +73,8 @@ export class ControlPlaneMetrics {
   });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
+    // Zero from the start, so that increase() sees the first NACK.
+    for (const type of Object.values(SHORT_TYPE_NAME)) this.xdsNacks.inc({ type }, 0);
     if (opts.processMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: 'ferry_' });
       // Gauges named *_total (promtool rejects them); ferry_nodejs_active_{handles,requests,resources} by type carry the same.
