@@ -158,7 +158,7 @@ export interface EnvoyStatsSource {
 // ---- Envoy's statistics, curated ------------------------------------------------
 
 /** The Envoy stats the curation reads (Envoy's admin filter regex, on full stat names). */
-export const ENVOY_STATS_FILTER = String.raw`^(vhost\.[^.]+\.route\.(inbound|outbound)\.|cluster\.[^.]+\.(upstream_cx_|upstream_rq_active|ssl\.)|listener\..+\.ssl\.|http\.(public|internal)\.downstream_)`;
+export const ENVOY_STATS_FILTER = String.raw`^(vhost\.[^.]+\.route\.(inbound|outbound)\.|cluster\.[^.]+\.(upstream_cx_|upstream_rq_active|ssl\.)|listener\..+\.ssl\.|http\.(public|public_from_[^.]+|internal)\.downstream_)`;
 
 export interface Sample { name: string; labels: Record<string, string>; value: number }
 
@@ -268,10 +268,13 @@ export function curateEnvoyStats(samples: Sample[], src: EnvoyStatsSource): Map<
       const stat = s.name.slice('envoy_listener_'.length);
       const target = CLUSTER_COUNTERS[stat];
       if (target?.[0].startsWith('ferry_envoy_tls_')) add(target[0], { direction: 'inbound', ...target[1] }, s.value);
-    } else if (s.name.startsWith('envoy_http_') && (l.envoy_http_conn_manager_prefix === 'public' || l.envoy_http_conn_manager_prefix === 'internal')) {
+    } else if (s.name.startsWith('envoy_http_') && /^(public|public_from_.+|internal)$/.test(l.envoy_http_conn_manager_prefix ?? '')) {
       const family = HCM[s.name.slice('envoy_http_'.length)];
       if (!family) continue;
-      const labels: Record<string, string> = { listener: l.envoy_http_conn_manager_prefix, direction: l.envoy_http_conn_manager_prefix === 'public' ? 'inbound' : 'outbound' };
+      // Each Ferry partner has a filter chain of its own on the public listener (stat prefix public_from_<peer>).
+      const prefix = l.envoy_http_conn_manager_prefix!;
+      const partner = prefix.startsWith('public_from_') ? prefix.slice('public_from_'.length) : undefined;
+      const labels: Record<string, string> = { listener: partner ? 'public' : prefix, direction: prefix === 'internal' ? 'outbound' : 'inbound', ...(partner ? { peer_domain: partner } : {}) };
       if (family === 'ferry_envoy_downstream_requests_total') {
         if (!l.envoy_response_code_class) continue;
         labels.code_class = `${l.envoy_response_code_class}xx`;

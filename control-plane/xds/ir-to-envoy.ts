@@ -418,12 +418,12 @@ function accessLog(ir: Ir, listener: string, file = listener): J[] {
 }
 
 /** The HCM of a listener: routes by RDS (`listener` names the route configuration), or inline. */
-function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[], inline?: { routes: J; logFile: string }): J {
+function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[], inline?: { routes: J; logFile: string }, statPrefix = listener): J {
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: {
       '@type': TYPE.hcm,
-      stat_prefix: listener,
+      stat_prefix: statPrefix,
       codec_type: 'AUTO',
       ...(inline ? { route_config: inline.routes } : { rds: { route_config_name: listener, config_source: ads } }),
       http_filters: [...httpFilters, { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } }],
@@ -532,6 +532,9 @@ function downstreamTls(validation: J, requireClientCertificate = true): J {
  * trusts every partner CA for its own domain (partner-trust, SDS), or, with
  * Token routes, asks for no certificate and relies on tokens.
  */
+/** Stats of a partner's own filter chain: http.public_from_<peer>.* (bytes and connections per partner). */
+export const partnerStatPrefix = (domain: string) => `public_from_${domain}`;
+
 function publicListener(ir: Ir): J {
   const hcm = httpConnectionManager(ir, LISTENER.public, [DENY_ALL_RBAC]);
   return {
@@ -549,7 +552,7 @@ function publicListener(ir: Ir): J {
           },
         },
       }),
-      filters: [hcm],
+      filters: [httpConnectionManager(ir, LISTENER.public, [DENY_ALL_RBAC], undefined, partnerStatPrefix(p.domain))],
     })), ...(ir.publicPlaintext ? [{
       // publicPlaintext: a TLS-terminating gateway in front forwards plain HTTP.
       // No certificate here, ever: only a valid token authenticates (else 401).

@@ -97,7 +97,7 @@ scrape_configs:
     const outSent = `sum(ferry_envoy_upstream_bytes_sent_total{${a}, direction="outbound", peer_domain="bob"})`;
     const inRequests = `sum(ferry_envoy_requests_total{${b}, direction="inbound", peer_domain="alice", service="echo"})`;
     const inSent = `sum(ferry_envoy_upstream_bytes_sent_total{${b}, direction="inbound", service="echo"})`;
-    const inReceived = `sum(ferry_envoy_downstream_bytes_received_total{${b}, listener="public"})`;
+    const inReceived = `sum(ferry_envoy_downstream_bytes_received_total{${b}, listener="public", peer_domain="alice"})`;
     const base = { outRequests: await scalar(outRequests), outSent: await scalar(outSent), inRequests: await scalar(inRequests), inSent: await scalar(inSent), inReceived: await scalar(inReceived) };
     assert.equal(base.inRequests, 0, 'nothing called bob\'s echo yet');
 
@@ -129,7 +129,7 @@ scrape_configs:
     };
     within('alice -> bob gateway (outbound, peer_domain=bob)', await scalar(outSent) - base.outSent, n + 1);
     within('bob -> echo service (inbound, service=echo)', await scalar(inSent) - base.inSent, n);
-    within('bob public listener, received', await scalar(inReceived) - base.inReceived, n + 1);
+    within('bob public listener, received from alice (peer_domain=alice: alice\'s own filter chain)', await scalar(inReceived) - base.inReceived, n + 1);
 
     // Latency: every call to echo is in the histogram once Envoy flushed it (every 5 s).
     await waitFor('latency histogram', async () => ((await scalar(`sum(ferry_envoy_request_duration_seconds_count{${b}, direction="inbound", peer_domain="alice", service="echo"})`)) >= n ? true : undefined), 20_000);
