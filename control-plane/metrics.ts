@@ -6,6 +6,13 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ResourceStatus } from './translate/ir.ts';
 import { SHORT_TYPE_NAME } from './xds/envoy-types.ts';
 
+export interface TokenState {
+  peer: string;
+  direction: 'inbound' | 'outbound';
+  revision: number;
+  lastHeartbeatAt?: number;
+}
+
 export class ControlPlaneMetrics {
   readonly registry = new Registry();
   readonly xdsPushes = new Counter({ name: 'ferry_xds_pushes_total', help: 'xDS responses sent, by variant and resource type', labelNames: ['variant', 'type'] as const, registers: [this.registry] });
@@ -50,6 +57,29 @@ export class ControlPlaneMetrics {
     collect: () => {
       this.routeReady.reset();
       for (const r of this.routes()) this.routeReady.set({ kind: r.kind, route: r.route, peer_domain: r.peer }, r.ready ? 1 : 0);
+    },
+  });
+
+  /** Set by the node: the Kuscia token state per partner and direction (control-plane/tokens). */
+  tokens: () => TokenState[] = () => [];
+  readonly tokenRevision = new Gauge({
+    name: 'ferry_token_revision',
+    help: 'Revision of the current Kuscia token, by partner and direction (outbound: obtained by this node; inbound: issued to the partner); 0 = none',
+    labelNames: ['peer_domain', 'direction'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.tokenRevision.reset();
+      for (const t of this.tokens()) this.tokenRevision.set({ peer_domain: t.peer, direction: t.direction }, t.revision);
+    },
+  });
+  readonly tokenHeartbeatAge = new Gauge({
+    name: 'ferry_token_heartbeat_age_seconds',
+    help: 'Seconds since the last successful token heartbeat with a partner (outbound: answered by the partner; inbound: received from it)',
+    labelNames: ['peer_domain', 'direction'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.tokenHeartbeatAge.reset();
+      for (const t of this.tokens()) if (t.lastHeartbeatAt) this.tokenHeartbeatAge.set({ peer_domain: t.peer, direction: t.direction }, Math.round((Date.now() - t.lastHeartbeatAt) / 1000));
     },
   });
 

@@ -87,6 +87,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
   });
   renewer.start();
   reconciler.reconcile();
+  metrics.tokens = () => tokens.states();
   metrics.certificates = () => {
     const s = renewer.status();
     const partners = store.list('Domain').flatMap((d) => {

@@ -104,6 +104,11 @@ export class TokenClient {
     return out;
   }
 
+  /** Per destination: the token's revision and the last good heartbeat (metrics). */
+  states(): { peer: string; revision: number; lastHeartbeatAt?: number }[] {
+    return [...this.sessions].map(([peer, s]) => ({ peer, revision: s.token?.revision ?? 0, ...(s.lastHeartbeatOkAt ? { lastHeartbeatAt: s.lastHeartbeatOkAt } : {}) }));
+  }
+
   obtained(): Record<string, ObtainedToken> {
     return Object.fromEntries([...this.sessions].flatMap(([dst, s]) => (s.token ? [[dst, s.token]] : [])));
   }

@@ -73,6 +73,19 @@ export class TokenManager {
     await this.server?.close();
   }
 
+  /** Token state per partner and direction, for /metrics. */
+  states(): { peer: string; direction: 'inbound' | 'outbound'; revision: number; lastHeartbeatAt?: number }[] {
+    const now = Date.now();
+    return [
+      ...this.client.states().map((s) => ({ ...s, direction: 'outbound' as const })),
+      ...[...this.issuer.partners].map(([peer, p]) => ({
+        peer, direction: 'inbound' as const,
+        revision: p.tokens.some((t) => t.expiresAt > now) ? p.revision : 0,
+        ...(p.lastHeartbeatAt ? { lastHeartbeatAt: p.lastHeartbeatAt } : {}),
+      })),
+    ];
+  }
+
   /** What translation needs: tokens in and out, status sentences, socket paths. */
   runtime(): TranslationRuntime {
     const set = groupResources(this.deps.store.list());

@@ -77,6 +77,10 @@ describe('Kuscia token authentication (RSA-GEN) through real Envoys', () => {
     assert.match(described.stdout, /rolling token: token revision \d+ obtained/);
     const inbound = bob.cli(['describe', 'clusterdomainroute', 'alice-bob']);
     assert.match(inbound.stdout, /alice authenticates with a rolling token \(revision \d+/);
+    // The token state is a metric on both sides.
+    const metrics = async (n: TestNode) => (await fetch(`http://127.0.0.1:${n.ports.api}/metrics`)).text();
+    assert.match(await metrics(alice), /ferry_token_revision\{peer_domain="bob",direction="outbound"\} [1-9]/);
+    assert.match(await metrics(bob), /ferry_token_revision\{peer_domain="alice",direction="inbound"\} [1-9]/);
   });
 
   test('carol, an mTLS partner, keeps working on the same public port', async () => {
