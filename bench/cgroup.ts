@@ -1,0 +1,81 @@
+// A CPU + memory limit for a set of processes (one domain of bench/psi-1c2g.ts).
+// cgroup v2 when /sys/fs/cgroup is the unified hierarchy (cpu.max, memory.max,
+// memory.peak); otherwise cgroup v1 (cpu.cfs_quota_us, memory.limit_in_bytes,
+// memory.max_usage_in_bytes), the memory group nested under this process's own
+// memory cgroup so whatever accounts for this process still sees it.
+// `systemd-run --scope` needs systemd as PID 1; directories are used directly.
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Cgroup {
+  kind: 'v2' | 'v1';
+  /** Files a process writes its pid to in order to join (all of them). */
+  procs: string[];
+  /** Peak memory (bytes) since creation or the last resetPeak(). */
+  peakBytes(): number;
+  resetPeak(): void;
+  /** CPU seconds used by the members, when the hierarchy reports it. */
+  cpuSeconds(): number | undefined;
+  describe: string;
+  remove(): void;
+}
+
+const ROOT = '/sys/fs/cgroup';
+
+function ownPath(controller: string): string {
+  for (const line of readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')) {
+    const [, ctrls, path] = line.split(':');
+    if (controller === '' ? ctrls === '' : ctrls!.split(',').includes(controller)) return path!;
+  }
+  return '/';
+}
+
+/** Creates a group limited to `cpus` CPUs and `memoryBytes`, or throws with why not. */
+export function createCgroup(name: string, cpus: number, memoryBytes: number): Cgroup {
+  const period = 100_000;
+  if (existsSync(join(ROOT, 'cgroup.controllers'))) {
+    const parent = join(ROOT, ownPath('').replace(/^\//, ''));
+    // A v2 group with members cannot enable controllers for children: use a sibling under the root.
+    const base = readFileSync(join(ROOT, 'cgroup.subtree_control'), 'utf8').includes('memory') ? ROOT : parent;
+    for (const c of ['+cpu', '+memory']) try { writeFileSync(join(base, 'cgroup.subtree_control'), c); } catch { /* already or not allowed: checked below */ }
+    const dir = join(base, name);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'cpu.max'), `${Math.round(cpus * period)} ${period}`);
+    writeFileSync(join(dir, 'memory.max'), String(memoryBytes));
+    writeFileSync(join(dir, 'memory.swap.max'), '0');
+    return {
+      kind: 'v2',
+      procs: [join(dir, 'cgroup.procs')],
+      peakBytes: () => Number(readFileSync(join(dir, 'memory.peak'), 'utf8')),
+      resetPeak: () => { try { writeFileSync(join(dir, 'memory.peak'), '0'); } catch { /* kernels before 6.12 cannot reset */ } },
+      cpuSeconds: () => Number(/usage_usec (\d+)/.exec(readFileSync(join(dir, 'cpu.stat'), 'utf8'))?.[1]) / 1e6,
+      describe: `cgroup v2 ${dir}: cpu.max "${Math.round(cpus * period)} ${period}", memory.max ${memoryBytes}, memory.swap.max 0`,
+      remove: () => rmdirSync(dir),
+    };
+  }
+  const cpuDir = join(ROOT, 'cpu', ownPath('cpu'), name);
+  const cpuacctDir = existsSync(join(ROOT, 'cpuacct')) ? join(ROOT, 'cpuacct', ownPath('cpuacct'), name) : undefined;
+  const memDir = join(ROOT, 'memory', ownPath('memory'), name);
+  mkdirSync(cpuDir);
+  try {
+    mkdirSync(memDir);
+    if (cpuacctDir && cpuacctDir !== cpuDir) mkdirSync(cpuacctDir);
+  } catch (e) {
+    rmdirSync(cpuDir);
+    throw e;
+  }
+  writeFileSync(join(cpuDir, 'cpu.cfs_period_us'), String(period));
+  writeFileSync(join(cpuDir, 'cpu.cfs_quota_us'), String(Math.round(cpus * period)));
+  writeFileSync(join(memDir, 'memory.limit_in_bytes'), String(memoryBytes));
+  try { writeFileSync(join(memDir, 'memory.memsw.limit_in_bytes'), String(memoryBytes)); } catch { /* no swap accounting */ }
+  const dirs = [cpuDir, memDir, ...(cpuacctDir && cpuacctDir !== cpuDir ? [cpuacctDir] : [])];
+  return {
+    kind: 'v1',
+    procs: dirs.map((d) => join(d, 'cgroup.procs')),
+    peakBytes: () => Number(readFileSync(join(memDir, 'memory.max_usage_in_bytes'), 'utf8')),
+    resetPeak: () => writeFileSync(join(memDir, 'memory.max_usage_in_bytes'), '0'),
+    cpuSeconds: () => (cpuacctDir ? Number(readFileSync(join(cpuacctDir, 'cpuacct.usage'), 'utf8')) / 1e9 : undefined),
+    describe: `cgroup v1 (no unified hierarchy with controllers here): ${cpuDir} cpu.cfs_quota_us ${Math.round(cpus * period)} / cpu.cfs_period_us ${period}; ${memDir} memory.limit_in_bytes ${memoryBytes}`,
+    remove: () => { for (const d of dirs.reverse()) try { rmdirSync(d); } catch { /* still busy or gone */ } },
+  };
+}
