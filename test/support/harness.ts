@@ -150,7 +150,7 @@ export class TestNode {
     } catch (e) {
       // Say why: the node's own output (a crash, a port already in use) is the first thing to read.
       let out = '';
-      try { out = readFileSync(join(this.home, 'logs', 'node.out'), 'utf8').trim().split('\n').slice(-8).join('\n'); } catch { /* no output */ }
+      try { out = readFileSync(join(this.home, 'logs', 'node.out'), 'utf8').trim().split('\n').slice(-30).join('\n'); } catch { /* no output */ }
       throw new Error(`${(e as Error).message}${out ? `; the node's last output:\n${out}` : ''}`);
     }
   }
