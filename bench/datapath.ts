@@ -30,6 +30,12 @@ const MAXRATE_CAP = 60_000;
 const MAXRATE_STEP_S = Number(process.env.DATAPATH_STEP_S ?? 3);
 const BIG = Number(process.env.DATAPATH_BIG_MIB ?? 1024) * 2 ** 20;
 const PARALLEL = 16;
+/**
+ * nginx's proxy_buffer_size (and proxy_buffers) in the pair: with buffering off it is the size of each read
+ * from upstream. nginx's default (one page, 4k) held the pair to ~400 MiB/s in a trial here, 64k to ~700:
+ * the pair is measured tuned. DATAPATH_NGINX_BUFFER='' measures nginx's default.
+ */
+const NGINX_BUFFER = process.env.DATAPATH_NGINX_BUFFER ?? '64k';
 const SMALL = BIG / PARALLEL;
 const PATHS = ['direct', 'envoy', 'ferry', 'nginx'] as const;
 type Path = (typeof PATHS)[number];
@@ -121,15 +127,22 @@ async function latency(s: Setup) {
   return out;
 }
 
-/** Raises the HTTP/1.1 rate by 25% a step until p99 > 10 ms, a failure, or the rate is not kept (< 95%). */
+/**
+ * Raises the HTTP/1.1 rate by 25% a step until p99 > 10 ms, a failed request
+ * or the rate is not kept (< 95%); a failing step is tried once more (the
+ * machine is shared) and fails only if both tries fail.
+ */
 async function maxRate(s: Setup, path: Path) {
   const steps: (Point & { target: number; pass: boolean })[] = [];
   let best = 0;
   for (let rate = 1000; rate <= MAXRATE_CAP; rate = Math.round(rate * 1.25)) {
-    const pt = await h2loadPoint(s, 'http1', path, rate, Math.round(rate * MAXRATE_STEP_S), MAXRATE_CONNS);
-    const pass = pt.ok === pt.requests && pt.p99 <= 10 && pt.reqPerS >= 0.95 * rate;
-    steps.push({ ...pt, target: rate, pass });
-    console.log(`max rate ${path} ${rate}/s: ${pt.reqPerS} req/s, p99 ${pt.p99} ms, ${pt.ok}/${pt.requests} ok, h2load CPU ${pt.genCpuPct}% -> ${pass ? 'pass' : 'fail'}`);
+    let pass = false;
+    for (let attempt = 0; attempt < 2 && !pass; attempt++) {
+      const pt = await h2loadPoint(s, 'http1', path, rate, Math.round(rate * MAXRATE_STEP_S), MAXRATE_CONNS);
+      pass = pt.ok === pt.requests && pt.p99 <= 10 && pt.reqPerS >= 0.95 * rate;
+      steps.push({ ...pt, target: rate, pass });
+      console.log(`max rate ${path} ${rate}/s: ${pt.reqPerS} req/s, p99 ${pt.p99} ms, ${pt.ok}/${pt.requests} ok, h2load CPU ${pt.genCpuPct}% -> ${pass ? 'pass' : 'fail'}`);
+    }
     if (!pass) break;
     best = rate;
   }
@@ -145,7 +158,7 @@ interface Stream {
 
 type StreamPath = 'tcp' | 'tls' | 'envoy' | 'ferry' | 'nginx';
 
-async function download(s: Setup, path: StreamPath, parallel: number): Promise<Stream> {
+export async function download(s: Setup, path: StreamPath, parallel: number): Promise<Stream> {
   const bytes = parallel === 1 ? BIG : SMALL;
   const file = parallel === 1 ? 'big' : 'small';
   const base = path === 'tcp' ? [`http://127.0.0.1:${s.ports.o1}`]
@@ -173,6 +186,8 @@ async function download(s: Setup, path: StreamPath, parallel: number): Promise<S
 
 async function throughput(s: Setup) {
   const out: Record<string, Record<StreamPath, Stream[]>> = { one: { tcp: [], tls: [], envoy: [], ferry: [], nginx: [] }, parallel16: { tcp: [], tls: [], envoy: [], ferry: [], nginx: [] } };
+  await download(s, 'tcp', 1); // warm-up: the files in the page cache, the origin's workers
+  await download(s, 'tcp', PARALLEL);
   for (let run = 0; run < RUNS; run++) {
     for (const [kind, n] of [['one', 1], ['parallel16', PARALLEL]] as const) {
       for (const path of ['tcp', 'tls', 'envoy', 'ferry', 'nginx'] as const) {
@@ -214,7 +229,7 @@ export async function setup(): Promise<Setup> {
   const [o1, o2, o3, a1, a2, b, ea, eb, eaAdmin, ebAdmin] = (await freePorts(10)) as [number, number, number, number, number, number, number, number, number, number];
   const grpcEcho = await startGrpcEcho('greeter');
   cleanups.push(() => grpcEcho.close());
-  const keepalive = 'keepalive_requests 100000000; keepalive_timeout 3600s; http2_max_requests 100000000;';
+  const keepalive = 'keepalive_requests 100000000; keepalive_timeout 3600s;';
   // The origin: HTTP/1.1, h2c (prior knowledge) and TLS ports; 1 KB answers, sparse files under /bytes/.
   const origin = await startNginxWith('origin', `
   access_log off; sendfile on; tcp_nopush on; ${keepalive}
@@ -230,7 +245,7 @@ export async function setup(): Promise<Setup> {
   // nginx proxies upstream in HTTP/1.1 only (proxy_pass); gRPC goes as HTTP/2 (grpc_pass), as Ferry carries it.
   // Request buffering stays at nginx's default (on): with it off, nginx 1.22 answered ~0.3% of the
   // HTTP/2 clients' POSTs with 502 (B closed a keep-alive connection A reused: "upstream prematurely closed").
-  const stream = 'proxy_buffering off; client_max_body_size 0; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host;';
+  const stream = `proxy_buffering off; ${NGINX_BUFFER ? `proxy_buffer_size ${NGINX_BUFFER}; proxy_buffers 8 ${NGINX_BUFFER}; proxy_busy_buffers_size ${2 * parseInt(NGINX_BUFFER)}k;` : ''} client_max_body_size 0; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host;`;
   const upKeep = 'keepalive 256; keepalive_requests 100000000; keepalive_timeout 3600s;';
   const nginxB = await startNginxWith('b', `
   access_log @DIR@/access.log combined buffer=64k flush=1s; ${keepalive}
@@ -330,7 +345,7 @@ async function main() {
       loadavgBefore: loadBefore,
       loadavgAfter: loadavg().map((x) => round(x, 2)),
       durationS: Math.round((Date.now() - t0) / 1000),
-      settings: { runs: RUNS, latencyRequests: LAT_REQUESTS, rate: RATE, latencyConnections: LAT_CONNS, maxRateConnections: MAXRATE_CONNS, maxRateStepS: MAXRATE_STEP_S, bigMiB: BIG / 2 ** 20, parallel: PARALLEL, smallMiB: SMALL / 2 ** 20, envoyWorkers: 'default (one per core: 2)', nginxWorkers: 'auto (2)' },
+      settings: { runs: RUNS, latencyRequests: LAT_REQUESTS, rate: RATE, latencyConnections: LAT_CONNS, maxRateConnections: MAXRATE_CONNS, maxRateStepS: MAXRATE_STEP_S, bigMiB: BIG / 2 ** 20, parallel: PARALLEL, smallMiB: SMALL / 2 ** 20, envoyWorkers: 'default (one per core: 2)', nginxWorkers: 'auto (2)', nginxProxyBuffer: NGINX_BUFFER },
       latencyMs,
       maxRate: Object.fromEntries(Object.entries(rate).map(([k, v]) => [k, v])),
       throughputMiBps,
@@ -359,6 +374,7 @@ type Results = {
 export function report(r: Results): string {
   const m = r.machine;
   const f = (x: number, d = 2) => x.toFixed(d);
+  const sg = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
   const ms = (x: { median: number; min: number; max: number }) => `${f(x.median)} (${f(x.min)}–${f(x.max)})`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
   const L = r.latencyMs;
@@ -366,7 +382,7 @@ export function report(r: Results): string {
   const added = (proto: string, path: string, p: 'p50' | 'p90' | 'p99') => L[proto]![path]![p].median - L[proto]!.direct![p].median;
   const latRows = PROTOS.flatMap((proto) => PATHS.map((path) => {
     const x = L[proto]![path]!;
-    const d = path === 'direct' ? '' : `${f(added(proto, path, 'p50'))} / ${f(added(proto, path, 'p90'))} / ${f(added(proto, path, 'p99'))}`;
+    const d = path === 'direct' ? '' : `${sg(added(proto, path, 'p50'))} / ${sg(added(proto, path, 'p90'))} / ${sg(added(proto, path, 'p99'))}`;
     return `| ${proto} | ${path} | ${ms(x.p50)} | ${ms(x.p90)} | ${ms(x.p99)} | ${d} | ${x.reqPerS} | ${x.proxyCpuMsPer1k || ''} | ${x.genCpuPct} |`;
   }));
   const thrRows = Object.entries(T).flatMap(([kind, v]) => Object.entries(v).map(([path, x]) =>
@@ -380,7 +396,7 @@ export function report(r: Results): string {
   for (const [kind, v] of Object.entries(T)) if (v.ferry!.median < v.nginx!.median) vsNginx.push(`${kind === 'one' ? 'one-stream' : '16-stream'} throughput`);
   if (r.maxRate.ferry!.best < r.maxRate.nginx!.best) vsNginx.push('max rate');
   if (idleMb > r.footprint.idle.nginxAMb) vsNginx.push('idle memory');
-  const steps = (path: string) => r.maxRate[path]!.steps.slice(-2).map((x) => `${x.target}${x.pass ? '' : ` (fail: ${x.reqPerS} req/s, p99 ${f(x.p99)} ms)`}`).join(', ');
+  const steps = (path: string) => r.maxRate[path]!.steps.slice(-3).map((x) => `${x.target}${x.pass ? '' : ` (fail: ${x.reqPerS} req/s, p99 ${f(x.p99)} ms)`}`).join(', ');
   return `# Data path: Ferry vs a direct link and an nginx mTLS pair
 
 Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, Envoy ${m.envoy}; ${m.date}.
@@ -399,7 +415,8 @@ The paths, all ending at the same origin:
 - **ferry**: client -> alice's internal listener -> HTTP/2 over mTLS -> bob's public listener -> origin
   (HTTP/1.1 for an HTTP Service, h2c for a GRPC Service). Both nodes with default settings (access logs on).
 - **nginx**: client -> nginx A (plain, loopback) -> mTLS (client certificate, verified both ways, RSA 2048 like Ferry's)
-  -> nginx B -> origin. Keep-alive upstreams, buffering off, access logs on (buffered). nginx 1.22 proxies HTTP upstream
+  -> nginx B -> origin. Keep-alive upstreams, response buffering off with ${r.settings.nginxProxyBuffer ? `\`proxy_buffer_size ${r.settings.nginxProxyBuffer}\` (nginx's 4k default held the pair to ~400 MiB/s in a trial)` : "nginx's default proxy_buffer_size"},
+  request buffering at nginx's default (on: with it off nginx answered ~0.3% of HTTP/2 clients' POSTs with 502), access logs on (buffered). nginx 1.22 proxies HTTP upstream
   in **HTTP/1.1 only** (\`proxy_pass\`), so HTTP/1.1 and HTTP/2 clients cross the mTLS hop as HTTP/1.1 on a pool of
   connections; gRPC crosses it as HTTP/2 (\`grpc_pass grpcs://\`).
 
@@ -421,9 +438,10 @@ ${latRows.join('\n')}
 ## Highest rate with p99 <= 10 ms (HTTP/1.1)
 
 h2load with ${r.settings.maxRateConnections} keep-alive connections, one request at a time each, fixed rate raised by 25% a step
-(${r.settings.maxRateStepS} s a step) until p99 > 10 ms, a failed request or less than 95% of the rate achieved. One search per path.
+(${r.settings.maxRateStepS} s a step) until p99 > 10 ms, a failed request or less than 95% of the rate achieved; a failing
+step is tried twice and fails only if both tries fail. One search per path.
 
-| path | highest passing rate (req/s) | last two steps |
+| path | highest passing rate (req/s) | last steps (req/s) |
 | --- | ---: | --- |
 ${PATHS.map((p) => `| ${p} | ${r.maxRate[p]!.steps.every((x) => x.pass) ? `>= ${r.maxRate[p]!.best} (search stopped at ${MAXRATE_CAP})` : r.maxRate[p]!.best} | ${steps(p)} |`).join('\n')}
 
@@ -456,13 +474,40 @@ ${r.footprint.peakUnderLoadMb.nginxA} MB peak.
 
 | goal | measured | verdict |
 | --- | --- | --- |
-| added latency at p50 <= 0.3 ms over direct at 1,000 req/s | worst protocol +${f(worstP50)} ms (http1 +${f(added('http1', 'ferry', 'p50'))}, http2 +${f(added('http2', 'ferry', 'p50'))}, grpc +${f(added('grpc', 'ferry', 'p50'))}) | ${verdict(worstP50 <= 0.3)} |
-| added latency at p99 <= 1 ms | worst protocol +${f(worstP99)} ms (http1 +${f(added('http1', 'ferry', 'p99'))}, http2 +${f(added('http2', 'ferry', 'p99'))}, grpc +${f(added('grpc', 'ferry', 'p99'))}) | ${verdict(worstP99 <= 1)} |
+| added latency at p50 <= 0.3 ms over direct at 1,000 req/s | worst protocol ${sg(worstP50)} ms (http1 ${sg(added('http1', 'ferry', 'p50'))}, http2 ${sg(added('http2', 'ferry', 'p50'))}, grpc ${sg(added('grpc', 'ferry', 'p50'))}) | ${verdict(worstP50 <= 0.3)} |
+| added latency at p99 <= 1 ms | worst protocol ${sg(worstP99)} ms (http1 ${sg(added('http1', 'ferry', 'p99'))}, http2 ${sg(added('http2', 'ferry', 'p99'))}, grpc ${sg(added('grpc', 'ferry', 'p99'))}) | ${verdict(worstP99 <= 1)} |
 | one stream >= 50% of direct TLS | ${f(oneRatio)} (${T.one!.ferry!.median} vs ${T.one!.tls!.median} MiB/s) | ${verdict(oneRatio >= 0.5)} |
 | at least equal to the nginx pair on every metric | ${vsNginx.length ? `behind on: ${vsNginx.join(', ')}` : 'equal or better on all'} | ${verdict(!vsNginx.length)} |
 | idle node RSS <= 120 MB | ${idleMb} MB (control plane ${r.footprint.idle.alice.controlPlaneMb} + Envoy ${r.footprint.idle.alice.envoyMb}) | ${verdict(idleMb <= 120)} |
-| highest rate with p99 < 10 ms | ${r.maxRate.ferry!.best} req/s (direct ${r.maxRate.direct!.best}, nginx pair ${r.maxRate.nginx!.best}) | reported |
+| highest rate with p99 < 10 ms | ${r.maxRate.ferry!.best} req/s (direct ${r.maxRate.direct!.best}, stock Envoy pair ${r.maxRate.envoy!.best}, nginx pair ${r.maxRate.nginx!.best}) | reported |
+| (context) Ferry vs the stock Envoy pair | p50 ${PROTOS.map((p) => `${p} ${sg(L[p]!.ferry!.p50.median - L[p]!.envoy!.p50.median)} ms`).join(', ')}; one stream ${f(T.one!.ferry!.median / T.one!.envoy!.median)}x; 16 streams ${f(T.parallel16!.ferry!.median / T.parallel16!.envoy!.median)}x; max rate ${r.maxRate.ferry!.best} vs ${r.maxRate.envoy!.best} | |
+
+## Where Ferry stands, and why
+
+- **Latency and request rate are Envoy's, not Ferry's configuration's.** The stock Envoy pair (Envoy's defaults, a
+  router and nothing else) already adds ${PROTOS.map((p) => `${f(added(p, 'envoy', 'p50'))}`).join(' / ')} ms at p50 (HTTP/1.1 / HTTP/2 / gRPC) where the nginx pair adds
+  ${PROTOS.map((p) => `${f(added(p, 'nginx', 'p50'))}`).join(' / ')} ms. The two Envoys spend ${L.http1!.envoy!.proxyCpuMsPer1k} ms of CPU per 1,000 HTTP/1.1 requests, the two nginx
+  ${L.http1!.nginx!.proxyCpuMsPer1k} ms (${f(L.http1!.envoy!.proxyCpuMsPer1k / L.http1!.nginx!.proxyCpuMsPer1k, 1)}x): on this virtual machine Envoy costs several times nginx's CPU per request, and its latency and its
+  request ceiling follow from that (the ceiling is CPU: ${m.cores} cores shared by h2load, the origin and both proxies).
+  Ferry's own configuration on top of the floor (access logs on both listeners, per-route RBAC on the SPIFFE
+  identity, Kuscia header rewriting, the retry policy, the bandwidth-limit filter on the internal listener) costs
+  ${PROTOS.map((p) => `${sg(L[p]!.ferry!.p50.median - L[p]!.envoy!.p50.median)}`).join(' / ')} ms at p50 and ${L.http1!.ferry!.proxyCpuMsPer1k} vs ${L.http1!.envoy!.proxyCpuMsPer1k} ms CPU per 1,000 requests. Running
+  Envoy with one worker (\`--concurrency 1\`) did not change the floor's latency in a trial on this machine. The
+  0.3 ms p50 goal is below what Envoy itself does here; meeting it needs a faster machine per request (bare metal)
+  or a different proxy, not a Ferry setting.
+- **Throughput: Ferry is ${T.one!.ferry!.median >= T.one!.nginx!.median && T.parallel16!.ferry!.median >= T.parallel16!.nginx!.median ? 'ahead of' : 'not ahead of'} the nginx pair** (one stream ${T.one!.ferry!.median} vs ${T.one!.nginx!.median} MiB/s,
+  16 streams ${T.parallel16!.ferry!.median} vs ${T.parallel16!.nginx!.median} MiB/s). The two Envoys spend ${T.one!.ferry!.proxyCpuSPerGiB} CPU s per GiB, the two nginx ${T.one!.nginx!.proxyCpuSPerGiB}:
+  nginx 1.22 proxies HTTP/1.1 upstream through its buffers, Envoy carries the bytes as HTTP/2 DATA over one
+  mTLS connection. The direct TLS reference is one nginx serving over TLS with no proxy hop at all.
+- **Memory: the control plane is a Node.js process.** Its RSS (${r.footprint.idle.alice.controlPlaneMb} MB idle) is above nginx's whole pair; Node itself
+  starts at about 60 MB here, loading the Envoy API descriptors (protobufjs) adds about 35 MB, the rest of the
+  control plane's modules about 40 MB. Envoy idles at ${r.footprint.idle.alice.envoyMb} MB. The 120 MB goal for both would need the control
+  plane under ~${Math.max(0, 120 - r.footprint.idle.alice.envoyMb)} MB: not reachable by tuning alone (see the proposals in docs/benchmarks.md).
 `;
 }
 
-if (process.argv[1] === import.meta.filename) await main();
+if (process.argv[1] === import.meta.filename) {
+  // --report: rewrite datapath.md from datapath.json (after a change to the text), measuring nothing.
+  if (process.argv.includes('--report')) writeFileSync(RESULTS.replace(/json$/, 'md'), report(JSON.parse(readFileSync(RESULTS, 'utf8')) as Results));
+  else await main();
+}

@@ -145,8 +145,10 @@ ${httpBody.replaceAll('@DIR@', dir)}
   try {
     for (const p of opts.waitPorts) await waitForPort(`nginx ${name} on ${p}`, '127.0.0.1', p, 10_000);
   } catch (e) {
-    child.kill('SIGKILL');
-    throw new Error(`${(e as Error).message}: ${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''}${readFileSync(join(dir, 'stderr.log'), 'utf8')}`);
+    child.kill('SIGKILL'); // a master that failed to start has no workers
+    const why = `${(e as Error).message}: ${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''}${readFileSync(join(dir, 'stderr.log'), 'utf8')}`;
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(why);
   }
   return {
     pid: child.pid!,

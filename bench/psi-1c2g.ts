@@ -17,7 +17,8 @@ import { machine } from './machine.ts';
 
 const RESULTS = join(import.meta.dirname, 'results', 'psi-1c2g.json');
 const ITEMS = Number(process.env.PSI_ITEMS ?? 1_000_000);
-const RUNS = Number(process.env.PSI_RUNS ?? 3);
+/** Each exchange takes a fraction of a second: 7 runs for a stable median. */
+const RUNS = Number(process.env.PSI_RUNS ?? 7);
 const GiB = 2 ** 30;
 const PEER = join(import.meta.dirname, 'psi-peer.ts');
 const NODE_ARGS = ['--disable-warning=ExperimentalWarning'];
@@ -162,7 +163,10 @@ same request's response, streamed while the upload still arrives (${MiB.toFixed(
 engine on loopback; **ferry**: alice's engine -> alice's internal listener -> HTTP/2 over mTLS -> bob's public
 listener -> bob's engine. Both nodes run (idle) during the direct runs too. Time from the first byte sent to the
 last byte received; ${r.runs} runs each, interleaved, after a 10,000-item warm-up; median (min–max).
-Peak memory: the cgroup's peak (all its processes, page cache included) during the exchange.
+Peak memory: the cgroup's peak (all its processes, page cache included) during the exchange. CPU: the
+cgroup's CPU time during the exchange (cpuacct), including the start of alice's sending engine process
+(Node start-up, ~0.1 s). With a 100 ms CFS period, an exchange this short spans only a few quota periods:
+a run that lands badly on throttling shows up in the spread.
 
 | path | time (ms) | alice peak (MB) | bob peak (MB) | alice CPU (s) | bob CPU (s) |
 | --- | --- | ---: | ---: | ---: | ---: |
