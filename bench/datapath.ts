@@ -429,7 +429,9 @@ h2load, ${r.settings.latencyConnections} keep-alive connections, one request at 
 (a fixed rate), 1 KB request body, ~1 KB answer; ${r.settings.latencyRequests} requests per run after a 500-request warm-up,
 ${r.settings.runs} runs per point, interleaved across paths. Latency per request from h2load's \`--log-file\`
 (from the request's start, so a stalled connection delays later sends instead of counting them as late:
-at these utilisations that matters little). Median of the runs, (min–max) across runs, in ms.
+at these utilisations that matters little). Median of the runs, (min–max) across runs, in ms. Nothing is pinned:
+with ${m.cores} cores, reserving one for the generator would leave one for four Envoy workers and the origin; the
+generator's own CPU (h2load, one thread) is reported instead, a few % of one core at this rate.
 
 | protocol | path | p50 | p90 | p99 | added over direct p50 / p90 / p99 | req/s | proxies' CPU ms per 1k req | h2load CPU % |
 | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: |
