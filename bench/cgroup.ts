@@ -75,7 +75,7 @@ export function createCgroup(name: string, cpus: number, memoryBytes: number): C
     peakBytes: () => Number(readFileSync(join(memDir, 'memory.max_usage_in_bytes'), 'utf8')),
     resetPeak: () => writeFileSync(join(memDir, 'memory.max_usage_in_bytes'), '0'),
     cpuSeconds: () => (cpuacctDir ? Number(readFileSync(join(cpuacctDir, 'cpuacct.usage'), 'utf8')) / 1e9 : undefined),
-    describe: `cgroup v1 (no unified hierarchy with controllers here): ${cpuDir} cpu.cfs_quota_us ${Math.round(cpus * period)} / cpu.cfs_period_us ${period}; ${memDir} memory.limit_in_bytes ${memoryBytes}`,
+    describe: `cgroup v1 (no unified hierarchy with controllers here): cpu group ${name} with cpu.cfs_quota_us ${Math.round(cpus * period)} / cpu.cfs_period_us ${period}; memory group ${name} (under this process's own) with memory.limit_in_bytes ${memoryBytes}`,
     remove: () => { for (const d of dirs.reverse()) try { rmdirSync(d); } catch { /* still busy or gone */ } },
   };
 }
