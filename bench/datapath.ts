@@ -317,6 +317,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 const stat = (xs: number[]) => ({ median: round(median(xs), 3), ...spread(xs) });
 
 async function main() {
+  for (const tool of ['h2load', 'curl']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`bench/datapath needs ${tool} (scripts/debian-tools.sh installs nginx, nghttp2-client and curl)`);
+  }
   const loadBefore = loadavg().map((x) => round(x, 2));
   const t0 = Date.now();
   try {
@@ -493,7 +496,9 @@ ${r.footprint.peakUnderLoadMb.nginxA} MB peak.
   request ceiling follow from that (the ceiling is CPU: ${m.cores} cores shared by h2load, the origin and both proxies).
   Ferry's own configuration on top of the floor (access logs on both listeners, per-route RBAC on the SPIFFE
   identity, Kuscia header rewriting, the retry policy, the bandwidth-limit filter on the internal listener) costs
-  ${PROTOS.map((p) => `${sg(L[p]!.ferry!.p50.median - L[p]!.envoy!.p50.median)}`).join(' / ')} ms at p50 and ${L.http1!.ferry!.proxyCpuMsPer1k} vs ${L.http1!.envoy!.proxyCpuMsPer1k} ms CPU per 1,000 requests. Running
+  ${PROTOS.map((p) => `${sg(L[p]!.ferry!.p50.median - L[p]!.envoy!.p50.median)}`).join(' / ')} ms at p50 and ${L.http1!.ferry!.proxyCpuMsPer1k} vs ${L.http1!.envoy!.proxyCpuMsPer1k} ms CPU per 1,000 requests (in separate trials
+  on the stock pair, the JSON access logs cost ~40 ms CPU per 1,000 requests and no p50, the unconfigured
+  bandwidth-limit filter nothing measurable: docs/benchmarks.md). Running
   Envoy with one worker (\`--concurrency 1\`) did not change the floor's latency in a trial on this machine. The
   0.3 ms p50 goal is below what Envoy itself does here; meeting it needs a faster machine per request (bare metal)
   or a different proxy, not a Ferry setting.
