@@ -65,14 +65,14 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
     publicListener: config.listeners.public,
     log: log.child({ component: 'tunnels' }),
     ...(process.env.FERRY_REVERSE_TUNNELS ? { size: Number(process.env.FERRY_REVERSE_TUNNELS) } : {}),
-    onChange: () => reconciler?.schedule(),
+    onChange: () => reconciler?.schedule(true),
   });
   const internalHost = ['0.0.0.0', '::'].includes(config.listeners.internal.address) ? '127.0.0.1' : config.listeners.internal.address;
   const prober = new LinkProber({
     gateway: { host: internalHost, port: config.listeners.internal.port, domain: config.domain },
     log: log.child({ component: 'probe' }),
     ...(process.env.FERRY_PROBE_MS ? { intervalMs: Number(process.env.FERRY_PROBE_MS) } : {}),
-    onChange: () => reconciler?.schedule(),
+    onChange: () => reconciler?.schedule(true),
   });
   reconciler = new Reconciler({
     store, config, ads, metrics, log: log.child({ component: 'translator' }),

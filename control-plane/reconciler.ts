@@ -39,6 +39,8 @@ export interface ReconcilerDeps {
 export class Reconciler {
   outcome: ReconcileOutcome = { statuses: [], at: new Date().toISOString() };
   private timer: NodeJS.Timeout | undefined;
+  /** A change that may alter Envoy's configuration is waiting to be translated. */
+  private configPending = false;
   private firstChangeAt = 0;
   private snapshot: Snapshot | undefined;
   private readonly encodeCache = new EncodeCache();
@@ -54,8 +56,13 @@ export class Reconciler {
     deps.store.on('change', () => this.schedule());
   }
 
-  /** Coalesces changes: waits debounceMs after the last one, never more than maxDelayMs after the first. */
-  schedule(): void {
+  /**
+   * Coalesces changes: waits debounceMs after the last one, never more than
+   * maxDelayMs after the first. `statusOnly`: only the statuses may differ (a
+   * link check, a tunnel count), so the running configuration is not stale.
+   */
+  schedule(statusOnly = false): void {
+    if (!statusOnly) this.configPending = true;
     const now = Date.now();
     if (!this.timer) this.firstChangeAt = now;
     clearTimeout(this.timer);
@@ -65,6 +72,7 @@ export class Reconciler {
   }
 
   reconcile(changedAt = Date.now()): ReconcileOutcome {
+    this.configPending = false;
     const { store, config, ownCaPem, gateway, ads, log, metrics } = this.deps;
     metrics?.translations.inc();
     const stopTimer = metrics?.translationSeconds.startTimer();
@@ -124,7 +132,7 @@ export class Reconciler {
 
   /** A change is waiting to be translated: the running configuration is not the stored one yet. */
   get pending(): boolean {
-    return this.timer !== undefined;
+    return this.timer !== undefined && this.configPending;
   }
 
   stop(): void {
