@@ -1,0 +1,70 @@
+// Who may do what on the public listener: the RBAC policies (per partner, per
+// token, open) and the token matchers the public routes use.
+import type { Ir, TokenPartner } from '../translate/ir.ts';
+import { TYPE, spiffeId } from './envoy-types.ts';
+import { type J } from './common.ts';
+
+/**
+ * RBAC on the public listener: a request is allowed only when the client
+ * certificate's identity is spiffe://P/ferry/gateway for a trusted partner P and
+ * the request claims Kuscia-Source P (with no other origin: relays come later).
+ *
+ * The listener's filter refuses everything; the partner policies ride on the
+ * public RouteConfiguration (per-route RBAC), so a removed partner's next
+ * request on an open connection is refused as soon as the routes change (its
+ * own filter chain, and with it its connections, is drained within 1 s).
+ */
+export const DENY_ALL_RBAC = { name: 'envoy.filters.http.rbac', typed_config: { '@type': TYPE.rbac, rules: { action: 'ALLOW', policies: {} } } };
+
+/** The request claims to come from `domain` itself (no other origin: relays come later). */
+export const claimsSource = (domain: string): J => ({
+  and_rules: {
+    rules: [
+      { header: { name: 'kuscia-source', string_match: { exact: domain } } },
+      {
+        or_rules: {
+          rules: [
+            { not_rule: { header: { name: 'kuscia-origin-source', present_match: true } } },
+            { header: { name: 'kuscia-origin-source', string_match: { exact: domain } } },
+          ],
+        },
+      },
+    ],
+  },
+});
+
+export const rbacPerRoute = (policies: Record<string, J>): J => ({ [DENY_ALL_RBAC.name]: { '@type': TYPE.rbacPerRoute, rbac: { rules: { action: 'ALLOW', policies } } } });
+
+export function partnerRbacPerRoute(ir: Ir): J {
+  const policies: Record<string, J> = {};
+  for (const p of ir.partners) {
+    policies[`partner-${p.domain}`] = {
+      permissions: [claimsSource(p.domain)],
+      principals: [{ authenticated: { principal_name: { exact: spiffeId(p.domain) } } }],
+    };
+  }
+  return rbacPerRoute(policies);
+}
+
+/**
+ * Token routes: the route matched Kuscia-Source and a valid Kuscia-Token, so
+ * the token is the principal; the origin must still be the source itself.
+ */
+export const tokenRbac = (domain: string) => ({ typed_per_filter_config: rbacPerRoute({ [`token-${domain}`]: { permissions: [claimsSource(domain)], principals: [{ any: true }] } }) });
+
+/** Answers anyone may get (401, the handshake): the route itself decides. */
+export const OPEN_RBAC = { typed_per_filter_config: rbacPerRoute({ open: { permissions: [{ any: true }], principals: [{ any: true }] } }) };
+
+/** Escapes base64 (A-Z a-z 0-9 + / =) for RE2. */
+export const tokenAlternatives = (tokens: string[]) => `^(?:${tokens.map((t) => t.replace(/[+/=]/g, (c) => `\\${c}`)).join('|')})$`;
+
+/** Matches a request from `t.domain` carrying one of its accepted tokens. */
+export const tokenHeaders = (t: TokenPartner): J[] => [
+  { name: 'kuscia-source', string_match: { exact: t.domain } },
+  { name: 'kuscia-token', string_match: { safe_regex: { regex: tokenAlternatives(t.tokens) } } },
+];
+
+/** Connections without a client certificate (only possible when Token routes exist). */
+export const NO_CLIENT_CERT = { tls_context: { presented: false } };
+
+export const unauthenticatedCause = 'no client certificate, and Kuscia-Token is missing, expired or not the token of Kuscia-Source \"%REQ(kuscia-source)%\": the source node must complete the token handshake (check its route status)';

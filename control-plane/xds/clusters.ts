@@ -1,0 +1,124 @@
+// Clusters and secrets: partner gateways (direct, through a proxy or a relay,
+// over reverse tunnels), local services, the node's own sockets; certificates.
+import type { Ir, LocalService, Peer } from '../translate/ir.ts';
+import { SECRET, TYPE, spiffeId } from './envoy-types.ts';
+import { type J, type GatewayKeyMaterial, IPV4, sds, memo, endpointCluster, httpOptions, pipeCluster, partnerAlpn, tunnelListenerName, proxyClusterName, relayClusterName, INTERNAL_LOOPBACK, HANDSHAKE_CLUSTER } from './common.ts';
+
+export function peerCluster(ir: Ir, p: Peer): J {
+  // Token routes prove the sender by Kuscia-Token: no client certificate and no
+  // partner ALPN token, so the peer authenticates exactly as it would behind a
+  // TLS-terminating gateway.
+  const mtls = p.auth === 'MTLS';
+  const validation = p.endpointCaPem
+    ? {
+      // A TLS-terminating gateway (e.g. the partner institution's nginx) answers: its own CA and name.
+      validation_context: {
+        trusted_ca: { inline_string: p.endpointCaPem },
+        match_typed_subject_alt_names: [IPV4.test(p.host) ? { san_type: 'IP_ADDRESS', matcher: { exact: p.host } } : { san_type: 'DNS', matcher: { exact: p.host } }],
+      },
+    }
+    : {
+      combined_validation_context: {
+        // The peer must present its own gateway identity, signed by its own CA.
+        default_validation_context: {
+          match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: spiffeId(p.domain) } }],
+        },
+        validation_context_sds_secret_config: sds(SECRET.peerCa(p.domain)),
+      },
+    };
+  return {
+    ...peerEndpoint(ir, p),
+    typed_extension_protocol_options: httpOptions(true),
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': TYPE.upstreamTls,
+        sni: p.sni,
+        common_tls_context: {
+          alpn_protocols: mtls ? ['h2', partnerAlpn(ir.domain)] : ['h2'],
+          ...(mtls ? { tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)] } : {}),
+          ...validation,
+        },
+      },
+    },
+  };
+}
+
+/**
+ * Where the TLS session to a peer goes: its endpoint; or an internal listener
+ * that carries it in a CONNECT tunnel (through a relay domain or a forward
+ * proxy); or, for a reverse tunnel, the node's tunnel broker, which splices it
+ * into a connection the peer dialled in.
+ */
+export function peerEndpoint(ir: Ir, p: Peer): J {
+  if (p.path.kind === 'direct') return endpointCluster(p.cluster, [p.host], p.port);
+  const address = p.path.kind === 'reverse'
+    ? { pipe: { path: ir.reverseTunnels.find((t) => t.peer === p.domain)!.outSocket } }
+    : { envoy_internal_address: { server_listener_name: tunnelListenerName(p.domain) } };
+  return {
+    ...endpointCluster(p.cluster, ['127.0.0.1'], 1),
+    type: 'STATIC',
+    load_assignment: { cluster_name: p.cluster, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] },
+  };
+}
+
+/** The forward proxy (e.g. squid) a peer is reached through: plain HTTP/1.1, CONNECT. */
+export function proxyCluster(p: Peer): J {
+  const path = p.path as { host: string; port: number };
+  return endpointCluster(proxyClusterName(p.domain), [path.host], path.port);
+}
+
+/** As a relay: plain TCP to each destination's endpoint (the bytes are the origin's TLS session). */
+export function relayEndpointClusters(ir: Ir): J[] {
+  const seen = new Map<string, J>();
+  for (const r of ir.relays) {
+    if (r.next.kind === 'endpoint' && !seen.has(r.destination)) seen.set(r.destination, endpointCluster(relayClusterName(r.destination), [r.next.host], r.next.port));
+  }
+  return [...seen.values()];
+}
+
+export function internalLoopbackCluster(ir: Ir): J {
+  return { ...endpointCluster(INTERNAL_LOOPBACK, [ir.internalListener.address], ir.internalListener.port), typed_extension_protocol_options: httpOptions(true) };
+}
+
+export function handshakeCluster(ir: Ir): J {
+  return {
+    name: HANDSHAKE_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: '5s',
+    load_assignment: { cluster_name: HANDSHAKE_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: ir.sockets.handshake } } } }] }] },
+  };
+}
+
+export const serviceCluster = memo((s: LocalService): J => (
+  s.socketPath
+    ? pipeCluster(s.cluster, s.socketPath)
+    : s.protocol === 'TCP'
+    ? endpointCluster(s.cluster, s.addresses, s.port)
+    : { ...endpointCluster(s.cluster, s.addresses, s.port), typed_extension_protocol_options: httpOptions(s.protocol === 'GRPC') }
+));
+
+export function secrets(ir: Ir, gateway: GatewayKeyMaterial): J[] {
+  const trustDomains = [
+    { name: ir.domain, trust_bundle: { inline_string: ir.ownCaPem } },
+    ...ir.partners.map((p) => ({ name: p.domain, trust_bundle: { inline_string: p.caPem } })),
+  ];
+  return [
+    {
+      name: SECRET.gatewayCert,
+      tls_certificate: { certificate_chain: { inline_string: gateway.certPem }, private_key: { inline_string: gateway.keyPem } },
+    },
+    {
+      // Each partner CA is trusted only for certificates naming that partner's
+      // SPIFFE trust domain: carol's CA cannot vouch for "alice".
+      name: SECRET.partnerTrust,
+      validation_context: {
+        custom_validator_config: {
+          name: 'envoy.tls.cert_validator.spiffe',
+          typed_config: { '@type': TYPE.spiffeValidator, trust_domains: trustDomains },
+        },
+      },
+    },
+    ...ir.peers.map((p) => ({ name: SECRET.peerCa(p.domain), validation_context: { trusted_ca: { inline_string: p.caPem } } })),
+  ];
+}

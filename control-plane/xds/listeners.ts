@@ -1,0 +1,336 @@
+// Listeners: the public port (a filter chain per partner), the internal
+// listener for engines, local ports, and the node's tunnel and handshake listeners.
+import type { Ir, Peer } from '../translate/ir.ts';
+import { handshakeHost } from '../../interop/kuscia-handshake.ts';
+import { LISTENER, SECRET, TYPE } from './envoy-types.ts';
+import { DENY_ALL_RBAC } from './access.ts';
+import { type J, ads, sds, overwrite, addIfAbsent, errorHeader, H2_WINDOWS, routeMeta, outboundStats, partnerAlpn, tunnelListenerName, relayHost, tunnelHost, proxyClusterName, INTERNAL_LOOPBACK, partnerStatPrefix, UNSENT_RETRY, BANDWIDTH_FILTER, bandwidthLimit, outboundHeaders } from './common.ts';
+import { tokenGate } from './routes.ts';
+
+/**
+ * Locally generated replies: a JSON body and, when the reply did not set one,
+ * a Kuscia-Error-Message naming the cause. Replies Ferry generates on purpose
+ * (direct responses) set the header themselves; upstream failures get it here.
+ */
+export function localReplyConfig(ir: Ir, listener: string): J {
+  const upstream = listener === LISTENER.public ? 'local service' : 'peer';
+  const mapper = (flags: string[], cause: string, status?: number): J => ({
+    filter: { response_flag_filter: { flags } },
+    ...(status ? { status_code: status } : {}),
+    headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener, cause))],
+  });
+  // Kuscia's unauthenticated answer, byte for byte in its fields (KUSCIA-WIRE.md).
+  const unauthorized: J = {
+    filter: { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 401, runtime_key: 'ferry.unauthorized_status' } } } },
+    headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener, 'unauthenticated'))],
+    body_format_override: { json_format: { domain: ir.domain, instance: '%HOSTNAME%', kuscia: 'ferry', reason: 'unauthorized.' } },
+  };
+  return {
+    mappers: [
+      ...(listener === LISTENER.public ? [unauthorized] : []),
+      mapper(['UF', 'UH', 'DF'], `${upstream} unreachable: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 503),
+      mapper(['URX', 'UC', 'UR', 'UPE', 'UMSDR'], `${upstream} reset the connection: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 502),
+      mapper(['UT', 'SI'], `${upstream} timed out`, 504),
+      mapper(['NR', 'NC'], 'no route for this request', 404),
+      {
+        filter: { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 403, runtime_key: 'ferry.rbac_status' } } } },
+        headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener,
+          'Kuscia-Source "%REQ(kuscia-source)%" does not match the client certificate (%DOWNSTREAM_PEER_URI_SAN%) or the origin is not allowed'))],
+      },
+    ],
+    body_format: {
+      json_format: {
+        domain: ir.domain,
+        listener,
+        status: '%RESPONSE_CODE%',
+        message: '%RESP(kuscia-error-message)%',
+        details: '%RESPONSE_CODE_DETAILS%',
+        request_id: '%REQ(x-request-id)%',
+      },
+    },
+  };
+}
+
+/**
+ * JSON access log per listener. The request id is the same in the sending and
+ * the receiving domain (the public listener keeps the partner's x-request-id),
+ * so one request can be followed across domains.
+ */
+export function accessLog(ir: Ir, listener: string, file = listener): J[] {
+  return [{
+    name: 'envoy.access_loggers.file',
+    typed_config: {
+      '@type': TYPE.fileAccessLog,
+      path: `${ir.accessLogDir}/access-${file}.log`,
+      log_format: {
+        json_format: {
+          time: '%START_TIME%',
+          domain: ir.domain,
+          listener,
+          request_id: '%REQ(X-REQUEST-ID)%',
+          source: '%REQ(KUSCIA-SOURCE)%',
+          peer: '%METADATA(ROUTE:ferry:peer)%',
+          destination: '%METADATA(ROUTE:ferry:destination)%',
+          service: '%METADATA(ROUTE:ferry:service)%',
+          direction: '%METADATA(ROUTE:ferry:direction)%',
+          route: '%ROUTE_NAME%',
+          origin: '%REQ(KUSCIA-ORIGIN-SOURCE)%',
+          host: '%REQ(:AUTHORITY)%',
+          method: '%REQ(:METHOD)%',
+          path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%',
+          protocol: '%PROTOCOL%',
+          status: '%RESPONSE_CODE%',
+          grpc_status: '%GRPC_STATUS_NUMBER%',
+          flags: '%RESPONSE_FLAGS%',
+          details: '%RESPONSE_CODE_DETAILS%',
+          bytes_in: '%BYTES_RECEIVED%',
+          bytes_out: '%BYTES_SENT%',
+          duration_ms: '%DURATION%',
+          upstream_host: '%UPSTREAM_HOST%',
+          upstream_cluster: '%UPSTREAM_CLUSTER%',
+          upstream_failure: '%UPSTREAM_TRANSPORT_FAILURE_REASON%',
+          peer_identity: '%DOWNSTREAM_PEER_URI_SAN%',
+        },
+      },
+    },
+  }];
+}
+
+/** The HCM of a listener: routes by RDS (`listener` names the route configuration), or inline. */
+export function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[], inline?: { routes: J; logFile: string }, statPrefix = listener): J {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': TYPE.hcm,
+      stat_prefix: statPrefix,
+      codec_type: 'AUTO',
+      ...(inline ? { route_config: inline.routes } : { rds: { route_config_name: listener, config_source: ads } }),
+      http_filters: [...httpFilters, { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } }],
+      strip_any_host_port: true,
+      local_reply_config: localReplyConfig(ir, listener),
+      access_log: accessLog(ir, listener, inline?.logFile),
+      // A tunnel (CONNECT, relays, reverse tunnels) is logged when it opens, not only hours later when it closes.
+      access_log_options: { flush_log_on_tunnel_successfully_established: true },
+      // Local tools such as `nc -X connect` and socat speak HTTP/1.0 CONNECT; partners never need it.
+      ...(listener === LISTENER.internal ? { http_protocol_options: { accept_http_10: true } } : {}),
+      // Partners are authenticated: their request id is kept, so both domains log the same id.
+      preserve_external_request_id: listener === LISTENER.public,
+      common_http_protocol_options: { idle_timeout: '3600s' },
+      // Long idle streams (a PSI party waiting on its peer) live for an hour; Envoy's default is 5 minutes.
+      stream_idle_timeout: '3600s',
+      // allow_connect: WebSocket and CONNECT over HTTP/2 between gateways (RFC 8441).
+      // max_concurrent_streams: Envoy's default (1,024 per connection) would queue
+      // the thousands of task streams one engine or one partner link multiplexes.
+      http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' }, allow_connect: true, max_concurrent_streams: 65536, ...H2_WINDOWS },
+      upgrade_configs: [{ upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT' }],
+    },
+  };
+}
+
+export function downstreamTls(validation: J, requireClientCertificate = true): J {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': TYPE.downstreamTls,
+      require_client_certificate: requireClientCertificate,
+      common_tls_context: { alpn_protocols: ['h2', 'http/1.1'], tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)], ...validation },
+    },
+  };
+}
+
+export function publicListener(ir: Ir): J {
+  const hcm = httpConnectionManager(ir, LISTENER.public, [DENY_ALL_RBAC]);
+  return {
+    name: LISTENER.public,
+    address: { socket_address: { address: ir.publicListener.address, port_value: ir.publicListener.port } },
+    listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPE.tlsInspector } }],
+    filter_chains: [...ir.partners.map((p): J => ({
+      name: `partner-${p.domain}`,
+      filter_chain_match: { application_protocols: [partnerAlpn(p.domain)] },
+      transport_socket: downstreamTls({
+        validation_context: {
+          custom_validator_config: {
+            name: 'envoy.tls.cert_validator.spiffe',
+            typed_config: { '@type': TYPE.spiffeValidator, trust_domains: [{ name: p.domain, trust_bundle: { inline_string: p.caPem } }] },
+          },
+        },
+      }),
+      filters: [httpConnectionManager(ir, LISTENER.public, [DENY_ALL_RBAC], undefined, partnerStatPrefix(p.domain))],
+    })), ...(ir.publicPlaintext ? [{
+      // publicPlaintext: a TLS-terminating gateway in front forwards plain HTTP.
+      // No certificate here, ever: only a valid token authenticates (else 401).
+      name: 'plaintext',
+      filter_chain_match: { transport_protocol: 'raw_buffer' },
+      filters: [hcm],
+    }] : [])],
+    // Senders without the ALPN token: with Token routes, token senders (Kuscia,
+    // a TLS-terminating gateway, a Ferry Token route): no client certificate is
+    // asked for and every request needs a valid token (see tokenGate). Envoy's
+    // SPIFFE validator always demands a certificate, and trusting every partner
+    // CA without it would let one partner's CA vouch for another: so certificate
+    // senders without the token (MTLS Kuscia nodes) are served only when no Token
+    // route exists (docs/security.md).
+    default_filter_chain: {
+      name: ir.tokenPartners.length ? 'token-senders' : 'any-partner',
+      transport_socket: ir.tokenPartners.length
+        ? downstreamTls({}, false)
+        : downstreamTls({ validation_context_sds_secret_config: sds(SECRET.partnerTrust) }),
+      filters: [hcm],
+    },
+  };
+}
+
+/**
+ * 127.0.0.1:<port> for one service of a peer, for engines that can neither set
+ * Host nor use a proxy. HTTP: any request is sent as <svc>.<peer>.svc. TCP:
+ * each connection becomes a CONNECT tunnel to <svc>.<peer>.svc over the
+ * peer link (the peer ends it, as for CONNECT from an engine).
+ */
+export function localPortListener(ir: Ir, p: Peer, m: Peer['localPorts'][number]): J {
+  const host = `${m.service}.${p.domain}.svc`;
+  const name = `local-port-${m.port}`;
+  const address = { socket_address: { address: ir.internalListener.address, port_value: m.port } };
+  // A Token route's headers change with every token roll: rather than rewrite
+  // (and so drain) this listener, go through the internal listener, whose
+  // routes (RDS) carry the current token.
+  const viaInternal = p.auth === 'Token';
+  const cluster = viaInternal ? INTERNAL_LOOPBACK : p.cluster;
+  const headers = viaInternal ? [] : outboundHeaders(ir, p, host);
+  if (m.tcp) {
+    return {
+      name,
+      address,
+      filter_chains: [{ filters: [{
+        name: 'envoy.filters.network.tcp_proxy',
+        typed_config: {
+          '@type': TYPE.tcpProxy,
+          stat_prefix: name,
+          cluster,
+          tunneling_config: { hostname: `${host}:${m.port}`, ...(headers.length ? { headers_to_add: headers } : {}) },
+          idle_timeout: '3600s',
+        },
+      }] }],
+    };
+  }
+  const routes = {
+    name,
+    virtual_hosts: [{
+      name,
+      domains: ['*'],
+      routes: [{
+        name: `${p.route}/${name}`,
+        stat_prefix: outboundStats(p),
+        ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
+        match: { prefix: '/' },
+        route: { cluster, timeout: '0s', idle_timeout: '0s', retry_policy: UNSENT_RETRY, host_rewrite_literal: host, ...(p.pathPrefix && !viaInternal ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+        ...(headers.length ? { request_headers_to_add: headers } : {}),
+        ...bandwidthLimit(p),
+      }],
+    }],
+  };
+  const hcm = httpConnectionManager(ir, name, [BANDWIDTH_FILTER], { routes, logFile: LISTENER.internal });
+  return { name, address, filter_chains: [{ filters: [hcm] }] };
+}
+
+export function internalListener(ir: Ir): J {
+  return {
+    name: LISTENER.internal,
+    address: { socket_address: { address: ir.internalListener.address, port_value: ir.internalListener.port } },
+    filter_chains: [{ filters: [httpConnectionManager(ir, LISTENER.internal, [BANDWIDTH_FILTER])] }],
+  };
+}
+
+/**
+ * The node's own way to a peer for the token handshake and heartbeat: a Unix
+ * socket (0600) that only the node's user reaches, so no engine can start a
+ * handshake in this domain's name. kuscia-handshake.<peer>.svc goes over the
+ * peer's cluster (its TLS, its path prefix) like any request.
+ */
+export function handshakeEgressListener(ir: Ir): J {
+  const name = 'handshake-egress';
+  const routes = {
+    name,
+    virtual_hosts: ir.peers.filter((p) => p.auth === 'Token').map((p) => ({
+      name: `handshake-${p.domain}`,
+      domains: [handshakeHost(p.domain)],
+      routes: [{
+        name: `${p.route}/handshake`,
+        match: { prefix: '/' },
+        route: { cluster: p.cluster, timeout: '30s', ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+        request_headers_to_add: [
+          overwrite('Kuscia-Host', handshakeHost(p.domain)),
+          overwrite('Kuscia-Source', ir.domain),
+          overwrite('Kuscia-Origin-Source', ir.domain),
+          overwrite('x-interconn-protocol', 'kuscia'),
+        ],
+      }],
+    })),
+  };
+  return {
+    name,
+    address: { pipe: { path: ir.sockets.egress, mode: 0o600 } },
+    filter_chains: [{ filters: [httpConnectionManager(ir, name, [], { routes, logFile: LISTENER.internal })] }],
+  };
+}
+
+/**
+ * The internal listener that opens the CONNECT tunnel a relayed or proxied
+ * peer's TLS session travels in: HTTP/2 CONNECT over the link to the relay
+ * (as this domain, for this origin), or HTTP/1.1 CONNECT to the proxy.
+ */
+export function tunnelListener(ir: Ir, p: Peer): J {
+  const name = tunnelListenerName(p.domain);
+  const relay = p.path.kind === 'relay';
+  const tunneling = relay
+    ? {
+      hostname: `${relayHost(p.domain)}:443`,
+      headers_to_add: [
+        overwrite('Kuscia-Host', relayHost(p.domain)),
+        overwrite('Kuscia-Source', ir.domain),
+        overwrite('Kuscia-Origin-Source', ir.domain),
+        overwrite('x-interconn-protocol', 'kuscia'),
+      ],
+    }
+    : { hostname: `${p.host}:${p.port}` };
+  return {
+    name,
+    internal_listener: {},
+    filter_chains: [{ filters: [{
+      name: 'envoy.filters.network.tcp_proxy',
+      typed_config: {
+        '@type': TYPE.tcpProxy,
+        stat_prefix: name,
+        cluster: p.path.kind === 'relay' ? p.path.relayCluster : proxyClusterName(p.domain),
+        tunneling_config: tunneling,
+        idle_timeout: '3600s',
+      },
+    }] }],
+  };
+}
+
+/**
+ * Reverse tunnel, dialling side: each connection the node opens to this Unix
+ * socket becomes one CONNECT ferry-tunnel.<peer>.svc over this node's mTLS
+ * link to the peer, which keeps it to carry its calls to this node.
+ */
+export function reverseDialListener(ir: Ir, d: Ir['reverseDialers'][number]): J {
+  const name = `reverse-dial-${d.peer}`;
+  return {
+    name,
+    address: { pipe: { path: d.socket, mode: 0o600 } },
+    filter_chains: [{ filters: [{
+      name: 'envoy.filters.network.tcp_proxy',
+      typed_config: {
+        '@type': TYPE.tcpProxy,
+        stat_prefix: name,
+        cluster: d.cluster,
+        tunneling_config: {
+          hostname: `${tunnelHost(d.peer)}:443`,
+          headers_to_add: [overwrite('Kuscia-Host', tunnelHost(d.peer)), overwrite('Kuscia-Source', ir.domain), overwrite('Kuscia-Origin-Source', ir.domain), overwrite('x-interconn-protocol', 'kuscia')],
+        },
+        // Idle tunnels wait for calls; the node replaces any that close.
+        idle_timeout: '0s',
+      },
+    }] }],
+  };
+}

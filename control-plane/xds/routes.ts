@@ -1,0 +1,288 @@
+// Route configurations: the public routes (services, tokens, relays, reverse
+// tunnels) and the internal routes engines call partners and local services by.
+import type { Ir, LocalService } from '../translate/ir.ts';
+import { handshakeHost } from '../../interop/kuscia-handshake.ts';
+import { LISTENER, spiffeId } from './envoy-types.ts';
+import { rbacPerRoute, partnerRbacPerRoute, tokenRbac, OPEN_RBAC, tokenHeaders, NO_CLIENT_CERT, unauthenticatedCause } from './access.ts';
+import { type J, overwrite, memo, directError, alsoForConnect, kusciaHost, kusciaHostAnyPort, inboundStats, routeMeta, outboundStats, relayHost, tunnelHost, relayClusterName, tunnelInClusterName, HANDSHAKE_CLUSTER, UNSENT_RETRY, bandwidthLimit, outboundHeaders } from './common.ts';
+
+/**
+ * Route settings of a Service: its timeouts (gRPC deadlines, grpc-timeout,
+ * are honoured across gateways) and, with several endpoints, Kuscia-Session-Id
+ * stickiness.
+ */
+export function serviceRouteAction(s: LocalService): J {
+  return {
+    ...(s.addresses.length > 1 ? { hash_policy: [{ header: { header_name: 'kuscia-session-id' } }] } : {}),
+    timeout: `${s.timeoutSeconds}s`,
+    idle_timeout: `${s.idleTimeoutSeconds}s`,
+    ...(s.protocol === 'GRPC' ? { max_stream_duration: { grpc_timeout_header_max: '0s' } } : {}),
+  };
+}
+
+/**
+ * What the local service is told: the authenticated caller, one value, whatever
+ * the request carried (a repeated Kuscia-Source header must not reach it as a
+ * list); the token stays at the gateway.
+ */
+export const asserted = (domain: string): J => ({
+  request_headers_to_add: [overwrite('Kuscia-Source', domain), overwrite('Kuscia-Origin-Source', domain)],
+  request_headers_to_remove: ['kuscia-token'],
+});
+
+/** A Service's public routes, in order: the partners it admits, then the refusals. */
+export const publicServiceRoutes = memo((s: LocalService) => {
+  const L = LISTENER.public;
+  // A TCP service is reached by CONNECT <svc>.<domain>.svc:<port>: Ferry ends the tunnel here.
+  const tcp = s.protocol === 'TCP';
+  const any = tcp ? { connect_matcher: {} } : { prefix: '/' };
+  const named = tcp ? kusciaHostAnyPort(s.host) : kusciaHost(s.host);
+  const forward = { cluster: s.cluster, ...serviceRouteAction(s), ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) };
+  const denied = (name: string, match: J): J => ({
+    name,
+    match,
+    ...directError(s, L, 403, `service ${s.host} is not exposed to %REQ(kuscia-source)%: ${s.domain} must list it in the Service's kuscia.secretflow/access-domain annotation`),
+  });
+  return {
+    any,
+    named,
+    forward,
+    denied,
+    admitted: s.allowed.map((d) => ({
+      name: `${s.name}-from-${d}`,
+      stat_prefix: inboundStats(d, s.name),
+      ...routeMeta({ peer: d, destination: s.domain, service: s.name, direction: 'inbound' }),
+      match: { ...any, headers: [named, { name: 'kuscia-source', string_match: { exact: d } }] },
+      route: forward,
+      ...asserted(d),
+    })),
+    refusals: [
+      denied(`${s.name}-denied`, { ...any, headers: [named] }),
+      ...(tcp ? [] : [{
+        name: `${s.name}-not-tcp`,
+        match: { connect_matcher: {} },
+        ...directError(s, L, 404, `service ${s.host} speaks ${s.protocol}; CONNECT reaches only Services declared with protocol TCP`),
+      }]),
+      {
+        name: `${s.name}-host-mismatch`,
+        match: any,
+        ...directError(s, L, 404, `Kuscia-Host "%REQ(kuscia-host)%" does not name ${s.host}, the Host of the request`),
+      },
+    ] as J[],
+  };
+});
+
+/**
+ * One virtual host per Service, found by Host (a hash lookup, however many
+ * Services exist). Inside it the Kuscia-Host header must name the same
+ * service, and the calling domain must be one the Service admits: proven by
+ * its certificate (per-route RBAC) or, for Token partners, by a route that
+ * matches one of its current tokens. Without either, a connection that has no
+ * client certificate gets 401.
+ */
+export const mtlsServiceHost = memo((s: LocalService): J => {
+  const r = publicServiceRoutes(s);
+  return { name: `service-${s.name}`, domains: serviceDomains(s), routes: [...r.admitted, ...r.refusals] };
+});
+
+export const serviceDomains = (s: LocalService) => (s.protocol === 'TCP' ? [s.host, `${s.host}:*`] : [s.host]);
+
+export function publicServiceHost(ir: Ir, s: LocalService): J {
+  if (ir.tokenPartners.length === 0) return mtlsServiceHost(s);
+  const r = publicServiceRoutes(s);
+  const tokenRoutes = ir.tokenPartners.filter((t) => t.tokens.length > 0).map((t): J => {
+    const match = { ...r.any, headers: [r.named, ...tokenHeaders(t)] };
+    return s.allowed.includes(t.domain)
+      ? { name: `${s.name}-from-${t.domain}-token`, stat_prefix: inboundStats(t.domain, s.name), ...routeMeta({ peer: t.domain, destination: s.domain, service: s.name, direction: 'inbound' }), match, route: r.forward, ...asserted(t.domain), ...tokenRbac(t.domain) }
+      : { ...r.denied(`${s.name}-denied-${t.domain}-token`, match), ...OPEN_RBAC };
+  });
+  const unauthenticated = { name: `${s.name}-unauthenticated`, match: { ...r.any, ...NO_CLIENT_CERT }, ...directError(s, LISTENER.public, 401, unauthenticatedCause), ...OPEN_RBAC };
+  return { name: `service-${s.name}`, domains: serviceDomains(s), routes: [...tokenRoutes, unauthenticated, ...r.admitted, ...r.refusals] };
+}
+
+/** Public routes: by Host (restored from Kuscia-Host by the sender) to a local service the caller may call. */
+export function publicRoutes(ir: Ir): J {
+  const L = LISTENER.public;
+  const unknown = [
+    ...alsoForConnect({
+      name: 'missing-kuscia-host',
+      match: { prefix: '/', headers: [{ name: 'kuscia-host', present_match: true, invert_match: true }] },
+      ...directError(ir, L, 404, 'request has no Kuscia-Host header: send it through a Ferry or Kuscia gateway'),
+    }),
+    ...alsoForConnect({
+      name: 'unknown-service',
+      match: { prefix: '/' },
+      ...directError(ir, L, 404, `no service %REQ(kuscia-host)% in ${ir.domain} (Host %REQ(:authority)%): apply a Service of that name, and let intermediaries pass Host through`),
+    }),
+  ];
+  const fallback = { name: 'unknown', domains: ['*'], routes: ir.tokenPartners.length ? [...tokenGate(ir), ...unknown] : unknown };
+  return {
+    name: L,
+    typed_per_filter_config: partnerRbacPerRoute(ir),
+    virtual_hosts: [...ir.services.map((s) => publicServiceHost(ir, s)), ...relayHosts(ir), ...tunnelHosts(ir), fallback],
+  };
+}
+
+/**
+ * As a relay: CONNECT ferry-relay.<destination>.svc from a partner, for an
+ * origin/destination pair this node agreed to carry, goes on as TCP to the
+ * destination's endpoint (or as CONNECT to the next relay). Any other pair: 403.
+ * The hop may be the origin itself or a relay before this one (any partner,
+ * authenticated by its certificate); the origin is what the pair names.
+ */
+export function relayHosts(ir: Ir): J[] {
+  const L = LISTENER.public;
+  const byDestination = new Map<string, Ir['relays']>();
+  for (const r of ir.relays) byDestination.set(r.destination, [...(byDestination.get(r.destination) ?? []), r]);
+  const hopRbac = { typed_per_filter_config: rbacPerRoute(Object.fromEntries(ir.partners.map((p) => [`hop-${p.domain}`, {
+    permissions: [{ header: { name: 'kuscia-source', string_match: { exact: p.domain } } }],
+    principals: [{ authenticated: { principal_name: { exact: spiffeId(p.domain) } } }],
+  }]))) };
+  return [...byDestination].map(([destination, rules]) => ({
+    name: `relay-${destination}`,
+    domains: [relayHost(destination), `${relayHost(destination)}:*`],
+    routes: [
+      ...rules.map((r) => ({
+        name: `relay-${r.origin}-to-${destination}`,
+        stat_prefix: `relay.${r.origin}.${destination}`,
+        match: { connect_matcher: {}, headers: [{ name: 'kuscia-origin-source', string_match: { exact: r.origin } }] },
+        route: r.next.kind === 'endpoint'
+          ? { cluster: relayClusterName(destination), timeout: '0s', idle_timeout: '3600s', upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] }
+          : { cluster: r.next.cluster, timeout: '0s', idle_timeout: '3600s', upgrade_configs: [{ upgrade_type: 'CONNECT' }] },
+        ...(r.next.kind === 'relay' ? { request_headers_to_add: [overwrite('Kuscia-Source', ir.domain), overwrite('Kuscia-Host', relayHost(destination))] } : {}),
+        ...hopRbac,
+      })),
+      ...alsoForConnect({
+        name: `relay-refused-${destination}`,
+        match: { prefix: '/' },
+        ...directError(ir, L, 403, `${ir.domain} does not relay %REQ(kuscia-origin-source)% -> ${destination}: ${ir.domain} must apply a route from that origin to ${destination} with transit THIRD-DOMAIN via ${ir.domain}`),
+        ...hopRbac,
+      }),
+    ],
+  }));
+}
+
+/** Reverse tunnels dialled into this node: CONNECT ferry-tunnel.<self>.svc from a partner whose route here is REVERSE-TUNNEL. */
+export function tunnelHosts(ir: Ir): J[] {
+  if (!ir.reverseTunnels.length) return [];
+  const L = LISTENER.public;
+  return [{
+    name: 'reverse-tunnels',
+    domains: [tunnelHost(ir.domain), `${tunnelHost(ir.domain)}:*`],
+    routes: [
+      ...ir.reverseTunnels.map(({ peer }) => ({
+        name: `tunnel-from-${peer}`,
+        match: { connect_matcher: {}, headers: [{ name: 'kuscia-source', string_match: { exact: peer } }] },
+        route: { cluster: tunnelInClusterName(peer), timeout: '0s', idle_timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] },
+      })),
+      ...alsoForConnect({ name: 'tunnel-refused', match: { prefix: '/' }, ...directError(ir, L, 403, `${ir.domain} takes reverse tunnels only from partners its REVERSE-TUNNEL routes name`) }),
+    ],
+  }];
+}
+
+/**
+ * With Token routes: the Kuscia handshake (no token needed: it is how one is
+ * obtained), then "unknown service" for requests with a valid token, and 401
+ * for everything else that came without a client certificate.
+ */
+export function tokenGate(ir: Ir): J[] {
+  const handshake: J = {
+    name: 'kuscia-handshake',
+    // Any path prefix a sender or an intermediary put in front: [pathPrefix]/handshake.
+    match: { safe_regex: { regex: '^(/.*)?/handshake$' }, headers: [kusciaHost(handshakeHost(ir.domain))] },
+    route: { cluster: HANDSHAKE_CLUSTER, timeout: '30s' },
+    ...OPEN_RBAC,
+  };
+  const withToken = ir.tokenPartners.filter((t) => t.tokens.length > 0).map((t): J => ({
+    name: `unknown-service-${t.domain}-token`,
+    match: { prefix: '/', headers: tokenHeaders(t) },
+    ...directError(ir, LISTENER.public, 404, `no service %REQ(kuscia-host)% in ${ir.domain}: ask ${ir.domain} which services it exposes to ${t.domain}`),
+    ...OPEN_RBAC,
+  }));
+  const unauthenticated = { name: 'unauthenticated', match: { prefix: '/', ...NO_CLIENT_CERT }, ...directError(ir, LISTENER.public, 401, unauthenticatedCause), ...OPEN_RBAC };
+  return [handshake, ...withToken.flatMap(alsoForConnect), ...alsoForConnect(unauthenticated)];
+}
+
+/** An engine of this domain calling a local service by its .svc name (CONNECT for a TCP one). */
+export const localServiceHost = memo((s: LocalService): J => {
+  const tcp = s.protocol === 'TCP';
+  return {
+    name: `local-${s.name}`,
+    domains: tcp ? [s.host, `${s.host}:*`] : [s.host],
+    routes: [{
+      name: `local-${s.name}`,
+      match: tcp ? { connect_matcher: {} } : { prefix: '/' },
+      route: { cluster: s.cluster, ...serviceRouteAction(s), ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) },
+      request_headers_to_add: [overwrite('Kuscia-Source', s.domain), overwrite('Kuscia-Origin-Source', s.domain)],
+      request_headers_to_remove: ['kuscia-token', 'kuscia-host'],
+    }],
+  };
+});
+
+/** Internal routes: <svc>.<peer>.svc to the peer's cluster, <svc>.<self>.svc to the local service. */
+export function internalRoutes(ir: Ir): J {
+  const L = LISTENER.internal;
+  const hosts: J[] = [];
+  for (const p of ir.peers) {
+    if (p.token && 'pending' in p.token) {
+      hosts.push({
+        name: `peer-${p.domain}`,
+        domains: [`*.${p.domain}.svc`, `*.${p.domain}.svc:*`],
+        routes: alsoForConnect({ name: p.route, match: { prefix: '/' }, ...directError(ir, L, 503, `route ${p.route} is not ready: no token yet: ${p.token.pending}`) }),
+      });
+      continue;
+    }
+    const kusciaHeaders = outboundHeaders(ir, p, '%REQ(:authority)%');
+    hosts.push({
+      name: `peer-${p.domain}`,
+      domains: [`*.${p.domain}.svc`, `*.${p.domain}.svc:*`],
+      routes: [
+        {
+          // CONNECT <svc>.<peer>.svc:<port> travels to the peer as CONNECT over HTTP/2.
+          name: `${p.route}/connect`,
+          stat_prefix: outboundStats(p),
+        ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
+          ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
+          match: { connect_matcher: {} },
+          route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT' }] },
+          request_headers_to_add: kusciaHeaders,
+          ...bandwidthLimit(p),
+        },
+        {
+          name: p.route,
+          stat_prefix: outboundStats(p),
+        ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
+          ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
+          match: { prefix: '/' },
+          // Timeouts are the destination Service's to set (its gateway enforces them): none on this hop.
+          route: { cluster: p.cluster, timeout: '0s', idle_timeout: '0s', retry_policy: UNSENT_RETRY, ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+          request_headers_to_add: kusciaHeaders,
+          ...bandwidthLimit(p),
+        },
+      ],
+    });
+  }
+  for (const b of ir.blockedPeers) {
+    hosts.push({
+      name: `peer-${b.domain}`,
+      domains: [`*.${b.domain}.svc`, `*.${b.domain}.svc:*`],
+      routes: alsoForConnect({ name: b.route, match: { prefix: '/' }, ...directError(ir, L, 503, `route ${b.route} is not ready: ${b.reason}`) }),
+    });
+  }
+  hosts.push(...ir.services.map(localServiceHost));
+  hosts.push({
+    name: `local-${ir.domain}`,
+    domains: [`*.${ir.domain}.svc`, `*.${ir.domain}.svc:*`],
+    routes: alsoForConnect({ name: 'unknown-local-service', match: { prefix: '/' }, ...directError(ir, L, 404, `no service %REQ(:authority)% in ${ir.domain}: apply a Service of that name`) }),
+  });
+  hosts.push({
+    name: 'unknown-destination',
+    domains: ['*'],
+    routes: alsoForConnect({
+      name: 'no-route',
+      match: { prefix: '/' },
+      ...directError(ir, L, 404, `no route to %REQ(:authority)%: call <service>.<domain>.svc for a domain with a route from ${ir.domain}`),
+    }),
+  });
+  return { name: L, virtual_hosts: hosts };
+}
