@@ -88,21 +88,16 @@ export class TokenManager {
 
   /** What translation needs: tokens in and out, status sentences, socket paths. */
   runtime(): TranslationRuntime {
-    const set = groupResources(this.deps.store.list());
-    const routeById = new Map(set.routes.map((r) => [`${r.kind}/${r.metadata.name}`, r]));
     return {
       tokens: {
         inbound: this.issuer.accepted(),
         outbound: this.client.outbound(),
-        describe: (id) => {
-          const r = routeById.get(id);
-          if (!r) return undefined;
-          return r.spec.source === this.deps.domain ? this.client.describe(r.spec.destination) : this.issuer.describe(r.spec.source);
-        },
+        describe: (direction, peer) => (direction === 'outbound' ? this.client.describe(peer) : this.issuer.describe(peer)),
       },
       sockets: { handshake: this.paths.handshakeSocket, egress: this.paths.egressSocket, run: this.paths.run },
     };
   }
+
 
   /** Follows the stored routes: sessions for outbound Token routes, forget sources without one. */
   private refresh(): void {

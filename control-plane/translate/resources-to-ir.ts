@@ -17,8 +17,8 @@ export interface TranslationRuntime {
     inbound: ReadonlyMap<string, readonly string[]>;
     /** Per destination domain: the token to send, or why there is none. */
     outbound: ReadonlyMap<string, { value: string } | { pending: string }>;
-    /** A sentence per Token route for its status (revision, heartbeat), by route id Kind/name. */
-    describe?: (routeId: string) => { ready: boolean; reason: string; fix?: string } | undefined;
+    /** A sentence for a Token route's status (revision, heartbeat): outbound to a destination, or inbound from a source. */
+    describe?: (direction: 'outbound' | 'inbound', peer: string) => { ready: boolean; reason: string; fix?: string } | undefined;
   };
   /** Reverse tunnels this node dials, per partner (control-plane/tunnels), for route statuses. */
   tunnels?: { describe: (peer: string) => { ready: boolean; reason: string } | undefined };
@@ -74,7 +74,7 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     if (path.kind === 'reverse') reverseTunnels.push({ peer: destination, inSocket: `${runtime.sockets.run}/tunnel-in-${destination}.sock`, outSocket: `${runtime.sockets.run}/tunnel-out-${destination}.sock` });
     const mapped = peer.localPorts.map((m) => `127.0.0.1:${m.port} -> ${m.service}.${destination}.svc${m.tcp ? ' (TCP)' : ''}`);
     const via = `outbound: engines reach *.${destination}.svc ${describePath(peer)}`;
-    const token = peer.auth === 'Token' ? runtime.tokens.describe?.(id) : undefined;
+    const token = peer.auth === 'Token' ? runtime.tokens.describe?.('outbound', destination) : undefined;
     const tunnels = path.kind === 'reverse' ? runtime.tunnels?.describe(destination) : undefined;
     if (path.kind === 'reverse') {
       statuses.push({ kind: route.kind, name: route.metadata.name, ready: tunnels?.ready ?? false, reason: `${via}: ${tunnels?.reason ?? 'the tunnel broker has not started'}`, ...(tunnels?.ready ? {} : { fix: `${destination}'s node must have a REVERSE-TUNNEL route ${self} -> ${destination}, a route to ${self}'s public port, and be running` }) });
@@ -191,13 +191,7 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
   }
 
   // Last, so it never shadows a resource's status: the diagnose service, open to every trusted partner.
-  if (partners.length) {
-    services.push({
-      name: DIAGNOSE_SERVICE, domain: self, host: `${DIAGNOSE_SERVICE}.${self}.svc`, cluster: DIAGNOSE_SERVICE,
-      addresses: [], socketPath: diagnoseSocket(runtime.sockets.run), port: 0, protocol: 'HTTP',
-      allowed: partners.map((p) => p.domain).sort(), idleTimeoutSeconds: 3600, timeoutSeconds: 0,
-    });
-  }
+  if (partners.length) services.push(diagnoseService(self, runtime.sockets.run, partners.map((p) => p.domain).sort()));
 
   return {
     domain: self,
@@ -219,13 +213,30 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
   };
 }
 
+let lastDiagnose: LocalService | undefined;
+
+/**
+ * The built-in diagnose service, open to every trusted partner. The same
+ * object while nothing about it changes, so its Envoy JSON (memoized per
+ * object) is not rebuilt and re-encoded on every push.
+ */
+function diagnoseService(self: string, run: string, allowed: string[]): LocalService {
+  const socketPath = diagnoseSocket(run);
+  const known = lastDiagnose;
+  if (known && known.domain === self && known.socketPath === socketPath && known.allowed.join() === allowed.join()) return known;
+  lastDiagnose = {
+    name: DIAGNOSE_SERVICE, domain: self, host: `${DIAGNOSE_SERVICE}.${self}.svc`, cluster: DIAGNOSE_SERVICE,
+    addresses: [], socketPath, port: 0, protocol: 'HTTP', allowed, idleTimeoutSeconds: 3600, timeoutSeconds: 0,
+  };
+  return lastDiagnose;
+}
+
 function inboundStatusFor(route: RouteResource, self: string, trusted: Map<string, PartnerTrust>, domains: DomainResource[], runtime: TranslationRuntime, tokenPartners: TokenPartner[]): ResourceStatus {
-  const id = `${route.kind}/${route.metadata.name}`;
   const { source } = route.spec;
   if (trusted.has(source) && route.spec.authenticationType === 'Token') {
     const tokens = runtime.tokens.inbound.get(source) ?? [];
     tokenPartners.push({ domain: source, tokens: [...tokens] });
-    const token = runtime.tokens.describe?.(id);
+    const token = runtime.tokens.describe?.('inbound', source);
     return {
       kind: route.kind, name: route.metadata.name, ready: tokens.length > 0,
       reason: token?.reason ?? (tokens.length ? `inbound: ${source} authenticates with a rolling token` : `inbound: waiting for ${source} to complete the token handshake`),

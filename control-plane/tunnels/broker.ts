@@ -98,22 +98,31 @@ export class TunnelBroker {
   private splice(call: Socket, tunnel: Socket): void {
     this.active++;
     this.spliced++;
-    let done = false;
-    const end = () => {
-      if (done) return;
-      done = true;
-      this.active--;
-      call.destroy();
-      tunnel.destroy();
-    };
-    // pipe() applies back-pressure both ways: a slow reader slows the writer, nothing piles up here.
-    call.pipe(tunnel);
-    tunnel.pipe(call);
-    for (const s of [call, tunnel]) {
-      s.once('close', end);
-      s.once('error', end);
-    }
+    pipeBothWays(call, tunnel, () => { this.active--; });
   }
+
+}
+
+/**
+ * Pipes a and b into each other until either closes or fails, then destroys
+ * both and calls onEnd once. pipe() applies back-pressure both ways: a slow
+ * reader slows the writer, nothing piles up in the node.
+ */
+export function pipeBothWays(a: Socket, b: Socket, onEnd: () => void): void {
+  let done = false;
+  const end = () => {
+    if (done) return;
+    done = true;
+    a.destroy();
+    b.destroy();
+    onEnd();
+  };
+  for (const s of [a, b]) {
+    s.once('close', end);
+    s.once('error', end);
+  }
+  a.pipe(b);
+  b.pipe(a);
 }
 
 /** A Unix-socket server only this node's user (and its Envoy) can reach. */

@@ -7,6 +7,7 @@
 // are re-dialled with back-off.
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { pipeBothWays } from './broker.ts';
 
 export interface DialerCounts {
   idle: number;
@@ -98,26 +99,10 @@ export class TunnelDialer {
       this.used++;
       this.failures = 0;
       this.lastError = undefined;
-      tunnel.pause();
-      const gateway = connect(this.target, () => {
-        gateway.setNoDelay(true);
-        gateway.write(first);
-        tunnel.pipe(gateway);
-        gateway.pipe(tunnel);
-        tunnel.resume();
-      });
-      let done = false;
-      const end = () => {
-        if (done) return;
-        done = true;
-        this.active--;
-        tunnel.destroy();
-        gateway.destroy();
-      };
-      for (const s of [tunnel, gateway]) {
-        s.once('close', end);
-        s.once('error', end);
-      }
+      // A socket keeps what is written before it connects, in order: the first bytes, then the rest.
+      const gateway = connect(this.target, () => gateway.setNoDelay(true));
+      gateway.write(first);
+      pipeBothWays(tunnel, gateway, () => { this.active--; });
       this.fill(); // a spare for the next call
     });
   }

@@ -7,6 +7,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { GRPC_CHAT_METHOD, json, startGrpcChat, startHttpEcho, type Echo, type EchoReply } from '../../examples/echo-services.ts';
 import { TestNode, curl, docs, partnerDomain, routeTo, rssMb, service, startBulkService, waitFor } from '../support/harness.ts';
@@ -119,9 +122,24 @@ describe('reverse tunnel: bob dials out, alice calls in', () => {
     assert.equal((JSON.parse(r.body) as EchoReply).path, '/after-failure');
   });
 
-  test('only a partner with a REVERSE-TUNNEL route may dial tunnels in', async () => {
-    // alice has no REVERSE-TUNNEL route from... alice to alice: a CONNECT ferry-tunnel from bob for another name is refused.
-    const r = await curl(['-H', 'Host: echo.alice.svc', `http://127.0.0.1:${bob.ports.internal}/`]);
-    assert.notEqual(r.status, 200, 'bob has no service route to alice\'s echo');
+  test('a tunnel is accepted only while alice has a REVERSE-TUNNEL route from that partner', async () => {
+    // Dial a tunnel by hand with bob's own gateway certificate, as bob's Envoy does.
+    const dial = () => new Promise<number>((resolve, reject) => {
+      const req = httpsRequest({
+        host: '127.0.0.1', port: alice.ports.public, servername: 'alice', method: 'CONNECT', path: 'ferry-tunnel.alice.svc:443',
+        ca: alice.cli(['cert', 'export']).stdout,
+        cert: readFileSync(join(bob.home, 'certs', 'gateway.crt')), key: readFileSync(join(bob.home, 'certs', 'gateway.key')),
+        headers: { 'kuscia-host': 'ferry-tunnel.alice.svc', 'kuscia-source': 'bob' },
+      });
+      req.on('connect', (res, socket) => { socket.destroy(); resolve(res.statusCode ?? 0); });
+      req.on('response', (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(await dial(), 200, 'bob may dial: alice\'s route alice-bob is REVERSE-TUNNEL');
+    assert.equal(alice.cli(['delete', 'clusterdomainroute', 'alice-bob']).code, 0);
+    await alice.waitReady();
+    const refused = await dial();
+    assert.ok(refused === 403 || refused === 404, `without the route, bob's tunnel is refused (${refused})`);
   });
 });
