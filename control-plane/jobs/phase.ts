@@ -22,6 +22,7 @@ export interface JobParty {
 export interface JobTask {
   alias: string;
   taskID: string;
+  /** Aliases of the tasks this one needs succeeded first (Kuscia matches dependencies by alias). */
   dependencies?: string[];
   tolerable?: boolean;
   appImage: string;
@@ -225,7 +226,7 @@ function taskViews(spec: JobSpec, byDomain: Map<string, PartyRecord>, epoch: num
     const failedAll = parties.filter((p) => p.phase === 'Failed');
     const own = failedAll.filter((p) => !partyTaskState(byDomain.get(p.domainID), task.taskID, epoch)?.stopped);
     const failed = own.length ? own : failedAll;
-    const blockedBy = (task.dependencies ?? []).map((d) => views.get(d)).find((d) => d?.phase === 'Failed');
+    const blockedBy = (task.dependencies ?? []).map((alias) => views.get(alias)).find((d) => d?.phase === 'Failed');
     if (failed.length) {
       view.phase = 'Failed';
       view.reason = 'PartyFailed';
@@ -239,26 +240,26 @@ function taskViews(spec: JobSpec, byDomain: Map<string, PartyRecord>, epoch: num
       view.reason = 'DependencyFailed';
       view.message = `not run: dependency ${blockedBy.alias} failed`;
     }
-    views.set(task.taskID, view);
+    views.set(task.alias, view);
   }
-  return spec.tasks.map((t) => views.get(t.taskID)!);
+  return spec.tasks.map((t) => views.get(t.alias)!);
 }
 
 /** Tasks in dependency order (stable: spec order among independent ones). Specs are validated acyclic. */
 export function topologicalOrder(tasks: readonly JobTask[]): JobTask[] {
-  const byId = new Map(tasks.map((t) => [t.taskID, t]));
+  const byAlias = new Map(tasks.map((t) => [t.alias, t]));
   const out: JobTask[] = [];
   const done = new Set<string>();
   const visit = (t: JobTask, path: Set<string>) => {
-    if (done.has(t.taskID)) return;
-    if (path.has(t.taskID)) throw new Error(`task ${t.taskID}: dependency cycle through ${[...path].join(' -> ')}`);
-    path.add(t.taskID);
+    if (done.has(t.alias)) return;
+    if (path.has(t.alias)) throw new Error(`task ${t.alias}: dependency cycle through ${[...path, t.alias].join(' -> ')}`);
+    path.add(t.alias);
     for (const d of t.dependencies ?? []) {
-      const dep = byId.get(d);
+      const dep = byAlias.get(d);
       if (dep) visit(dep, path);
     }
-    path.delete(t.taskID);
-    done.add(t.taskID);
+    path.delete(t.alias);
+    done.add(t.alias);
     out.push(t);
   };
   for (const t of tasks) visit(t, new Set());
@@ -268,8 +269,9 @@ export function topologicalOrder(tasks: readonly JobTask[]): JobTask[] {
 /** Ready tasks (every dependency succeeded, not started), highest priority first, within maxParallelism. */
 function schedule(spec: JobSpec, tasks: readonly TaskView[]): string[] {
   const byId = new Map(tasks.map((t) => [t.taskID, t]));
+  const byAlias = new Map(tasks.map((t) => [t.alias, t]));
   const index = new Map(spec.tasks.map((t, i) => [t.taskID, i]));
-  const ready = spec.tasks.filter((t) => byId.get(t.taskID)!.phase === 'Pending' && (t.dependencies ?? []).every((d) => byId.get(d)?.phase === 'Succeeded'));
+  const ready = spec.tasks.filter((t) => byId.get(t.taskID)!.phase === 'Pending' && (t.dependencies ?? []).every((alias) => byAlias.get(alias)?.phase === 'Succeeded'));
   ready.sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0) || index.get(a.taskID)! - index.get(b.taskID)!);
   const inFlight = tasks.filter((t) => t.phase === 'Running').length;
   const capacity = Math.max(0, (spec.maxParallelism ?? DEFAULT_MAX_PARALLELISM) - inFlight);
