@@ -17,6 +17,7 @@ export type CommandStage = 'Stop' | 'Cancel' | 'Suspend' | 'Restart';
 export interface JobParty {
   domainID: string;
   role?: string;
+  resources?: { limits?: { cpu?: string | number; memory?: string | number }; requests?: { cpu?: string | number; memory?: string | number } };
 }
 
 export interface JobTask {
@@ -26,12 +27,14 @@ export interface JobTask {
   dependencies?: string[];
   tolerable?: boolean;
   appImage: string;
+  taskInputConfig?: string;
   priority?: number;
-  scheduleConfig?: { resourceReservedSeconds?: number; lifecycleSeconds?: number };
+  scheduleConfig?: { resourceReservedSeconds?: number; lifecycleSeconds?: number; retryIntervalSeconds?: number };
   parties: JobParty[];
 }
 
 export interface JobSpec {
+  flowID?: string;
   initiator: string;
   scheduleMode?: 'Strict' | 'BestEffort';
   maxParallelism?: number;
