@@ -1,0 +1,387 @@
+// The jobs controller: one per domain (on the leader replica). It watches
+// KusciaJob and KusciaTask objects in the store, keeps this party's own record
+// of each job, computes every job's view (phase.ts) and writes it as status,
+// turns local actions into KusciaTask desired states for the runtime, and
+// pushes its record to the other parties (retried with back-off, pulled
+// periodically to resync after a partition). Partners' proposals and records
+// arrive through the inbox (interop-server.ts). Everything goes through the
+// store: the runtime and the API never call into this module.
+import type { Logger } from 'pino';
+import { computeJob, currentEpoch, jobParties, localActions, type JobSpec, type JobView, type PartyRecord, type PartyTaskRecord } from './phase.ts';
+import { normalizeJobSpec, specHash } from './spec.ts';
+import { acceptProposal, acceptRecord } from './records.ts';
+import { eventsBetween, isTerminal, jobStatus, taskRecordFrom, type JobStatus, type RuntimeState } from './job-status.ts';
+import type { InboxAnswer, JobsInbox, Proposal } from './interop-server.ts';
+import type { InteropClient } from './interop-client.ts';
+
+export const JOB_ANNOTATION = 'ferry.secretflow/job';
+export const EPOCH_ANNOTATION = 'ferry.secretflow/epoch';
+export const DESIRED_ANNOTATION = 'ferry.secretflow/desired-state';
+export const STOP_REASON_ANNOTATION = 'ferry.secretflow/stop-reason';
+export const PROPOSED_BY_ANNOTATION = 'ferry.secretflow/proposed-by';
+export const JOB_ID_LABEL = 'kuscia.secretflow/job-id';
+
+export type DesiredState = 'Reserved' | 'Running' | 'Stopped';
+
+/** A stored object as the jobs controller reads it (a subset of control-plane/store's StoredResource). */
+export interface StoredObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; resourceVersion: string; generation: number; annotations?: Record<string, string>; labels?: Record<string, string> };
+  spec: unknown;
+  status?: Record<string, unknown>;
+}
+
+/** What the controller needs of the store (control-plane/store's ResourceStore satisfies it). */
+export interface JobsStore {
+  get(kind: string, name: string): Promise<StoredObject | undefined>;
+  list(kind: string): Promise<{ items: StoredObject[]; revision: number }>;
+  apply(resources: readonly object[]): Promise<unknown>;
+  updateStatus(kind: string, name: string, status: object, resourceVersion?: string): Promise<unknown>;
+  watch(kinds: readonly string[], fromRevision: number, onEvent: (e: { type: string; object?: StoredObject }) => void): { stop(): void };
+}
+
+export interface ApprovalPolicy {
+  /** Why this job is approved without a person, or undefined: it waits for `ferry job approve`. */
+  autoApprove(initiator: string, appImages: string[]): string | undefined;
+}
+
+export interface JobsControllerDeps {
+  store: JobsStore;
+  self: string;
+  client: Pick<InteropClient, 'propose' | 'push' | 'pull'>;
+  policy: ApprovalPolicy;
+  log: Logger;
+  now?: () => number;
+  /** How often time-based decisions (gang start, lifecycles) and due pushes are checked. */
+  tickMs?: number;
+  /** How often records are pulled from the other parties of unfinished jobs. */
+  resyncMs?: number;
+}
+
+interface PushState {
+  acked: number;
+  nextAt: number;
+  backoffMs: number;
+  lastError?: string;
+}
+
+const KJ = 'KusciaJob';
+const KT = 'KusciaTask';
+
+export class JobsController implements JobsInbox {
+  private readonly deps: JobsControllerDeps;
+  private readonly now: () => number;
+  private readonly queue = new Set<string>();
+  private draining: Promise<void> | undefined;
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly pushes = new Map<string, Map<string, PushState>>();
+  private readonly views = new Map<string, JobView>();
+  private watch: { stop(): void } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastResync = 0;
+  private stopped = false;
+
+  constructor(deps: JobsControllerDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    const { items, revision } = await this.deps.store.list(KJ);
+    for (const j of items) this.enqueue(j.metadata.name);
+    this.watch = this.deps.store.watch([KJ, KT], revision, (e) => {
+      if (e.type === 'RESYNC') return void this.deps.store.list(KJ).then((l) => l.items.forEach((j) => this.enqueue(j.metadata.name)), () => undefined);
+      const o = e.object;
+      if (!o) return;
+      if (o.kind === KJ) this.enqueue(o.metadata.name);
+      else if (o.metadata.annotations?.[JOB_ANNOTATION]) this.enqueue(o.metadata.annotations[JOB_ANNOTATION]);
+    });
+    this.timer = setInterval(() => this.tick(), this.deps.tickMs ?? 1000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watch?.stop();
+    if (this.timer) clearInterval(this.timer);
+    await this.draining;
+  }
+
+  /** Where a job's push to each party stands (for describe). */
+  deliveries(job: string): Record<string, { acked: number; lastError?: string }> {
+    return Object.fromEntries([...(this.pushes.get(job) ?? [])].map(([peer, s]) => [peer, { acked: s.acked, ...(s.lastError ? { lastError: s.lastError } : {}) }]));
+  }
+
+  private enqueue(job: string): void {
+    if (this.stopped) return;
+    this.queue.add(job);
+    this.draining ??= this.drain().finally(() => { this.draining = undefined; });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.size && !this.stopped) {
+      const [job] = this.queue;
+      this.queue.delete(job!);
+      try {
+        await this.serial(job!, () => this.reconcile(job!));
+      } catch (err) {
+        this.deps.log.error({ err, job }, 'jobs: reconcile failed; retrying on the next tick');
+      }
+    }
+  }
+
+  /** One write path per job at a time: reconciles, partners' records and commands never interleave. */
+  private serial<T>(job: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(job) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.chains.set(job, next.catch(() => undefined));
+    return next;
+  }
+
+  private tick(): void {
+    const now = this.now();
+    const resync = now - this.lastResync >= (this.deps.resyncMs ?? 15_000);
+    if (resync) this.lastResync = now;
+    for (const [job, view] of this.views) {
+      if (!isTerminal(view.phase) || this.pushesPending(job)) this.enqueue(job);
+      if (resync && !isTerminal(view.phase)) void this.pullAll(job);
+    }
+  }
+
+  private pushesPending(job: string): boolean {
+    return [...(this.pushes.get(job)?.values() ?? [])].some((s) => s.nextAt >= 0);
+  }
+
+  private async reconcile(name: string): Promise<void> {
+    const job = await this.deps.store.get(KJ, name);
+    if (!job) {
+      this.views.delete(name);
+      this.pushes.delete(name);
+      return;
+    }
+    const self = this.deps.self;
+    const spec = job.spec as JobSpec;
+    let status = (job.status ?? {}) as JobStatus;
+    if (!status.specHash) {
+      if (job.metadata.annotations?.[PROPOSED_BY_ANNOTATION]) return; // its status is being written by propose()
+      // Created here by `ferry job create` / the API: this domain initiates it.
+      const hash = specHash(name, spec);
+      status = { specHash: hash, partyRecords: { [self]: { domainID: self, seq: 1, specHash: hash } }, events: [] };
+    }
+    const records = { ...(status.partyRecords ?? {}) };
+    let own: PartyRecord = records[self] ?? { domainID: self, seq: 0, specHash: status.specHash! };
+    const before = JSON.stringify(own);
+
+    if (self !== spec.initiator && !own.approval) {
+      const why = this.deps.policy.autoApprove(spec.initiator, [...new Set(spec.tasks.filter((t) => t.parties.some((p) => p.domainID === self)).map((t) => t.appImage))]);
+      if (why) own = { ...own, approval: { decision: 'Accepted', reason: why, at: new Date(this.now()).toISOString() } };
+    }
+
+    // This party's side of each task, as the runtime reports it.
+    const epoch = currentEpoch(Object.values({ ...records, [self]: own }));
+    const tasks = await this.localTasks(name);
+    const ownTasks: Record<string, PartyTaskRecord> = { ...(own.tasks ?? {}) };
+    for (const [taskID, kt] of tasks) {
+      const runtime = (kt.status as { runtime?: RuntimeState } | undefined)?.runtime;
+      if (!runtime || Number(kt.metadata.annotations?.[EPOCH_ANNOTATION] ?? 0) !== epoch) continue;
+      const mine = ownTasks[taskID];
+      if (mine && mine.epoch === epoch && (mine.phase === 'Failed' || mine.phase === 'Succeeded')) continue; // final in this run
+      ownTasks[taskID] = taskRecordFrom(runtime, epoch);
+    }
+    own = { ...own, tasks: ownTasks };
+
+    let view = computeJob(spec, Object.values({ ...records, [self]: own }));
+    for (const action of localActions(spec, view, self, own, this.now())) {
+      const task = spec.tasks.find((t) => t.taskID === action.taskID)!;
+      if (action.kind === 'reserve') await this.desire(name, spec, task.taskID, epoch, 'Reserved');
+      else if (action.kind === 'start') await this.desire(name, spec, task.taskID, epoch, 'Running');
+      else if (action.kind === 'stop') await this.desire(name, spec, task.taskID, epoch, 'Stopped', action.message);
+      else {
+        own.tasks![task.taskID] = { epoch, phase: 'Failed', at: new Date(this.now()).toISOString(), message: action.message };
+        await this.desire(name, spec, task.taskID, epoch, 'Stopped', action.message);
+      }
+    }
+    if (JSON.stringify(own) !== before) own = { ...own, seq: own.seq + 1 };
+    records[self] = own;
+    view = computeJob(spec, Object.values(records));
+
+    // Events: what changed since the view the stored records give (the same after a restart: nothing repeats).
+    const nowIso = new Date(this.now()).toISOString();
+    const storedRecords = Object.values(status.partyRecords ?? {});
+    const previousView = job.status?.specHash && storedRecords.length ? computeJob(spec, storedRecords) : undefined;
+    const next = jobStatus(view, records, status.specHash!, status, eventsBetween(previousView, view, nowIso, self), nowIso, job.metadata.generation);
+    this.views.set(name, view);
+    if (!sameStatus(job.status as JobStatus | undefined, next)) await this.deps.store.updateStatus(KJ, name, next, job.metadata.resourceVersion);
+    await this.writeTaskStatuses(name, view, tasks);
+    if (own.seq > 0) this.schedulePushes(name, spec, own);
+    this.flush(name, spec, status.specHash!);
+  }
+
+  /** Deliveries run beside reconciles (a slow partner must not hold up other jobs), one flush per job at a time. */
+  private readonly flushing = new Set<string>();
+  private flush(job: string, spec: JobSpec, hash: string): void {
+    if (this.flushing.has(job)) return;
+    this.flushing.add(job);
+    this.flushPushes(job, spec, hash)
+      .catch((err: unknown) => this.deps.log.warn({ err, job }, 'jobs: delivering records failed; retrying'))
+      .finally(() => this.flushing.delete(job));
+  }
+
+  private async localTasks(job: string): Promise<Map<string, StoredObject>> {
+    const { items } = await this.deps.store.list(KT);
+    return new Map(items.filter((t) => t.metadata.annotations?.[JOB_ANNOTATION] === job).map((t) => [t.metadata.name, t]));
+  }
+
+  /** Tells the runtime what a local task should be, through the KusciaTask's annotations. */
+  private async desire(job: string, spec: JobSpec, taskID: string, epoch: number, state: DesiredState, reason?: string): Promise<void> {
+    const existing = await this.deps.store.get(KT, taskID);
+    const a = existing?.metadata.annotations ?? {};
+    if (existing && a[DESIRED_ANNOTATION] === state && Number(a[EPOCH_ANNOTATION] ?? 0) === epoch) return;
+    if (existing && a[JOB_ANNOTATION] !== job) throw new Error(`KusciaTask ${taskID} belongs to job ${a[JOB_ANNOTATION]}: task ids must be unique across jobs`);
+    if (!existing && state === 'Stopped') return;
+    const task = spec.tasks.find((t) => t.taskID === taskID)!;
+    await this.deps.store.apply([{
+      apiVersion: 'kuscia.secretflow/v1alpha1',
+      kind: KT,
+      metadata: {
+        name: taskID,
+        labels: { [JOB_ID_LABEL]: job, 'kuscia.secretflow/task-alias': task.alias },
+        annotations: { [JOB_ANNOTATION]: job, [EPOCH_ANNOTATION]: String(epoch), [DESIRED_ANNOTATION]: state, ...(reason ? { [STOP_REASON_ANNOTATION]: reason.slice(0, 1000) } : {}) },
+      },
+      spec: {
+        initiator: spec.initiator,
+        taskInputConfig: task.taskInputConfig ?? '',
+        ...(task.scheduleConfig ? { scheduleConfig: task.scheduleConfig } : {}),
+        parties: task.parties.map((p) => ({ domainID: p.domainID, appImageRef: task.appImage, ...(p.role ? { role: p.role } : {}), ...(p.resources ? { resources: p.resources } : {}) })),
+      },
+    }]);
+  }
+
+  /** Kuscia's KusciaTask status fields (phase, partyTaskStatus) from the job's view; the runtime owns status.runtime. */
+  private async writeTaskStatuses(job: string, view: JobView, tasks: Map<string, StoredObject>): Promise<void> {
+    for (const t of view.tasks) {
+      const kt = tasks.get(t.taskID);
+      if (!kt) continue;
+      const current = (kt.status ?? {}) as Record<string, unknown>;
+      const want = { phase: t.phase, partyTaskStatus: t.parties.map((p) => ({ domainID: p.domainID, ...(p.role ? { role: p.role } : {}), phase: p.phase, ...(p.message ? { message: p.message } : {}) })), ...(t.message ? { message: t.message } : {}) };
+      if (current.phase === want.phase && JSON.stringify(current.partyTaskStatus) === JSON.stringify(want.partyTaskStatus)) continue;
+      try {
+        await this.deps.store.updateStatus(KT, t.taskID, { ...current, ...want }, kt.metadata.resourceVersion);
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode !== 409) throw e;
+        this.enqueue(job); // the runtime wrote meanwhile: the next pass writes ours
+      }
+    }
+  }
+
+  private schedulePushes(job: string, spec: JobSpec, own: PartyRecord): void {
+    const peers = jobParties(spec).filter((d) => d !== this.deps.self);
+    const state = this.pushes.get(job) ?? new Map<string, PushState>();
+    for (const p of peers) {
+      const s = state.get(p) ?? { acked: 0, nextAt: 0, backoffMs: 200 };
+      if (s.acked < own.seq && s.nextAt < 0) s.nextAt = 0;
+      state.set(p, s);
+    }
+    this.pushes.set(job, state);
+  }
+
+  /** Sends this party's record to each party that has not acknowledged its newest seq (the initiator's first send proposes the job). */
+  private async flushPushes(job: string, spec: JobSpec, hash: string): Promise<void> {
+    const state = this.pushes.get(job);
+    if (!state) return;
+    const now = this.now();
+    const fresh = await this.deps.store.get(KJ, job);
+    const own = (fresh?.status as JobStatus | undefined)?.partyRecords?.[this.deps.self];
+    if (!own) return;
+    await Promise.all([...state].map(async ([peer, s]) => {
+      if (s.acked >= own.seq || s.nextAt < 0 || s.nextAt > now) return;
+      const answer = spec.initiator === this.deps.self
+        ? await this.deps.client.propose(peer, job, { spec, specHash: hash, record: own })
+        : await this.deps.client.push(peer, job, own);
+      if (answer.ok) {
+        s.acked = own.seq;
+        s.nextAt = -1;
+        s.backoffMs = 200;
+        delete s.lastError;
+        if (answer.record) await this.pushRecord(peer, job, answer.record);
+      } else {
+        s.lastError = `${answer.status || 'no answer'}: ${answer.reason}`;
+        s.nextAt = now + s.backoffMs;
+        s.backoffMs = Math.min(s.backoffMs * 2, 10_000);
+        this.deps.log.debug({ job, peer, error: s.lastError }, 'jobs: record not delivered; retrying');
+      }
+    }));
+  }
+
+  private async pullAll(job: string): Promise<void> {
+    const stored = await this.deps.store.get(KJ, job);
+    if (!stored) return;
+    const spec = stored.spec as JobSpec;
+    for (const peer of jobParties(spec).filter((d) => d !== this.deps.self)) {
+      const answer = await this.deps.client.pull(peer, job);
+      if (answer.ok && answer.record) await this.pushRecord(peer, job, answer.record);
+    }
+  }
+
+  // ---- the inbox: partners' proposals and records ----
+
+  async propose(caller: string, job: string, p: Proposal): Promise<InboxAnswer> {
+    let spec: JobSpec;
+    try {
+      spec = normalizeJobSpec(job, p.spec);
+    } catch (e) {
+      return { ok: false, status: 400, reason: (e as Error).message };
+    }
+    const verdict = acceptProposal(caller, this.deps.self, job, spec, p.specHash);
+    if (!verdict.ok) return verdict;
+    return this.serial(job, async () => {
+      const existing = await this.deps.store.get(KJ, job);
+      if (existing) {
+        if ((existing.status as JobStatus | undefined)?.specHash !== verdict.hash) return { ok: false, status: 409, reason: `another job named ${job} exists at ${this.deps.self}` };
+      } else {
+        await this.deps.store.apply([{ apiVersion: 'kuscia.secretflow/v1alpha1', kind: KJ, metadata: { name: job, annotations: { [PROPOSED_BY_ANNOTATION]: caller } }, spec }]);
+        const created = (await this.deps.store.get(KJ, job))!;
+        const own: PartyRecord = { domainID: this.deps.self, seq: 1, specHash: verdict.hash };
+        await this.deps.store.updateStatus(KJ, job, { specHash: verdict.hash, partyRecords: { [this.deps.self]: own }, events: [] } satisfies JobStatus, created.metadata.resourceVersion);
+      }
+      return this.mergeRecord(caller, job, p.record);
+    });
+  }
+
+  async pushRecord(caller: string, job: string, record: PartyRecord): Promise<InboxAnswer> {
+    return this.serial(job, () => this.mergeRecord(caller, job, record));
+  }
+
+  async ownRecord(caller: string, job: string): Promise<InboxAnswer> {
+    const stored = await this.deps.store.get(KJ, job);
+    const status = stored?.status as JobStatus | undefined;
+    if (!stored || !status?.specHash || !jobParties(stored.spec as JobSpec).includes(caller)) return { ok: false, status: 404, reason: 'no such job' };
+    return { ok: true, record: status.partyRecords?.[this.deps.self] };
+  }
+
+  private async mergeRecord(caller: string, job: string, record: PartyRecord): Promise<InboxAnswer> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const stored = await this.deps.store.get(KJ, job);
+      const status = stored?.status as JobStatus | undefined;
+      const known = stored && status?.specHash ? { spec: stored.spec as JobSpec, hash: status.specHash, records: new Map(Object.entries(status.partyRecords ?? {})) } : undefined;
+      const verdict = acceptRecord(caller, known, record);
+      if (!verdict.ok) return verdict;
+      const own = status!.partyRecords?.[this.deps.self];
+      if (!verdict.changed) return { ok: true, ...(own ? { record: own } : {}) };
+      try {
+        await this.deps.store.updateStatus(KJ, job, { ...status, partyRecords: { ...status!.partyRecords, [caller]: record } }, stored!.metadata.resourceVersion);
+        this.enqueue(job);
+        return { ok: true, ...(own ? { record: own } : {}) };
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode !== 409) return { ok: false, status: 503, reason: `${this.deps.self} could not store the record: ${(e as Error).message}` };
+      }
+    }
+    return { ok: false, status: 503, reason: 'the job changed too often meanwhile: retry' };
+  }
+}
+
+function sameStatus(a: JobStatus | undefined, b: JobStatus): boolean {
+  if (!a) return false;
+  const strip = (s: JobStatus) => ({ ...s, conditions: s.conditions?.map((c) => ({ ...c, lastTransitionTime: '' })) });
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+}
