@@ -211,7 +211,15 @@ export class JobsController implements JobsInbox {
     const previousView = job.status?.specHash && storedRecords.length ? computeJob(spec, storedRecords) : undefined;
     const next = jobStatus(view, records, status.specHash!, status, eventsBetween(previousView, view, nowIso, self), nowIso, job.metadata.generation);
     this.views.set(name, view);
-    if (!sameStatus(job.status as JobStatus | undefined, next)) await this.deps.store.updateStatus(KJ, name, next, job.metadata.resourceVersion);
+    if (!sameStatus(job.status as JobStatus | undefined, next)) {
+      try {
+        await this.deps.store.updateStatus(KJ, name, next, job.metadata.resourceVersion);
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode !== 409) throw e;
+        this.enqueue(name); // a partner's record or a command landed meanwhile: compute again from it
+        return;
+      }
+    }
     await this.writeTaskStatuses(name, view, tasks);
     if (own.seq > 0) this.schedulePushes(name, spec, own);
     this.flush(name, spec, status.specHash!);
