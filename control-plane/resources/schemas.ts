@@ -1,6 +1,9 @@
 // JSON schemas of the resource kinds. Used by the REST API (Fastify) and by every
 // other entry point (CLI offline apply, YAML import) through validate.ts.
-// Unknown fields are rejected so that a typo is reported, not silently ignored.
+// Unknown fields are rejected so that a typo is reported, not silently ignored;
+// every field Kuscia's CRDs define is accepted (docs/resources.md says which
+// ones Ferry uses and which it keeps with an "ignored" condition).
+import { MAX_ROLLING_UPDATE_PERIOD } from './limits.ts';
 
 const name = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' } as const;
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
@@ -15,7 +18,9 @@ const metadata = {
     labels: stringMap,
     // Accepted and ignored so that `kubectl get -o yaml` output applies as is.
     uid: { type: 'string' }, resourceVersion: { type: 'string' }, generation: { type: 'integer' },
-    creationTimestamp: { type: 'string' },
+    creationTimestamp: { type: 'string' }, generateName: { type: 'string' }, selfLink: { type: 'string' },
+    deletionTimestamp: { type: 'string' }, deletionGracePeriodSeconds: { type: 'integer' },
+    managedFields: { type: 'array' }, finalizers: { type: 'array', items: { type: 'string' } }, ownerReferences: { type: 'array' },
   },
   additionalProperties: false,
 } as const;
@@ -26,7 +31,14 @@ const domainSpec = {
     role: { type: 'string', enum: ['', 'partner'] },
     cert: { type: 'string' },
     master: { type: 'string' },
-    authCenter: { type: 'object' },
+    // Kuscia's, not used by Ferry (kept, with an "ignored" condition).
+    authCenter: {
+      type: 'object',
+      properties: { authenticationType: { type: 'string', enum: ['Token', 'MTLS', 'None'] }, tokenGenMethod: { type: 'string', enum: ['RSA-GEN', 'RAND-GEN', 'UID-RSA-GEN'] } },
+      additionalProperties: false,
+    },
+    resourceQuota: { type: 'object', properties: { podMaxCount: { type: 'integer', minimum: 0, maximum: 2147483647 } }, additionalProperties: false },
+    interConnProtocols: { type: 'array', maxItems: 8, items: { type: 'string', enum: ['kuscia', 'bfia'] } },
   },
   additionalProperties: false,
 } as const;
@@ -37,7 +49,7 @@ const routeSpec = {
   properties: {
     source: name,
     destination: name,
-    interConnProtocol: { type: 'string', enum: ['kuscia'] },
+    interConnProtocol: { type: 'string', enum: ['kuscia', 'bfia', ''] },
     authenticationType: { type: 'string', enum: ['MTLS', 'Token', 'None'] },
     endpoint: {
       type: 'object',
@@ -55,7 +67,8 @@ const routeSpec = {
               port: { type: 'integer', minimum: 1, maximum: 65535 },
               protocol: { type: 'string', enum: ['HTTP', 'GRPC'] },
               isTLS: { type: 'boolean' },
-              pathPrefix: { type: 'string', pattern: '^(/[^\\s?#]*)?$' },
+              // RFC 3986 path characters only; `pathPrefix:` with no value (null) is Kuscia's "none".
+              pathPrefix: { type: ['string', 'null'], maxLength: 1024, pattern: "^(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$" },
             },
             additionalProperties: false,
           },
@@ -67,14 +80,16 @@ const routeSpec = {
       type: 'object',
       properties: {
         tokenGenMethod: { type: 'string', enum: ['RSA-GEN', 'UID-RSA-GEN'] },
-        rollingUpdatePeriod: { type: 'integer', minimum: 0 },
+        rollingUpdatePeriod: { type: 'integer', minimum: 0, maximum: MAX_ROLLING_UPDATE_PERIOD },
+        // Kuscia's controller writes these into every Token route; Ferry takes keys from Domain certificates.
+        destinationPublicKey: { type: 'string' },
+        sourcePublicKey: { type: 'string' },
       },
       additionalProperties: false,
     },
     transit: {
       type: 'object',
-      required: ['transitMethod'],
-      properties: {
+      properties: { // transitMethod defaults to THIRD-DOMAIN, as in Kuscia
         transitMethod: { type: 'string', enum: ['THIRD-DOMAIN', 'REVERSE-TUNNEL'] },
         domain: { type: 'object', properties: { domainID: name }, additionalProperties: false },
       },
@@ -83,10 +98,11 @@ const routeSpec = {
     requestHeadersToAdd: stringMap,
     mTLSConfig: {
       type: 'object',
-      properties: { tlsCA: { type: 'string', minLength: 1 } },
+      properties: { tlsCA: { type: 'string' }, sourceClientCert: { type: 'string' }, sourceClientPrivateKey: { type: 'string' } },
       additionalProperties: false,
     },
-    bodyEncryption: { type: 'object' },
+    bodyEncryption: { type: 'object', properties: { algorithm: { type: 'string', enum: ['AES', 'SM4'] } }, additionalProperties: false },
+    sourceWhiteIPList: { type: 'array', maxItems: 256, items: { type: 'string' } },
   },
   additionalProperties: false,
 } as const;
@@ -99,7 +115,7 @@ const serviceSpec = {
     externalName: { type: 'string', minLength: 1 },
     // More endpoints of the same service (IPs, same port): requests spread over
     // them, and requests with one Kuscia-Session-Id stick to one of them.
-    externalIPs: { type: 'array', items: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}$' }, maxItems: 64 },
+    externalIPs: { type: 'array', items: { type: 'string' }, maxItems: 64 },
     ports: {
       type: 'array',
       minItems: 1,
@@ -107,7 +123,7 @@ const serviceSpec = {
         type: 'object',
         required: ['port'],
         properties: {
-          name: { type: 'string' },
+          name: { type: 'string', maxLength: 63 },
           port: { type: 'integer', minimum: 1, maximum: 65535 },
           protocol: { type: 'string', enum: ['TCP'] },
           targetPort: { type: ['integer', 'string'] },

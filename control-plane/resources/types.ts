@@ -17,6 +17,10 @@ export interface DomainSpec {
   /** base64 of the partner's CA certificate PEM (what `ferry cert export` prints). */
   cert?: string;
   master?: string;
+  /** Kuscia's fields, kept and not used by Ferry (a condition says so). */
+  authCenter?: { authenticationType?: string; tokenGenMethod?: string };
+  resourceQuota?: { podMaxCount?: number };
+  interConnProtocols?: ('kuscia' | 'bfia')[];
 }
 
 export interface RoutePort {
@@ -24,20 +28,30 @@ export interface RoutePort {
   port: number;
   protocol: 'HTTP' | 'GRPC';
   isTLS?: boolean;
-  pathPrefix?: string;
+  /** null only before validation (Kuscia's empty `pathPrefix:`): validation drops it. */
+  pathPrefix?: string | null;
 }
 
 export interface RouteSpec {
   source: string;
   destination: string;
-  interConnProtocol?: 'kuscia';
+  /** '' only before validation (dropped); 'bfia' is accepted and not served. */
+  interConnProtocol?: 'kuscia' | 'bfia' | '';
   endpoint: { host: string; ports: RoutePort[] };
   authenticationType: 'MTLS' | 'Token' | 'None';
-  tokenConfig?: { tokenGenMethod?: string; rollingUpdatePeriod?: number };
+  /** destinationPublicKey/sourcePublicKey: written by Kuscia's controller, kept; Ferry takes keys from Domain certificates. */
+  tokenConfig?: { tokenGenMethod?: string; rollingUpdatePeriod?: number; destinationPublicKey?: string; sourcePublicKey?: string };
+  /** transitMethod is always set after validation (Kuscia's default THIRD-DOMAIN). */
   transit?: { transitMethod: 'THIRD-DOMAIN' | 'REVERSE-TUNNEL'; domain?: { domainID: string } };
-  /** Kuscia's field; Ferry reads tlsCA only: the CA of a TLS-terminating gateway at the endpoint (base64 PEM). */
-  mTLSConfig?: { tlsCA?: string };
+  /**
+   * Kuscia's field. Ferry reads tlsCA on an outbound Token route over TLS: the CA
+   * of a TLS-terminating gateway at the endpoint (base64 PEM). The rest is kept, ignored.
+   */
+  mTLSConfig?: { tlsCA?: string; sourceClientCert?: string; sourceClientPrivateKey?: string };
   requestHeadersToAdd?: Record<string, string>;
+  /** Kuscia's; kept, not used by Ferry (conditions say so). */
+  bodyEncryption?: { algorithm?: 'AES' | 'SM4' };
+  sourceWhiteIPList?: string[];
 }
 
 export interface ServiceSpec {

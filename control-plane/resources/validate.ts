@@ -4,6 +4,9 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { inspectCertificate, splitPemCertificates } from '../../certs/authority.ts';
 import { RESOURCE_SCHEMAS } from './schemas.ts';
+import { findUnencodableString, hostProblem, isIPv4, labelValueProblem, metadataKeyProblem, parseBandwidthKiBps, parseDuration, MAX_ANNOTATIONS_BYTES, MAX_BANDWIDTH_KIBPS, MAX_DURATION_SECONDS } from './limits.ts';
+
+export { parseBandwidthKiBps, parseDuration } from './limits.ts';
 import { KINDS, PROXY_ANNOTATION, RESERVED_SERVICE_NAMES, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
 
 export class ValidationError extends Error {
@@ -48,9 +51,16 @@ function describeSchemaError(e: ErrorObject): ValidationError {
     case 'const':
       return new ValidationError(at, `must be ${JSON.stringify(params.allowedValue)}`);
     case 'pattern':
-      if (at.endsWith('pathPrefix')) return new ValidationError(at, 'must be empty or start with "/" (no spaces, "?" or "#")');
-      if (at.includes('externalIPs')) return new ValidationError(at, 'must be an IPv4 address such as 10.1.2.3');
+      if (at.endsWith('pathPrefix')) return new ValidationError(at, 'must be empty or a URL path starting with "/" (letters, digits and -._~!$&\'()*+,;=:@%/ only: no spaces, "?" or "#")');
       return new ValidationError(at, 'must be a lowercase DNS label: a-z, 0-9 and "-", at most 63 characters, starting and ending with a letter or digit');
+    case 'maximum':
+    case 'minimum':
+      return new ValidationError(at, `${e.message}${at.endsWith('rollingUpdatePeriod') ? ' (seconds; 0 = never roll)' : ''}: give a value in range`);
+    case 'maxLength':
+    case 'maxItems':
+      return new ValidationError(at, `${e.message}: shorten it`);
+    case 'type':
+      return new ValidationError(at || '(document)', `${e.message} (got ${JSON.stringify(e.data)?.slice(0, 40)})`);
     default:
       return new ValidationError(at || '(document)', e.message ?? 'is invalid');
   }
@@ -70,12 +80,42 @@ export function validateResource(doc: unknown, ctx: ValidationContext): Resource
   if (typeof kind !== 'string' || !(KINDS as readonly string[]).includes(kind)) {
     throw new ValidationError('kind', `must be one of ${KINDS.join(', ')} (got ${JSON.stringify(kind)})`);
   }
+  // Proto strings are UTF-8: a lone surrogate would reach Envoy as bytes it refuses.
+  const unencodable = findUnencodableString(doc);
+  if (unencodable) throw new ValidationError(unencodable, 'contains a NUL or a broken Unicode character (a lone UTF-16 surrogate): write valid text');
   const validate = validators[kind as Kind];
   if (!validate(doc)) throw describeSchemaError(validate.errors![0]!);
   const resource = structuredClone(doc) as Resource & { status?: unknown };
   delete resource.status;
+  normalize(resource);
+  checkMetadata(resource);
   checkSemantics(resource, ctx);
   return resource;
+}
+
+/** Kuscia's spellings of "nothing" and its defaults, made explicit so translation reads one form. */
+function normalize(r: Resource): void {
+  if (r.kind !== 'ClusterDomainRoute' && r.kind !== 'DomainRoute') return;
+  for (const p of r.spec.endpoint?.ports ?? []) if (p.pathPrefix === null) delete p.pathPrefix; // `pathPrefix:` with no value
+  if (r.spec.transit && !r.spec.transit.transitMethod) r.spec.transit.transitMethod = 'THIRD-DOMAIN'; // Kuscia's default
+  if (r.spec.interConnProtocol === '') delete r.spec.interConnProtocol;
+}
+
+/** Kubernetes' metadata limits: what Ferry stores must also fit a Kuscia (Kubernetes) node. */
+function checkMetadata(r: Resource): void {
+  for (const [key, value] of Object.entries(r.metadata.labels ?? {})) {
+    const problem = metadataKeyProblem(key) ?? labelValueProblem(value);
+    if (problem) throw new ValidationError(`metadata.labels.${key.slice(0, 80)}`, `${problem} (Kubernetes' label rules)`);
+  }
+  let bytes = 0;
+  for (const [key, value] of Object.entries(r.metadata.annotations ?? {})) {
+    const problem = metadataKeyProblem(key);
+    if (problem) throw new ValidationError(`metadata.annotations.${key.slice(0, 80)}`, `${problem} (Kubernetes' annotation rules)`);
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  if (bytes > MAX_ANNOTATIONS_BYTES) {
+    throw new ValidationError('metadata.annotations', `are ${bytes} bytes in all; at most ${MAX_ANNOTATIONS_BYTES} (256 KiB, Kubernetes' limit): keep large data out of annotations`);
+  }
 }
 
 function checkSemantics(r: Resource, ctx: ValidationContext): void {
@@ -124,8 +164,8 @@ export function decodePartnerCa(cert: string): string {
 
 /** "http://host:port" -> { host, port }; undefined when it is not that. */
 export function parseProxy(value: string): { host: string; port: number } | undefined {
-  const m = /^http:\/\/([a-z0-9.-]+|\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\/?$/i.exec(value.trim());
-  if (!m) return undefined;
+  const m = /^http:\/\/([^:/]+):(\d{1,5})\/?$/i.exec(value.trim());
+  if (!m || hostProblem(m[1]!) !== undefined) return undefined;
   const port = Number(m[2]);
   return port >= 1 && port <= 65535 ? { host: m[1]!.toLowerCase(), port } : undefined;
 }
@@ -142,12 +182,12 @@ function checkTransit(spec: RouteResource['spec'], ctx: ValidationContext, outbo
   if (t.transitMethod === 'THIRD-DOMAIN') {
     if (!via) throw new ValidationError('spec.transit.domain.domainID', 'names the relay domain and is required with THIRD-DOMAIN');
     if (via === spec.source || via === spec.destination) throw new ValidationError('spec.transit.domain.domainID', `the relay must be a third domain, not ${via}`);
-    if (spec.authenticationType !== 'MTLS') throw new ValidationError('spec.authenticationType', 'a relayed route authenticates end to end by mTLS (the relay sees only ciphertext): use MTLS');
+    // Token through a relay is Kuscia's hop-by-hop relay (the relay reads the traffic): accepted, with a condition (conditions.ts).
     return;
   }
   if (via) throw new ValidationError('spec.transit.domain', 'REVERSE-TUNNEL through a hub is not supported yet: remove spec.transit.domain (the destination dials the source directly)');
-  if (outbound && spec.endpoint) throw new ValidationError('spec.endpoint', `a REVERSE-TUNNEL route dials nothing: ${spec.destination} dials in; remove spec.endpoint`);
-  if (spec.authenticationType !== 'MTLS') throw new ValidationError('spec.authenticationType', 'a reverse-tunnel route authenticates by mTLS: use MTLS');
+  // A kept spec.endpoint (Kuscia writes one) is ignored with a condition: the destination dials in.
+  void outbound;
 }
 
 function checkRoute(r: RouteResource, ctx: ValidationContext): void {
@@ -164,15 +204,18 @@ function checkRoute(r: RouteResource, ctx: ValidationContext): void {
   }
   if (spec.authenticationType === 'Token') {
     const method = spec.tokenConfig?.tokenGenMethod;
-    if (method !== 'RSA-GEN') {
-      throw new ValidationError('spec.tokenConfig.tokenGenMethod', `${method === undefined ? 'is required with authenticationType Token' : `${method} is not supported`}: use RSA-GEN (tokens from an RSA handshake with the partner's CA key)`);
+    if (method === undefined) {
+      throw new ValidationError('spec.tokenConfig.tokenGenMethod', 'is required with authenticationType Token: use RSA-GEN (tokens from an RSA handshake with the partner\'s CA key)');
     }
-  } else if (spec.tokenConfig) {
-    throw new ValidationError('spec.tokenConfig', `applies to authenticationType Token only; remove it or set authenticationType: Token`);
+    // UID-RSA-GEN (Kuscia's) is accepted and not served, with a condition saying so (conditions.ts).
   }
   const outbound = spec.source === ctx.domain;
   if (spec.transit) checkTransit(spec, ctx, outbound);
-  if (outbound && !spec.endpoint && !spec.transit) {
+  if (spec.endpoint && spec.transit?.transitMethod !== 'REVERSE-TUNNEL') {
+    const problem = hostProblem(spec.endpoint.host);
+    if (problem) throw new ValidationError('spec.endpoint.host', problem);
+  }
+  if (outbound && !spec.endpoint && !spec.transit && spec.interConnProtocol !== 'bfia') {
     throw new ValidationError('spec.endpoint', `is required on an outbound route: the host and public port of ${spec.destination}'s Ferry node`);
   }
   const proxy = r.metadata.annotations?.[PROXY_ANNOTATION];
@@ -181,18 +224,18 @@ function checkRoute(r: RouteResource, ctx: ValidationContext): void {
     if (spec.transit?.transitMethod === 'REVERSE-TUNNEL') throw new ValidationError(`metadata.annotations.${PROXY_ANNOTATION}`, 'a reverse-tunnel route dials nothing: put the proxy on the partner\'s route instead');
     if (!parseProxy(proxy)) throw new ValidationError(`metadata.annotations.${PROXY_ANNOTATION}`, `"${proxy}" is not a forward proxy address: write "http://<host>:<port>", e.g. "http://proxy.example.org:3128"`);
   }
-  if (spec.mTLSConfig?.tlsCA !== undefined) {
-    if (!outbound) throw new ValidationError('spec.mTLSConfig.tlsCA', 'belongs on an outbound route: it is the CA of the gateway at the endpoint');
+  // tlsCA is used on an outbound Token route over TLS (the CA of a TLS-terminating gateway); elsewhere Kuscia writes it
+  // for its own TLS and Ferry keeps it with an "ignored" condition (conditions.ts).
+  if (spec.mTLSConfig?.tlsCA && outbound && spec.authenticationType === 'Token' && spec.endpoint?.ports.every((p) => p.isTLS !== false)) {
     try {
       decodePartnerCa(spec.mTLSConfig.tlsCA);
     } catch (e) {
       throw new ValidationError('spec.mTLSConfig.tlsCA', (e as ValidationError).message.replace(/^spec\.cert: /, '').replace(/`ferry cert export`[^;]*/, 'the CA of the TLS-terminating gateway at the endpoint'));
     }
-    if (spec.authenticationType !== 'Token') throw new ValidationError('spec.mTLSConfig.tlsCA', 'a gateway that terminates TLS cannot pass on a client certificate: use authenticationType Token with it');
   }
   const bandwidth = r.metadata.annotations?.[BANDWIDTH_ANNOTATION];
   if (bandwidth !== undefined && parseBandwidthKiBps(bandwidth) === undefined) {
-    throw new ValidationError(`metadata.annotations.${BANDWIDTH_ANNOTATION}`, `"${bandwidth}" is not a bandwidth: write a number and a unit, e.g. "512KiB/s", "8MiB/s", "100Mbit/s" or "1Gbit/s" (at least 1 KiB/s)`);
+    throw new ValidationError(`metadata.annotations.${BANDWIDTH_ANNOTATION}`, `"${bandwidth.slice(0, 60)}" is not a bandwidth from 1 KiB/s to 1 TiB/s (${MAX_BANDWIDTH_KIBPS} KiB/s): write a number and a unit, e.g. "512KiB/s", "8MiB/s", "100Mbit/s" or "1Gbit/s"`);
   }
   const localPorts = r.metadata.annotations?.[LOCAL_PORTS_ANNOTATION];
   if (localPorts !== undefined) {
@@ -203,11 +246,16 @@ function checkRoute(r: RouteResource, ctx: ValidationContext): void {
     if (problem !== undefined) throw new ValidationError(`metadata.annotations.${LOCAL_PORTS_ANNOTATION}`, `${problem}; write "<port>:<service>[/tcp]", comma-separated, e.g. "19000:echo, 19001:link/tcp"`);
   }
   spec.endpoint?.ports.forEach((p, i) => {
-    if (p.isTLS === false) {
-      throw new ValidationError(`spec.endpoint.ports[${i}].isTLS`, 'must be true (or omitted) with authenticationType MTLS');
+    // A plain link is Kuscia's default for Token routes (a warning condition says it is not encrypted);
+    // mTLS is TLS, so it cannot be off there.
+    if (p.isTLS === false && spec.authenticationType === 'MTLS' && spec.transit?.transitMethod !== 'REVERSE-TUNNEL') {
+      throw new ValidationError(`spec.endpoint.ports[${i}].isTLS`, 'false cannot be used with authenticationType MTLS (mTLS is TLS): set isTLS: true (or omit it), or use authenticationType Token for a plain (unencrypted) link');
     }
   });
   for (const [header, value] of Object.entries(spec.requestHeadersToAdd ?? {})) {
+    if (header.length > 256 || value.length > 8192) {
+      throw new ValidationError(`spec.requestHeadersToAdd.${header.slice(0, 60)}`, 'is too long: header names have at most 256 characters, values at most 8192');
+    }
     if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
       throw new ValidationError(`spec.requestHeadersToAdd.${header}`, 'the value must not contain control characters such as line breaks');
     }
@@ -234,16 +282,19 @@ function checkService(r: Resource & { kind: 'Service' }): void {
       }
     }
   }
+  const nameProblem = hostProblem(r.spec.externalName);
+  if (nameProblem) throw new ValidationError('spec.externalName', nameProblem);
   r.spec.externalIPs?.forEach((ip, i) => {
-    if (ip.split('.').some((octet) => Number(octet) > 255)) throw new ValidationError(`spec.externalIPs[${i}]`, `${ip} is not an IPv4 address (each part is 0-255)`);
+    const problem = hostProblem(ip, false);
+    if (problem) throw new ValidationError(`spec.externalIPs[${i}]`, problem);
   });
-  if (r.spec.externalIPs?.length && !/^\d{1,3}(\.\d{1,3}){3}$/.test(r.spec.externalName)) {
+  if (r.spec.externalIPs?.length && !isIPv4(r.spec.externalName)) {
     throw new ValidationError('spec.externalName', 'must be an IPv4 address when spec.externalIPs lists more endpoints (a cluster is either resolved by DNS or static)');
   }
   for (const key of [IDLE_TIMEOUT_ANNOTATION, TIMEOUT_ANNOTATION]) {
     const value = annotations[key];
     if (value !== undefined && parseDuration(value) === undefined) {
-      throw new ValidationError(`metadata.annotations.${key}`, `"${value}" is not a duration: write a number and a unit, e.g. "90s", "30m", "2h" ("0s" turns it off)`);
+      throw new ValidationError(`metadata.annotations.${key}`, `"${value.slice(0, 60)}" is not a duration of at most a year (${MAX_DURATION_SECONDS / 3600}h): write a number and a unit, e.g. "500ms", "90s", "30m", "2h" ("0s" turns it off)`);
     }
   }
   if (r.spec.ports.length > 1) {
@@ -269,23 +320,6 @@ export function parseLocalPorts(text: string): (LocalPortMapping | string)[] {
     seen.add(port);
     return { port, service: m[2]!, tcp: m[5] === 'tcp' };
   });
-}
-
-/** "512KiB/s", "8MiB/s", "100Mbit/s", "1Gbit/s" -> KiB/s (Envoy's unit); undefined when not a bandwidth. */
-export function parseBandwidthKiBps(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB|kbit|Mbit|Gbit)\/s$/.exec(text.trim());
-  if (!m) return undefined;
-  const bytesPerUnit = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, kbit: 125, Mbit: 125_000, Gbit: 125_000_000 }[m[2] as 'KiB'];
-  const kib = Math.floor((Number(m[1]) * bytesPerUnit) / 1024);
-  return kib >= 1 ? kib : undefined;
-}
-
-/** "500ms", "90s", "30m", "2h" -> seconds; undefined when not a duration. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  return { ms: n / 1000, s: n, m: n * 60, h: n * 3600 }[m[2] as 'ms' | 's' | 'm' | 'h'];
 }
 
 export function parseAccessDomains(annotation: string | undefined): string[] {

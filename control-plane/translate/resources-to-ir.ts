@@ -320,7 +320,8 @@ function outboundPeer(route: RouteResource, partner: PartnerTrust, path: Peer['p
   // Relayed and reverse-tunnel routes may have no endpoint: the TLS session still goes to the destination's gateway.
   const endpoint = route.spec.endpoint ?? { host: destination, ports: [{ name: path.kind === 'reverse' ? 'tunnel' : 'relay', port: 443, protocol: 'HTTP' as const }] };
   const port = endpoint.ports[0]!;
-  const tlsCA = route.spec.mTLSConfig?.tlsCA;
+  // Kuscia writes tlsCA on every route; it means a TLS-terminating gateway only on a Token route over TLS (validate.ts).
+  const tlsCA = route.spec.authenticationType === 'Token' && port.isTLS !== false ? route.spec.mTLSConfig?.tlsCA || undefined : undefined;
   return {
     domain: destination,
     route: `${route.kind}/${route.metadata.name}`,

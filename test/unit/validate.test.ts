@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateResource, decodePartnerCa, parseAccessDomains, parseBandwidthKiBps, ValidationError } from '../../control-plane/resources/validate.ts';
 import { applyDocuments, ApplyError } from '../../control-plane/resources/apply.ts';
+import { acceptanceConditions, notServedReason } from '../../control-plane/resources/conditions.ts';
 import { Store } from '../../control-plane/store/store.ts';
 import { createDomainCa, issueGatewayCert, type CertAndKey } from '../../certs/authority.ts';
 
@@ -182,7 +183,7 @@ describe('validateResource: schema errors name the field path', () => {
   });
 
   test('a pathPrefix not starting with "/" is rejected with its own message', () => {
-    rejects(route({ endpoint: { host: 'h', ports: [{ name: 'http', port: 1, protocol: 'HTTP', pathPrefix: 'api' }] } }), 'spec.endpoint.ports[0].pathPrefix', /start with "\/"/);
+    rejects(route({ endpoint: { host: 'h', ports: [{ name: 'http', port: 1, protocol: 'HTTP', pathPrefix: 'api' }] } }), 'spec.endpoint.ports[0].pathPrefix', /starting with "\/"/);
   });
 
   test('an annotation value that is not a string names the annotation key with its slash', () => {
@@ -199,33 +200,38 @@ describe('validateResource: schema errors name the field path', () => {
 describe('validateResource: route rules', () => {
   test('authenticationType Token needs tokenGenMethod RSA-GEN', () => {
     rejects(route({ authenticationType: 'Token' }), 'spec.tokenConfig.tokenGenMethod', /is required.*RSA-GEN/);
-    rejects(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'UID-RSA-GEN' } }), 'spec.tokenConfig.tokenGenMethod', /UID-RSA-GEN is not supported.*RSA-GEN/);
+    // Kuscia's other method: accepted (a Kuscia node writes it), not served, saying so.
+    const uid = validateResource(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'UID-RSA-GEN' } }), ctx);
+    assert.match(notServedReason(acceptanceConditions(uid, 'alice'))!, /UID-RSA-GEN is not supported.*use RSA-GEN/);
     rejects(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN', rollingUpdatePeriod: -1 } }), 'spec.tokenConfig.rollingUpdatePeriod');
     validateResource(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN', rollingUpdatePeriod: 600 } }), ctx);
   });
 
-  test('tokenConfig on an MTLS route is refused', () => {
-    rejects(route({ tokenConfig: { tokenGenMethod: 'RSA-GEN' } }), 'spec.tokenConfig', /Token only/);
+  test('tokenConfig on an MTLS route is kept and ignored, saying so', () => {
+    const r = validateResource(route({ tokenConfig: { tokenGenMethod: 'RSA-GEN' } }), ctx);
+    assert.deepEqual(acceptanceConditions(r, 'alice').map((c) => [c.type, c.field]), [['Ignored', 'spec.tokenConfig']]);
   });
 
   test('authenticationType None is refused, saying what to use', () => {
     rejects(route({ authenticationType: 'None' }), 'spec.authenticationType', /use MTLS, or Token/);
   });
 
-  test('THIRD-DOMAIN: the relay is named, third and the route is MTLS; the relay itself may hold the pair it carries', () => {
+  test('THIRD-DOMAIN: the relay is named and third (Token relays hop by hop, with a warning); the relay itself may hold the pair it carries', () => {
     validateResource(route({ transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'carol' } } }), ctx);
     validateResource(route({ endpoint: undefined, transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'carol' } } }), ctx);
     rejects(route({ transit: { transitMethod: 'THIRD-DOMAIN' } }), 'spec.transit.domain.domainID', /relay domain/);
     rejects(route({ transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'bob' } } }), 'spec.transit.domain.domainID', /third domain/);
-    rejects(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN' }, transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'carol' } } }), 'spec.authenticationType', /end to end by mTLS/);
+    const tokenRelay = validateResource(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN' }, transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'carol' } } }), ctx);
+    assert.match(acceptanceConditions(tokenRelay, 'alice').find((c) => c.type === 'Warning')!.message, /relay can read the traffic/);
     // On carol: carry alice -> bob.
     validateResource(route({ endpoint: undefined, transit: { transitMethod: 'THIRD-DOMAIN', domain: { domainID: 'carol' } } }), { domain: 'carol' });
     rejects(route({ endpoint: undefined }), 'spec.source', /to relay for them/, { domain: 'carol' });
   });
 
-  test('REVERSE-TUNNEL: no endpoint (the destination dials in), no hub yet, MTLS', () => {
+  test('REVERSE-TUNNEL: the destination dials in (a kept endpoint is ignored, saying so), no hub yet', () => {
     validateResource(route({ endpoint: undefined, transit: { transitMethod: 'REVERSE-TUNNEL' } }), ctx);
-    rejects(route({ transit: { transitMethod: 'REVERSE-TUNNEL' } }), 'spec.endpoint', /dials nothing/);
+    const kept = validateResource(route({ transit: { transitMethod: 'REVERSE-TUNNEL' } }), ctx);
+    assert.match(acceptanceConditions(kept, 'alice').find((c) => c.field === 'spec.endpoint')!.message, /dials in/);
     rejects(route({ endpoint: undefined, transit: { transitMethod: 'REVERSE-TUNNEL', domain: { domainID: 'hub' } } }), 'spec.transit.domain', /hub is not supported/);
   });
 
@@ -239,10 +245,11 @@ describe('validateResource: route rules', () => {
     rejects(withProxy('http://p:3128', { endpoint: undefined, transit: { transitMethod: 'REVERSE-TUNNEL' } }), 'metadata.annotations.ferry.secretflow/proxy', /dials nothing/);
   });
 
-  test('mTLSConfig.tlsCA is a CA and goes with Token', () => {
+  test('mTLSConfig.tlsCA is a CA on a Token route over TLS; elsewhere (Kuscia writes it everywhere) it is ignored, saying so', () => {
     const ca = b64(bobCa.certPem);
     validateResource(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN' }, mTLSConfig: { tlsCA: ca } }), ctx);
-    rejects(route({ mTLSConfig: { tlsCA: ca } }), 'spec.mTLSConfig.tlsCA', /use authenticationType Token/);
+    const mtls = validateResource(route({ mTLSConfig: { tlsCA: ca } }), ctx);
+    assert.match(acceptanceConditions(mtls, 'alice').find((c) => c.field === 'spec.mTLSConfig.tlsCA')!.message, /Domain spec.cert/);
     rejects(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN' }, mTLSConfig: { tlsCA: b64('junk') } }), 'spec.mTLSConfig.tlsCA');
   });
 
@@ -351,7 +358,7 @@ describe('validateResource: Service rules', () => {
   test('externalIPs must be IPv4 addresses, and then externalName too', () => {
     validateResource(service('echo', undefined, { externalName: '10.0.0.1', externalIPs: ['10.0.0.2'] }), ctx);
     rejects(service('echo', undefined, { externalName: '10.0.0.1', externalIPs: ['db.local'] }), 'spec.externalIPs[0]', /IPv4 address/);
-    rejects(service('echo', undefined, { externalName: '10.0.0.1', externalIPs: ['999.1.1.1'] }), 'spec.externalIPs[0]', /each part is 0-255/);
+    rejects(service('echo', undefined, { externalName: '10.0.0.1', externalIPs: ['999.1.1.1'] }), 'spec.externalIPs[0]', /four parts 0-255/);
     rejects(service('echo', undefined, { externalName: 'db.local', externalIPs: ['10.0.0.2'] }), 'spec.externalName', /must be an IPv4 address/);
   });
 
