@@ -58,9 +58,10 @@ export class DeltaStream extends AdsStream {
       if (version === snapshot.version && !state.nack) state.ackedVersion = snapshot.version;
       return;
     }
+    state.sentOver = new Map(updates.map((r) => [r.name, state.known.get(r.name)]));
     for (const r of updates) state.known.set(r.name, r);
     for (const n of removed) state.known.delete(n);
-    const nonce = this.nextNonce(state, version);
+    const nonce = this.nextNonce(state, version, snapshot);
     const message = DeltaResponse.fromObject({
       system_version_info: snapshot.version,
       type_url: typeUrl,

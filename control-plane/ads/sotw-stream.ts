@@ -52,7 +52,7 @@ export class SotwStream extends AdsStream {
     }
     state.known = new Map(set);
     this.sentSetVersion.set(typeUrl, setVersion);
-    const nonce = this.nextNonce(state, complete ? snapshot.version : `${snapshot.version}+held`);
+    const nonce = this.nextNonce(state, complete ? snapshot.version : `${snapshot.version}+held`, snapshot);
     const message = SotwResponse.fromObject({
       version_info: setVersion,
       type_url: typeUrl,

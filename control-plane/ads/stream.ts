@@ -1,6 +1,7 @@
 // What every ADS stream (delta or state-of-the-world) keeps per resource type,
 // and the rules both variants share: nonces, ACK/NACK, and when a removed
 // cluster or secret may really go (make-before-break).
+import { createHash } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import { PUSH_ORDER, SHORT_TYPE_NAME, TYPE, type ResourceTypeUrl } from '../xds/envoy-types.ts';
 import type { EncodedResource, Snapshot } from './snapshot.ts';
@@ -13,11 +14,14 @@ export interface Nack {
   at: string;
 }
 
+/** What a proxy holds of one resource: as last sent, or only its version (delta reconnects). */
+type Held = EncodedResource | { name: string; version: string; bytes?: undefined };
+
 export interface TypeState {
   wildcard: boolean;
   subscribed: Set<string>;
   /** name -> the resource the proxy has (as last sent; for delta reconnects, version only). */
-  known: Map<string, EncodedResource | { name: string; version: string; bytes?: undefined }>;
+  known: Map<string, Held>;
   /** Latest nonce sent for this type, and the snapshot version it carried. */
   lastNonce?: string;
   nonceVersion?: string;
@@ -28,6 +32,16 @@ export interface TypeState {
   nack?: Nack;
   /** Whether the proxy got any response for this type: the first one is sent even when empty. */
   answered: boolean;
+  /**
+   * delta: what `known` held, before the unanswered response, for each name it
+   * updated. A NACK puts these back: Envoy may have refused any of them, so
+   * they are sent again with the next change (and refused again if still bad)
+   * instead of counting as held, which would report a refused cluster as running.
+   */
+  sentOver?: Map<string, Held | undefined>;
+  /** The snapshot of the unanswered response, and after a NACK what this type held in it (not re-sent until that changes). */
+  sentSnapshot?: Snapshot;
+  nackedContent?: string;
 }
 
 export interface ProxyStatus {
@@ -86,11 +100,18 @@ export abstract class AdsStream {
     if (error && (error.code ?? 0) !== 0) {
       nack = { snapshotVersion: state.nonceVersion ?? '', message: error.message ?? '', at: new Date().toISOString() };
       state.nack = nack;
+      state.nackedContent = state.sentSnapshot && this.contentKey(state, state.sentSnapshot, typeUrl);
+      for (const [name, before] of state.sentOver ?? []) {
+        if (before) state.known.set(name, before);
+        else state.known.delete(name);
+      }
     } else {
       state.ackedVersion = state.nonceVersion;
       state.nack = undefined;
     }
     state.pending = false;
+    state.sentOver = undefined;
+    state.sentSnapshot = undefined;
     this.host.onAnswer(this, typeUrl, nack);
     return true;
   }
@@ -125,7 +146,8 @@ export abstract class AdsStream {
     for (const typeUrl of PUSH_ORDER) {
       const state = this.types.get(typeUrl);
       if (!state || state.pending) continue; // not subscribed, or waiting for an answer (re-checked then)
-      if (state.nack && state.nack.snapshotVersion === snapshot.version) continue; // rejected: not re-sent until the config changes
+      // Rejected: not re-sent until this type's resources change (Envoy would refuse the same again).
+      if (state.nack && (state.nack.snapshotVersion === snapshot.version || state.nackedContent === this.contentKey(state, snapshot, typeUrl))) continue;
       this.pushType(typeUrl, state, snapshot);
       if (this.blocked) return;
     }
@@ -133,7 +155,15 @@ export abstract class AdsStream {
 
   protected abstract pushType(typeUrl: ResourceTypeUrl, state: TypeState, snapshot: Snapshot): void;
 
-  protected nextNonce(state: TypeState, version: string): string {
+  /** This type's resources (names and versions) a proxy should hold at a snapshot, as one hash. */
+  private contentKey(state: TypeState, snapshot: Snapshot, typeUrl: ResourceTypeUrl): string {
+    const h = createHash('sha256');
+    for (const r of this.desired(state, snapshot, typeUrl).values()) h.update(`${r.name}@${r.version}\n`);
+    return h.digest('hex');
+  }
+
+  protected nextNonce(state: TypeState, version: string, snapshot?: Snapshot): string {
+    state.sentSnapshot = snapshot;
     const nonce = `${++this.nonceCounter}`;
     state.lastNonce = nonce;
     state.pending = true;

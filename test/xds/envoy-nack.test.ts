@@ -79,5 +79,42 @@ for (const variant of ['delta', 'sotw'] as const) {
       assert.equal(ads.proxies()[0]!.types.clusters?.nack, undefined);
       assert.equal((await curl([`http://127.0.0.1:${port}/`])).body, 'v4');
     });
+
+    // Issue 12 item 4: after a refused cluster, an unrelated change that Envoy
+    // accepts must not make the node look converged: Envoy still lacks the
+    // refused cluster, so it is sent again (and refused again) and readiness stays false.
+    test('a refused cluster is never reported as running after a later accepted change', async () => {
+      const [xds, admin, port] = (await freePorts(3)) as [number, number, number];
+      const nodeConfig = { ...defaultConfig('nack2', { xds, envoyAdmin: admin }), xdsVariant: variant };
+      const ads = new AdsServer(pino({ level: 'silent' }));
+      await ads.listen('127.0.0.1', xds);
+      stops.push(() => ads.close());
+      ads.setSnapshot(buildSnapshot(config(port, 'v1')));
+      const dir = tempDir('nack2');
+      const sup = new EnvoySupervisor({ envoyBin: locateEnvoy().bin, bootstrapPath: join(dir, 'bootstrap.json'), logDir: dir, config: nodeConfig, log: pino({ level: 'silent' }) });
+      sup.start();
+      stops.push(() => sup.stop());
+      await waitFor('Envoy to take v1', async () => (ads.converged() && (await sup.envoyReady()) ? true : undefined));
+
+      const good = (name: string) => ({ ...badCluster, name, load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 1 } } } }] }] } });
+      const v2 = buildSnapshot(config(port, 'v2', [badCluster]));
+      ads.setSnapshot(v2);
+      await waitFor('the NACK', async () => ads.proxies()[0]?.types.clusters?.nack);
+      const v3 = buildSnapshot(config(port, 'v3', [badCluster, good('other')]));
+      ads.setSnapshot(v3);
+      await waitFor('v3 served', async () => ((await curl([`http://127.0.0.1:${port}/`])).body === 'v3' ? true : undefined));
+      const clusters = await waitFor('the second answer about clusters', async () => {
+        const t = ads.proxies()[0]?.types.clusters;
+        return t && !t.pending && t.nack?.snapshotVersion === v3.version ? t : undefined;
+      });
+      assert.match(clusters.nack!.message, /malformed IP address: not-an-ip/);
+      assert.equal(ads.converged(), false, 'Envoy runs without the refused cluster: not converged');
+      const dump = await (await fetch(`http://127.0.0.1:${admin}/clusters?format=json`)).text();
+      assert.ok(dump.includes('"other"') && !dump.includes('"bad"'), 'Envoy has "other" and not "bad"');
+
+      // Once the bad cluster is gone from the configuration, the node converges.
+      ads.setSnapshot(buildSnapshot(config(port, 'v4', [good('other')])));
+      await waitFor('convergence without the bad cluster', async () => (ads.converged() ? true : undefined));
+    });
   });
 }
