@@ -4,13 +4,14 @@
 import type { Logger } from 'pino';
 import type { NodeConfig } from './config.ts';
 import type { Store } from './store/store.ts';
-import { groupResources } from './resources/types.ts';
+import { groupResources, type Resource } from './resources/types.ts';
 import { translateToIr, type TranslationRuntime } from './translate/resources-to-ir.ts';
 import type { Ir, ResourceStatus } from './translate/ir.ts';
 import { translateToEnvoy, type GatewayKeyMaterial } from './xds/ir-to-envoy.ts';
 import { buildSnapshot, checkReferences, type Snapshot } from './ads/snapshot.ts';
 import { EncodeCache } from '../envoy/proto-json.ts';
-import type { AdsServer } from './ads/server.ts';
+import type { AdsServer, Nack } from './ads/server.ts';
+import { Quarantine, changedSince, fingerprintsOf, namedIn, provenance, resourceKey } from './isolation.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
 
 export interface ReconcileOutcome {
@@ -44,6 +45,12 @@ export class Reconciler {
   private firstChangeAt = 0;
   private snapshot: Snapshot | undefined;
   private readonly encodeCache = new EncodeCache();
+  /** Resources left out of Envoy's configuration until they change (isolation.ts). */
+  readonly quarantine = new Quarantine();
+  /** What the current snapshot was built from, and what the last snapshot every Envoy accepted was built from. */
+  private inputs: { version: string; resources: Resource[]; fingerprints: Map<string, string>; names: Map<string, string> } | undefined;
+  private lastTranslated: Map<string, string> | undefined;
+  private lastConverged: Map<string, string> | undefined;
 
   private readonly deps: ReconcilerDeps;
   private readonly debounceMs: number;
@@ -54,6 +61,28 @@ export class Reconciler {
     this.debounceMs = debounceMs;
     this.maxDelayMs = maxDelayMs;
     deps.store.on('change', () => this.schedule());
+    deps.ads.on('converged', (version: string) => {
+      if (this.inputs?.version === version) this.lastConverged = this.inputs.fingerprints;
+    });
+    deps.ads.on('nack', (e: { nack: Nack }) => this.onNack(e.nack));
+  }
+
+  /**
+   * Envoy refused the configuration: find the Ferry resources behind it (named
+   * in Envoy's message, else those changed since Envoy last accepted
+   * everything), leave them out with Envoy's message, and serve the rest.
+   */
+  private onNack(nack: Nack): void {
+    const inputs = this.inputs;
+    if (!inputs || nack.snapshotVersion.replace(/\+held$/, '') !== inputs.version) return; // about an older configuration
+    const named = new Set(namedIn(nack.message, inputs.names));
+    const culprits = named.size ? inputs.resources.filter((r) => named.has(resourceKey(r))) : changedSince(inputs.resources, this.lastConverged);
+    if (!culprits.length) return; // nothing to blame: readiness stays false with Envoy's message
+    for (const r of culprits) {
+      this.quarantine.add(r, `Envoy refused its configuration: ${nack.message}`, 'correct this resource and apply it again; until then it is left out and everything else is served');
+    }
+    this.deps.log.warn({ resources: culprits.map(resourceKey), error: nack.message }, 'Envoy refused a configuration: the resources behind it are left out, the rest is served');
+    this.schedule();
   }
 
   /**
@@ -79,13 +108,16 @@ export class Reconciler {
     const at = new Date().toISOString();
     let statuses: ResourceStatus[] = this.outcome.statuses;
     try {
-      const ir = translateToIr(groupResources(store.list()), config, ownCaPem, this.deps.accessLogDir, this.deps.runtime?.());
-      statuses = ir.statuses;
-      const envoy = translateToEnvoy(ir, gateway);
+      const { keep, left, conditions } = this.quarantine.select(store.list(), config.domain);
+      const { resources, ir, snapshot } = this.translateIsolating(keep);
+      statuses = [...ir.statuses, ...left].map((st) => {
+        const c = conditions.get(`${st.kind}/${st.name}`);
+        return c ? { ...st, conditions: c.map(({ type, field, message }) => ({ type, field, message })) } : st;
+      });
       this.deps.onTranslated?.(ir);
-      const problems = checkReferences(envoy);
-      if (problems.length) throw new Error(`inconsistent configuration: ${problems.join('; ')}`);
-      this.snapshot = buildSnapshot(envoy, this.snapshot, this.encodeCache);
+      this.snapshot = snapshot;
+      this.lastTranslated = fingerprintsOf(resources);
+      this.inputs = { version: snapshot.version, resources, fingerprints: this.lastTranslated, names: provenance(ir) };
       stopTimer?.();
       ads.setSnapshot(this.snapshot, changedAt);
       this.outcome = { snapshotVersion: this.snapshot.version, statuses, at };
@@ -95,6 +127,39 @@ export class Reconciler {
       this.outcome = { snapshotVersion: this.snapshot?.version, statuses, error: (e as Error).message, at };
     }
     return this.outcome;
+  }
+
+  private translate(resources: Resource[]): { resources: Resource[]; ir: Ir; snapshot: Snapshot } {
+    const { config, ownCaPem, gateway } = this.deps;
+    const ir = translateToIr(groupResources(resources), config, ownCaPem, this.deps.accessLogDir, this.deps.runtime?.());
+    const envoy = translateToEnvoy(ir, gateway);
+    const problems = checkReferences(envoy);
+    if (problems.length) throw new Error(`inconsistent configuration: ${problems.join('; ')}`);
+    return { resources, ir, snapshot: buildSnapshot(envoy, this.snapshot, this.encodeCache) };
+  }
+
+  /**
+   * A translation that fails is tried again without each resource changed
+   * since the last good one (at most 16): the first whose absence makes it
+   * succeed is left out with the error. Otherwise the error stands.
+   */
+  private translateIsolating(keep: Resource[]): { resources: Resource[]; ir: Ir; snapshot: Snapshot } {
+    try {
+      return this.translate(keep);
+    } catch (e) {
+      for (const suspect of changedSince(keep, this.lastTranslated).slice(0, 16)) {
+        let result;
+        try {
+          result = this.translate(keep.filter((r) => r !== suspect));
+        } catch {
+          continue;
+        }
+        this.quarantine.add(suspect, `its translation failed: ${(e as Error).message}`, 'correct this resource and apply it again; until then it is left out and everything else is served');
+        this.deps.log.warn({ resource: resourceKey(suspect), err: (e as Error).message }, 'a resource failed to translate: it is left out, the rest is served');
+        return result;
+      }
+      throw e;
+    }
   }
 
   /**

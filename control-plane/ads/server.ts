@@ -92,6 +92,7 @@ export class AdsServer extends EventEmitter implements StreamHost {
       this.nacks.push({ node: stream.node, type: SHORT_TYPE_NAME[typeUrl], nack });
       if (this.nacks.length > 50) this.nacks.shift();
       this.metrics?.xdsNacks.inc({ type: SHORT_TYPE_NAME[typeUrl] });
+      this.emit('nack', { node: stream.node, type: SHORT_TYPE_NAME[typeUrl], nack });
     }
     this.progress();
   }

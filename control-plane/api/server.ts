@@ -71,7 +71,7 @@ export async function buildApi(deps: ApiDeps) {
     const ready = s.envoy.ready && s.xds.converged && !s.translationError;
     const reasons = [
       ...(s.envoy.ready ? [] : ['Envoy is not ready (admin /ready)']),
-      ...(s.xds.converged ? [] : ['Envoy has not acknowledged the current configuration']),
+      ...(s.xds.converged ? [] : [refusal(s) ?? 'Envoy has not acknowledged the current configuration']),
       ...(s.translationError ? [`translation failed: ${s.translationError}`] : []),
     ];
     reply.code(ready ? 200 : 503).send({ ready, snapshotVersion: s.xds.snapshotVersion, reasons });
@@ -173,6 +173,16 @@ function parseKind(text: string) {
   }
 }
 
+/** Envoy's message when some proxy refused the current configuration. */
+function refusal(s: NodeStatus): string | undefined {
+  for (const p of s.xds.proxies) {
+    for (const [type, t] of Object.entries(p.types)) {
+      if (t.nack && t.nack.snapshotVersion.replace(/\+held$/, '') === s.xds.snapshotVersion) return `Envoy refused the current configuration (${type}): ${t.nack.message}`;
+    }
+  }
+  return undefined;
+}
+
 /** Adds the status computed by the last translation (and Envoy's ack state) to a stored resource. */
 function withStatus(s: NodeStatus) {
   return (r: { kind: string; metadata: { name: string } }) => {
@@ -187,7 +197,7 @@ function withStatus(s: NodeStatus) {
     return {
       ...r,
       status: st
-        ? { ready: st.ready && s.xds.converged, reason: st.ready && !s.xds.converged ? applied : st.reason, ...(st.fix ? { fix: st.fix } : {}), configApplied: s.xds.converged }
+        ? { ready: st.ready && s.xds.converged, reason: st.ready && !s.xds.converged ? applied : st.reason, ...(st.fix ? { fix: st.fix } : {}), configApplied: s.xds.converged, ...(st.isolated ? { isolated: true } : {}), ...(st.conditions ? { conditions: st.conditions } : {}) }
         : { ready: false, reason: 'not translated yet' },
     };
   };

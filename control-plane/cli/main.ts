@@ -189,7 +189,7 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
         console.error('node not running: applied to its store; takes effect when it starts');
       }
       for (const r of results) console.log(`${r.kind.toLowerCase()}/${r.name} ${r.action}`);
-      if (values.wait && online) await waitApplied(new ApiClient(h));
+      if (values.wait && online) await waitApplied(new ApiClient(h), results);
       return;
     }
     case 'get': {
@@ -273,15 +273,30 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
   }
 }
 
-/** Waits (60 s at most) until the node reports its Envoy acknowledged the current configuration. */
-async function waitApplied(client: ApiClient): Promise<void> {
+/**
+ * Waits (60 s at most) until the node reports its Envoy acknowledged the
+ * current configuration, then fails with the cause (Envoy's own message) if
+ * one of the applied resources was left out of it. A refusal that nothing
+ * could be blamed for fails after 5 s with Envoy's message, not after 60 s.
+ */
+async function waitApplied(client: ApiClient, applied: { kind: string; name: string }[]): Promise<void> {
   const deadline = Date.now() + 60_000;
+  let refusedSince: number | undefined;
   for (;;) {
     const r = await client.request<{ ready: boolean; reasons: string[] }>('GET', '/readyz');
-    if (r.body?.ready) return;
+    if (r.body?.ready) break;
+    const refusal = r.body?.reasons?.find((x) => x.startsWith('Envoy refused'));
+    refusedSince = refusal ? (refusedSince ?? Date.now()) : undefined;
+    if (refusal && Date.now() - refusedSince! > 5_000) throw new Error(`not applied: ${refusal}`);
     if (Date.now() > deadline) throw new Error(`not applied after 60 s: ${r.body?.reasons?.join('; ') ?? 'no answer'}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  const left: string[] = [];
+  for (const a of applied) {
+    const item = await client.call<{ status?: { reason?: string; fix?: string; isolated?: boolean } }>('GET', `/api/v1/resources/${a.kind}/${encodeURIComponent(a.name)}`).catch(() => undefined);
+    if (item?.status?.isolated) left.push(`${a.kind.toLowerCase()}/${a.name}: ${item.status.reason}${item.status.fix ? ` (fix: ${item.status.fix})` : ''}`);
+  }
+  if (left.length) throw new Error(`applied, but left out of Envoy's configuration (everything else is served): ${left.join('; ')}`);
 }
 
 main(process.argv.slice(2)).catch((e: Error) => {

@@ -130,6 +130,10 @@ export interface ResourceStatus {
   reason: string;
   /** What fixes it, when not ready. */
   fix?: string;
+  /** Kuscia fields kept and not used, warnings (control-plane/resources/conditions.ts). */
+  conditions?: { type: string; field: string; message: string }[];
+  /** Left out of Envoy's configuration because it failed (Envoy refused it, or its translation failed): control-plane/isolation.ts. */
+  isolated?: boolean;
 }
 
 export interface Ir {
