@@ -13,7 +13,7 @@ export interface AcceptanceCondition {
 
 export function acceptanceConditions(r: Resource, self: string): AcceptanceCondition[] {
   const out: AcceptanceCondition[] = [];
-  const ignored = (field: string, why: string) => out.push({ type: 'Ignored', field, message: `${field} is kept and not used by Ferry: ${why}` });
+  const ignored = (field: string, why: string) => out.push({ type: 'Ignored', field, message: `kept, not used by Ferry: ${why}` });
   if (r.kind === 'Domain') {
     if (r.spec.resourceQuota) ignored('spec.resourceQuota', 'Ferry runs no pods');
     if (r.spec.interConnProtocols) ignored('spec.interConnProtocols', 'Ferry speaks the kuscia protocol with every partner');
@@ -30,6 +30,9 @@ function routeConditions(r: RouteResource, self: string, out: AcceptanceConditio
   const token = spec.authenticationType === 'Token';
   const outbound = spec.source === self;
   const reverse = spec.transit?.transitMethod === 'REVERSE-TUNNEL';
+  if (outbound && !spec.endpoint && !spec.transit) {
+    out.push({ type: 'NotServed', field: 'spec.endpoint', message: `is missing: Ferry dials ${spec.destination}'s gateway at the endpoint; add spec.endpoint {host, ports} (a Kuscia lite node's route to its master has none)` });
+  }
   if (spec.interConnProtocol === 'bfia') {
     out.push({ type: 'NotServed', field: 'spec.interConnProtocol', message: 'bfia is not supported by Ferry: this route is not served; use interConnProtocol: kuscia' });
   }
@@ -50,7 +53,6 @@ function routeConditions(r: RouteResource, self: string, out: AcceptanceConditio
     out.push({ type: 'Warning', field: 'spec.sourceWhiteIPList', message: 'the source IP allow-list is NOT enforced by Ferry: partners are admitted by certificate or token; restrict source IPs at the network' });
   }
   if (reverse && spec.endpoint) ignored('spec.endpoint', `${spec.destination} dials in over the reverse tunnel; nothing is dialled`);
-  if (reverse && token) ignored('spec.authenticationType', 'a reverse tunnel is authenticated by the mTLS of both gateways, not by a token');
   if (token && spec.transit?.transitMethod === 'THIRD-DOMAIN') {
     out.push({ type: 'Warning', field: 'spec.transit', message: `Token through the relay ${spec.transit.domain?.domainID}: relayed hop by hop, so the relay can read the traffic (use MTLS for end-to-end encryption through a relay)` });
   }

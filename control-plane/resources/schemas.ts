@@ -28,7 +28,7 @@ const metadata = {
 const domainSpec = {
   type: 'object',
   properties: {
-    role: { type: 'string', enum: ['', 'partner'] },
+    role: { type: ['string', 'null'], enum: ['', 'partner', null] },
     cert: { type: 'string' },
     master: { type: 'string' },
     // Kuscia's, not used by Ferry (kept, with an "ignored" condition).

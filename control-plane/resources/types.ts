@@ -13,7 +13,8 @@ export interface Metadata {
 }
 
 export interface DomainSpec {
-  role?: '' | 'partner';
+  /** null only before validation (Kuscia's `role:` with no value): validation drops it. */
+  role?: '' | 'partner' | null;
   /** base64 of the partner's CA certificate PEM (what `ferry cert export` prints). */
   cert?: string;
   master?: string;

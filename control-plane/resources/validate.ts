@@ -95,6 +95,10 @@ export function validateResource(doc: unknown, ctx: ValidationContext): Resource
 
 /** Kuscia's spellings of "nothing" and its defaults, made explicit so translation reads one form. */
 function normalize(r: Resource): void {
+  if (r.kind === 'Domain') {
+    if (r.spec.role === null) delete r.spec.role; // `role:` with no value (Kuscia's add_domain.sh)
+    return;
+  }
   if (r.kind !== 'ClusterDomainRoute' && r.kind !== 'DomainRoute') return;
   for (const p of r.spec.endpoint?.ports ?? []) if (p.pathPrefix === null) delete p.pathPrefix; // `pathPrefix:` with no value
   if (r.spec.transit && !r.spec.transit.transitMethod) r.spec.transit.transitMethod = 'THIRD-DOMAIN'; // Kuscia's default
@@ -214,9 +218,6 @@ function checkRoute(r: RouteResource, ctx: ValidationContext): void {
   if (spec.endpoint && spec.transit?.transitMethod !== 'REVERSE-TUNNEL') {
     const problem = hostProblem(spec.endpoint.host);
     if (problem) throw new ValidationError('spec.endpoint.host', problem);
-  }
-  if (outbound && !spec.endpoint && !spec.transit && spec.interConnProtocol !== 'bfia') {
-    throw new ValidationError('spec.endpoint', `is required on an outbound route: the host and public port of ${spec.destination}'s Ferry node`);
   }
   const proxy = r.metadata.annotations?.[PROXY_ANNOTATION];
   if (proxy !== undefined) {

@@ -318,7 +318,8 @@ function notReady(route: RouteResource, reason: string, fix: string): ResourceSt
 function outboundPeer(route: RouteResource, partner: PartnerTrust, path: Peer['path']): Peer {
   const { source, destination } = route.spec;
   // Relayed and reverse-tunnel routes may have no endpoint: the TLS session still goes to the destination's gateway.
-  const endpoint = route.spec.endpoint ?? { host: destination, ports: [{ name: path.kind === 'reverse' ? 'tunnel' : 'relay', port: 443, protocol: 'HTTP' as const }] };
+  // A REVERSE-TUNNEL route dials nothing: an endpoint Kuscia keeps on it is ignored (a condition says so).
+  const endpoint = (path.kind !== 'reverse' ? route.spec.endpoint : undefined) ?? { host: destination, ports: [{ name: path.kind === 'reverse' ? 'tunnel' : 'relay', port: 443, protocol: 'HTTP' as const }] };
   const port = endpoint.ports[0]!;
   // Kuscia writes tlsCA on every route; it means a TLS-terminating gateway only on a Token route over TLS (validate.ts).
   const tlsCA = route.spec.authenticationType === 'Token' && port.isTLS !== false ? route.spec.mTLSConfig?.tlsCA || undefined : undefined;

@@ -267,15 +267,19 @@ describe('validateResource: route rules', () => {
     rejects(route({ source: 'alice', destination: 'alice' }), 'spec.destination', /differ/);
   });
 
-  test('an outbound route without an endpoint is rejected', () => {
+  test('an outbound route without an endpoint is accepted (a Kuscia lite node writes one to its master) and not served, saying why', () => {
     const doc = route();
     delete doc.spec.endpoint;
-    rejects(doc, 'spec.endpoint', /required on an outbound route/);
+    assert.match(notServedReason(acceptanceConditions(validateResource(doc, ctx), 'alice'))!, /spec.endpoint: is missing.*add spec.endpoint/);
   });
 
-  test('isTLS: false is rejected with MTLS; true is accepted', () => {
-    rejects(route({ endpoint: { host: 'h', ports: [{ name: 'http', port: 1, protocol: 'HTTP', isTLS: false }] } }), 'spec.endpoint.ports[0].isTLS', /MTLS/);
+  test('isTLS: false is refused with MTLS (saying why and what to use), accepted on a Token route with a "not encrypted" warning', () => {
+    rejects(route({ endpoint: { host: 'h', ports: [{ name: 'http', port: 1, protocol: 'HTTP', isTLS: false }] } }), 'spec.endpoint.ports[0].isTLS', /cannot be used with authenticationType MTLS \(mTLS is TLS\): set isTLS: true.*or use authenticationType Token/);
     validateResource(route({ endpoint: { host: 'h', ports: [{ name: 'http', port: 1, protocol: 'HTTP', isTLS: true }] } }), ctx);
+    const plain = validateResource(route({ authenticationType: 'Token', tokenConfig: { tokenGenMethod: 'RSA-GEN' }, endpoint: { host: 'h', ports: [{ name: 'http', port: 1, protocol: 'HTTP', isTLS: false }] } }), ctx);
+    const warning = acceptanceConditions(plain, 'alice').find((c) => c.type === 'Warning');
+    assert.match(warning!.message, /^link not encrypted/);
+    assert.equal(notServedReason(acceptanceConditions(plain, 'alice')), undefined, 'served');
   });
 
   test('requestHeadersToAdd: Kuscia-*, Host, pseudo-headers and invalid names are rejected', () => {
