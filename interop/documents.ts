@@ -19,3 +19,15 @@ export function parseDocuments(text: string, source = 'input'): unknown[] {
   });
   return out;
 }
+
+/** Strict UTF-8: invalid bytes are refused, never turned into U+FFFD. */
+export function decodeUtf8(bytes: Uint8Array, source: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const lossy = Buffer.from(bytes).toString('utf8');
+    const at = lossy.indexOf('\uFFFD');
+    const line = lossy.slice(0, Math.max(0, at)).split('\n').length;
+    throw Object.assign(new Error(`${source}: invalid UTF-8 at line ${line}: save it as UTF-8 (no other encoding is read)`), { statusCode: 400 });
+  }
+}

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store.ts';
 import { applyDocuments, ApplyError } from '../resources/apply.ts';
 import { resolveKind } from '../resources/kinds.ts';
+import { decodeUtf8 } from '../../interop/documents.ts';
 import { RESOURCE_SCHEMAS } from '../resources/schemas.ts';
 import { parseDuration } from '../resources/validate.ts';
 import type { NodeConfig } from '../config.ts';
@@ -26,6 +27,19 @@ export interface ApiDeps {
 }
 
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } } } as const;
+const error = (description: string) => ({ description, ...errorSchema });
+/** The answers every /api route may give besides its own (documented in the OpenAPI document). */
+const API_ERRORS = {
+  400: error('Invalid request: the message names the field and the fix'),
+  401: error('Missing or wrong bearer token'),
+  404: error('No such resource (or path)'),
+  405: error('Method not allowed on this path (the Allow header lists the allowed ones)'),
+  414: error('URI too long'),
+  415: error('Unsupported media type: send application/json'),
+} as const;
+const CONFLICT = { 409: error('Conflict with the current state: the message says which') } as const;
+/** Paths that answer without a token (health, readiness, scrape, OpenAPI; the API binds to loopback). */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 
 /** The CA rotation's overlap window: long enough for every partner to apply the bundle. */
 export const DEFAULT_CA_OVERLAP = '72h';
@@ -46,6 +60,29 @@ export async function buildApi(deps: ApiDeps) {
       security: [{ bearer: [] }],
     },
   });
+  // Every route's OpenAPI entry lists the errors it can answer; health and readiness need no token.
+  const routes: { method: string; pattern: RegExp }[] = [];
+  app.addHook('onRoute', (opts) => {
+    for (const m of [opts.method].flat()) if (m !== 'HEAD') routes.push({ method: m, pattern: new RegExp(`^${opts.url.replace(/:[^/]+/g, '[^/]+')}$`) });
+    if (opts.url.startsWith('/api/')) {
+      const conflict = opts.method === 'DELETE' || opts.url.endsWith('/apply') || opts.url.endsWith('/rotate') ? CONFLICT : {};
+      opts.schema = { ...opts.schema, response: { ...API_ERRORS, ...conflict, ...(opts.schema?.response as object | undefined) } };
+    } else if (OPEN_PATHS.has(opts.url)) {
+      opts.schema = { ...opts.schema, security: [] };
+    }
+  });
+  // JSON bodies are decoded as strict UTF-8 (Fastify's own parser then guards against prototype poisoning).
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', 'text/plain']); // JSON only: anything else is 415
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    let text: string;
+    try {
+      text = decodeUtf8(body as Buffer, 'request body');
+    } catch (e) {
+      return done(e as Error, undefined);
+    }
+    jsonParser(req, text, done);
+  });
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const status = err instanceof ApplyError ? 400 : (err.statusCode ?? 500);
     if (status >= 500) deps.log.error({ err }, 'API error');
@@ -55,18 +92,19 @@ export async function buildApi(deps: ApiDeps) {
   const token = Buffer.from(deps.apiToken);
   // Decided on the route the router matched, not on the raw URL: the router
   // also matches percent-encoded and absolute-form paths (/%61pi/..., http://x/api/...).
-  const open = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
   app.addHook('onRequest', async (req, reply) => {
-    if (open.has(req.routeOptions.url ?? '')) return; // health, readiness, scrape, OpenAPI (loopback only)
+    if (OPEN_PATHS.has(req.routeOptions.url ?? '')) return; // health, readiness, scrape, OpenAPI (loopback only)
+    // Another method on an open path: no token needed to learn it is not allowed (405 below).
+    if (req.routeOptions.url === undefined && OPEN_PATHS.has(req.url.split('?')[0]!)) return;
     const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
     if (given.length !== token.length || !timingSafeEqual(given, token)) {
       return reply.code(401).send({ error: `missing or wrong bearer token: send "Authorization: Bearer <token>" with the token in <home>/api-token` });
     }
   });
 
-  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { description: 'Liveness: the control plane answers. No token needed.', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', { schema: { description: 'Readiness: Envoy runs exactly the configuration it was sent (503 with the reasons otherwise). No token needed.' } }, async (_req, reply) => {
     const s = await deps.status();
     const ready = s.envoy.ready && s.xds.converged && !s.translationError;
     const reasons = [
@@ -86,6 +124,17 @@ export async function buildApi(deps: ApiDeps) {
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  // A path that exists with other methods: 405 and Allow, not 404.
+  app.setNotFoundHandler(async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+    if (allowed.length) {
+      if (allowed.includes('GET')) allowed.push('HEAD');
+      return reply.code(405).header('allow', allowed.join(', ')).send({ error: `${req.method} is not allowed on ${path}: use ${allowed.join(', ')}` });
+    }
+    return reply.code(404).send({ error: `no such path: ${path} (GET /openapi.json lists the API)` });
+  });
 
   app.post('/api/v1/apply', {
     schema: {

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { assertNoNodeRunning, homePaths, readConfig, runningNodePid, DEFAULT_PORTS } from '../config.ts';
 import { resolveKind } from '../resources/kinds.ts';
-import { parseDocuments } from '../../interop/documents.ts';
+import { decodeUtf8, parseDocuments } from '../../interop/documents.ts';
 import { ApiClient, NodeNotRunning } from './client.ts';
 import { formatCerts, formatDescribe, formatDiagnosis, formatList, formatStatus } from './format.ts';
 import type { NodeStatus } from '../api/status.ts';
@@ -165,7 +165,7 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
     }
     case 'apply': {
       const file = need(values.file, '-f FILE (or -f - for standard input)');
-      const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+      const text = decodeUtf8(readFileSync(file === '-' ? 0 : file), file === '-' ? 'stdin' : file); // invalid UTF-8 is refused, not turned into U+FFFD
       const docs = parseDocuments(text, file === '-' ? 'stdin' : file);
       const h = home();
       let results: { kind: string; name: string; action: string }[];
