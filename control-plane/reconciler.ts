@@ -47,8 +47,12 @@ export class Reconciler {
   private readonly encodeCache = new EncodeCache();
   /** Resources left out of Envoy's configuration until they change (isolation.ts). */
   readonly quarantine = new Quarantine();
-  /** What the current snapshot was built from, and what the last snapshot every Envoy accepted was built from. */
-  private inputs: { version: string; resources: Resource[]; fingerprints: Map<string, string>; names: Map<string, string> } | undefined;
+  /**
+   * What the recent snapshots were built from (a NACK may answer one that a
+   * newer snapshot has replaced already), and what the last snapshot every
+   * Envoy accepted was built from.
+   */
+  private readonly inputs = new Map<string, { resources: Resource[]; fingerprints: Map<string, string>; names: Map<string, string> }>();
   private lastTranslated: Map<string, string> | undefined;
   private lastConverged: Map<string, string> | undefined;
 
@@ -62,7 +66,8 @@ export class Reconciler {
     this.maxDelayMs = maxDelayMs;
     deps.store.on('change', () => this.schedule());
     deps.ads.on('converged', (version: string) => {
-      if (this.inputs?.version === version) this.lastConverged = this.inputs.fingerprints;
+      const inputs = this.inputs.get(version);
+      if (inputs) this.lastConverged = inputs.fingerprints;
     });
     deps.ads.on('nack', (e: { nack: Nack }) => this.onNack(e.nack));
   }
@@ -73,8 +78,8 @@ export class Reconciler {
    * everything), leave them out with Envoy's message, and serve the rest.
    */
   private onNack(nack: Nack): void {
-    const inputs = this.inputs;
-    if (!inputs || nack.snapshotVersion.replace(/\+held$/, '') !== inputs.version) return; // about an older configuration
+    const inputs = this.inputs.get(nack.snapshotVersion.replace(/\+held$/, ''));
+    if (!inputs) return; // about a configuration long replaced
     const named = new Set(namedIn(nack.message, inputs.names));
     const culprits = named.size ? inputs.resources.filter((r) => named.has(resourceKey(r))) : changedSince(inputs.resources, this.lastConverged);
     if (!culprits.length) return; // nothing to blame: readiness stays false with Envoy's message
@@ -117,7 +122,9 @@ export class Reconciler {
       this.deps.onTranslated?.(ir);
       this.snapshot = snapshot;
       this.lastTranslated = fingerprintsOf(resources);
-      this.inputs = { version: snapshot.version, resources, fingerprints: this.lastTranslated, names: provenance(ir) };
+      this.inputs.delete(snapshot.version); // most recent last
+      this.inputs.set(snapshot.version, { resources, fingerprints: this.lastTranslated, names: provenance(ir) });
+      for (const old of this.inputs.keys()) if (this.inputs.size > 8) this.inputs.delete(old);
       stopTimer?.();
       ads.setSnapshot(this.snapshot, changedAt);
       this.outcome = { snapshotVersion: this.snapshot.version, statuses, at };
