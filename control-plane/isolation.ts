@@ -70,11 +70,14 @@ export function fingerprintsOf(resources: readonly Resource[]): Map<string, stri
   return new Map(resources.map((r) => [resourceKey(r), fingerprint(r)]));
 }
 
-/** Envoy resource names that belong to exactly one Ferry resource (clusters of services and peers). */
+/** Envoy resource names that belong to exactly one Ferry resource (clusters of services and peers, local-port listeners). */
 export function provenance(ir: Ir): Map<string, string> {
   const out = new Map<string, string>();
   for (const s of ir.services) out.set(s.cluster, `Service/${s.name}`);
-  for (const p of ir.peers) out.set(p.cluster, p.route);
+  for (const p of ir.peers) {
+    out.set(p.cluster, p.route);
+    for (const m of p.localPorts) out.set(`local-port-${m.port}`, p.route); // listener names of control-plane/xds/listeners.ts
+  }
   return out;
 }
 
