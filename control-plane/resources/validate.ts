@@ -180,7 +180,7 @@ export function parseProxy(value: string): { host: string; port: number } | unde
  * to carry. REVERSE-TUNNEL: the destination dials out to the source, which
  * reaches it over those connections.
  */
-function checkTransit(spec: RouteResource['spec'], ctx: ValidationContext, outbound: boolean): void {
+function checkTransit(spec: RouteResource['spec']): void {
   const t = spec.transit!;
   const via = t.domain?.domainID;
   if (t.transitMethod === 'THIRD-DOMAIN') {
@@ -191,7 +191,6 @@ function checkTransit(spec: RouteResource['spec'], ctx: ValidationContext, outbo
   }
   if (via) throw new ValidationError('spec.transit.domain', 'REVERSE-TUNNEL through a hub is not supported yet: remove spec.transit.domain (the destination dials the source directly)');
   // A kept spec.endpoint (Kuscia writes one) is ignored with a condition: the destination dials in.
-  void outbound;
 }
 
 function checkRoute(r: RouteResource, ctx: ValidationContext): void {
@@ -214,7 +213,7 @@ function checkRoute(r: RouteResource, ctx: ValidationContext): void {
     // UID-RSA-GEN (Kuscia's) is accepted and not served, with a condition saying so (conditions.ts).
   }
   const outbound = spec.source === ctx.domain;
-  if (spec.transit) checkTransit(spec, ctx, outbound);
+  if (spec.transit) checkTransit(spec);
   if (spec.endpoint && spec.transit?.transitMethod !== 'REVERSE-TUNNEL') {
     const problem = hostProblem(spec.endpoint.host);
     if (problem) throw new ValidationError('spec.endpoint.host', problem);
