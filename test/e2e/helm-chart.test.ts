@@ -144,7 +144,7 @@ describe('Helm chart charts/ferry: lint, schemas, policies', { skip }, () => {
     const jobSpec = podSpecs([job!])[0]!.spec;
     assert.deepEqual(jobSpec.initContainers![0]!.command, ['ferry', 'init', 'alice', '--home', '/work/home']);
     assert.ok(find(objects, 'Role')[0], 'RBAC for the Job');
-    const rules = (find(objects, 'Role')[0] as { rules: { verbs: string[]; resourceNames?: string[] }[] }).rules;
+    const rules = (find(objects, 'Role')[0] as unknown as { rules: { verbs: string[]; resourceNames?: string[] }[] }).rules;
     assert.ok(rules.every((r) => r.verbs.every((v) => ['create', 'get'].includes(v))), 'the Job may only create and read its Secret');
     assert.deepEqual(find(objects, 'PodDisruptionBudget').length, 1);
     assert.equal((podSpecs(objects).find((p) => p.owner.startsWith('Deployment'))!.spec as { automountServiceAccountToken?: boolean }).automountServiceAccountToken, false);
@@ -175,10 +175,10 @@ describe('Helm chart charts/ferry: lint, schemas, policies', { skip }, () => {
     assert.deepEqual(inner.from![0], { podSelector: {} });
     assert.ok(find(objects, 'ServiceMonitor')[0]);
     assert.ok(find(objects, 'PersistentVolumeClaim')[0]);
-    const rules = find(objects, 'ConfigMap', 'ferry-prometheus-rules')[0] as { data: Record<string, string> };
-    const dash = find(objects, 'ConfigMap', 'ferry-grafana-dashboard')[0] as { data: Record<string, string> };
-    assert.equal(rules.data['ferry-rules.yaml']!.trim(), readFileSync(join(ROOT, 'deploy/prometheus/ferry-rules.yaml'), 'utf8').trim());
-    assert.deepEqual(JSON.parse(dash.data['ferry-dashboard.json']!), JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/ferry-dashboard.json'), 'utf8')));
+    const rules = find(objects, 'ConfigMap', 'ferry-prometheus-rules')[0];
+    const dash = find(objects, 'ConfigMap', 'ferry-grafana-dashboard')[0];
+    assert.equal(rules!.data!['ferry-rules.yaml']!.trim(), readFileSync(join(ROOT, 'deploy/prometheus/ferry-rules.yaml'), 'utf8').trim());
+    assert.deepEqual(JSON.parse(dash!.data!['ferry-dashboard.json']!), JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/ferry-dashboard.json'), 'utf8')));
   });
 
   test('the chart carries the same Grafana dashboard and Prometheus rules as deploy/', () => {
@@ -195,8 +195,8 @@ describe('Helm chart charts/ferry: lint, schemas, policies', { skip }, () => {
     const mounts = spec.initContainers![0]!.volumeMounts!.filter((m) => m.mountPath.startsWith('/etc/ferry/apply/'));
     const byName = Object.fromEntries(spec.volumes!.map((v) => [v.name, v.configMap?.name]));
     assert.deepEqual(mounts.map((m) => [m.mountPath, byName[m.name]]), [['/etc/ferry/apply/00-values', 'ferry-apply'], ['/etc/ferry/apply/01-alice-partners', 'alice-partners']]);
-    const cm = find(objects, 'ConfigMap', 'ferry-apply')[0] as { data: Record<string, string> };
-    assert.match(cm.data['values.yaml']!, /kind: Domain[\s\S]*---[\s\S]*kind: ClusterDomainRoute/);
+    const cm = find(objects, 'ConfigMap', 'ferry-apply')[0];
+    assert.match(cm!.data!['values.yaml']!, /kind: Domain[\s\S]*---[\s\S]*kind: ClusterDomainRoute/);
   });
 
   test('bad values are refused at install with a message naming the field', () => {

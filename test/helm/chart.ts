@@ -26,6 +26,7 @@ export interface K8sObject {
   apiVersion: string;
   kind: string;
   metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+  data?: Record<string, string>;
   [key: string]: unknown;
 }
 
