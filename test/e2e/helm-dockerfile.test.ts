@@ -8,7 +8,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { ROOT, freePorts, tempDir, waitFor } from '../support/harness.ts';
@@ -39,8 +39,11 @@ describe('Dockerfile: its steps build a working image root', { skip: npmOk ? fal
   const inRoot = (p: string) => join(root, p);
   const rewrite = (s: string) => s.replace(/(?<![\w.-])\/app(?=$|[/\s"':])/g, inRoot('/app'));
 
-  after(() => {
+  after(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    if (process.env.FERRY_KEEP_TEST_HOMES) console.log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   });
 
   test('the base is Node 24 slim, the steps run, the user is not root', () => {

@@ -8,7 +8,7 @@
 // here) that keeps the Secret it is given.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -104,6 +104,8 @@ describe('Helm chart: the pod runs, two domains call each other through it', { s
     await Promise.all(pods.map((pod) => pod.stop()));
     await echo?.close();
     await new Promise((r) => api?.server.close(r));
+    if (process.env.FERRY_KEEP_TEST_HOMES) console.log(`kept ${dir}`);
+    else if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test('the pre-install Job makes each domain\'s CA Secret once; a second run keeps it', async () => {
