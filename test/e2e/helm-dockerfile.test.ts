@@ -8,7 +8,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { ROOT, freePorts, tempDir, waitFor } from '../support/harness.ts';
@@ -100,6 +100,13 @@ describe('Dockerfile: its steps build a working image root', { skip: npmOk ? fal
     assert.ok(existsSync(inRoot('/app/node_modules/fastify')), 'production dependencies installed');
     assert.ok(!existsSync(inRoot('/app/node_modules/typescript')), 'no devDependencies in the image');
     assert.ok(!existsSync(inRoot('/app/test')) && !existsSync(inRoot('/app/.tools')), 'no tests or tools in the image');
+    // Every relative import of the copied program (lazy ones too) resolves inside the image.
+    const app = inRoot('/app');
+    const files = (readdirSync(app, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.startsWith('node_modules'));
+    assert.ok(files.length > 50);
+    const missing = files.flatMap((f) => [...readFileSync(join(app, f), 'utf8').matchAll(/(?:from |import\()\s*'(\.{1,2}\/[^']+)'/g)]
+      .map((m) => join(dirname(join(app, f)), m[1]!)).filter((target) => !existsSync(target)).map((t) => `${f} -> ${t}`));
+    assert.deepEqual(missing, [], 'imports of files the Dockerfile does not copy');
   });
 
   test('the entrypoint from the built root initialises a home and starts a node that answers /healthz', async () => {
