@@ -1,16 +1,27 @@
 // `ferry init`: a node's home directory with config, CA, gateway certificate
 // and API token; and loading them back.
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createDomainCa, issueGatewayCert, type CertAndKey } from '../certs/authority.ts';
 import { defaultConfig, homePaths, writeConfig, type DEFAULT_PORTS, type NodeConfig } from './config.ts';
 
 const DOMAIN_ID = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-export function initHome(home: string, domain: string, ports: Partial<Record<keyof typeof DEFAULT_PORTS, number>> = {}): NodeConfig {
+export interface InitOptions {
+  /** An existing CA (restored from a backup, or a Kubernetes Secret) instead of a new one. */
+  ca?: CertAndKey;
+  /** An existing API token instead of a new random one. */
+  apiToken?: string;
+  /** Address of the internal and API listeners (default 127.0.0.1). */
+  bind?: string;
+}
+
+export function initHome(home: string, domain: string, ports: Partial<Record<keyof typeof DEFAULT_PORTS, number>> = {}, opts: InitOptions = {}): NodeConfig {
   if (!DOMAIN_ID.test(domain)) {
     throw new Error(`domain "${domain}" is not a valid domain id: use lowercase letters, digits and "-" (at most 63), e.g. alice`);
   }
+  if (opts.ca) checkCa(opts.ca, domain);
+  if (opts.apiToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(opts.apiToken)) throw new Error('--api-token-file: the token must be at least 16 printable characters, without spaces');
   const paths = homePaths(home);
   if (existsSync(paths.config)) {
     throw new Error(`${paths.config} already exists: this home is initialised; use another --home or remove it`);
@@ -18,15 +29,34 @@ export function initHome(home: string, domain: string, ports: Partial<Record<key
   for (const dir of [home, paths.certs, paths.data, paths.logs, paths.run]) mkdirSync(dir, { recursive: true });
   chmodSync(paths.certs, 0o700);
   const config = defaultConfig(domain, ports);
-  const ca = createDomainCa(domain);
+  if (opts.bind) config.listeners.internal.address = config.listeners.api.address = opts.bind;
+  const ca = opts.ca ?? createDomainCa(domain);
   const gateway = issueGatewayCert(ca, domain);
   writeSecretFile(paths.caKey, ca.keyPem);
   writeFileSync(paths.caCert, ca.certPem);
   writeSecretFile(paths.gatewayKey, gateway.keyPem);
   writeFileSync(paths.gatewayCert, gateway.certPem);
-  writeSecretFile(paths.apiToken, randomBytes(32).toString('base64url') + '\n');
+  writeSecretFile(paths.apiToken, (opts.apiToken ?? randomBytes(32).toString('base64url')) + '\n');
   writeConfig(home, config);
   return config;
+}
+
+/** A supplied CA must be a CA certificate with its own key, or nothing is written. */
+function checkCa(ca: CertAndKey, domain: string): void {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(ca.certPem);
+  } catch (e) {
+    throw new Error(`--ca-cert: not a PEM certificate (${(e as Error).message})`);
+  }
+  if (!cert.ca) throw new Error(`--ca-cert: "${cert.subject.replace(/\n/g, ', ')}" is not a CA certificate (basicConstraints CA:FALSE): give the domain's CA, not a gateway certificate`);
+  let matches: boolean;
+  try {
+    matches = cert.checkPrivateKey(createPrivateKey(ca.keyPem));
+  } catch (e) {
+    throw new Error(`--ca-key: not a PEM private key (${(e as Error).message})`);
+  }
+  if (!matches) throw new Error(`--ca-key: the key does not belong to the certificate in --ca-cert (domain ${domain})`);
 }
 
 /** Writes a secret (a key, the API token) readable by its owner only. */

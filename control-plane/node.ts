@@ -43,11 +43,16 @@ export function nodeLogger(home: string): Logger {
   return logger;
 }
 
-export async function startNode(home: string, log: Logger = nodeLogger(home)): Promise<RunningNode> {
+export interface StartOptions {
+  /** Envoy is run by someone else (a second container): write its bootstrap only. */
+  externalEnvoy?: boolean;
+}
+
+export async function startNode(home: string, log: Logger = nodeLogger(home), opts: StartOptions = {}): Promise<RunningNode> {
   const config = readConfig(home);
   const paths = homePaths(home);
   assertNoNodeRunning(home);
-  const envoy = locateEnvoy();
+  const envoy = opts.externalEnvoy ? { bin: undefined, version: 'external' } : locateEnvoy();
   const store = new Store(paths.store);
   const metrics = new ControlPlaneMetrics();
   metrics.observeStore(store);
@@ -107,7 +112,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home)): P
   await tokens.start();
   const diagnose = await startDiagnoseServer(diagnoseSocket(paths.run), config.domain, log);
 
-  const supervisor = new EnvoySupervisor({ envoyBin: envoy.bin, bootstrapPath: paths.bootstrap, logDir: paths.logs, config, log: log.child({ component: 'supervisor' }), onRestart: () => metrics.envoyRestarts.inc() });
+  const supervisor = new EnvoySupervisor({ ...(envoy.bin ? { envoyBin: envoy.bin } : { external: true }), bootstrapPath: paths.bootstrap, logDir: paths.logs, config, log: log.child({ component: 'supervisor' }), onRestart: () => metrics.envoyRestarts.inc() });
   supervisor.start();
 
   const status = async (): Promise<NodeStatus> => {

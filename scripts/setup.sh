@@ -55,3 +55,6 @@ fi
 
 # 4. Debian tools for the tests and benchmarks that use real third-party servers.
 bash "$root/scripts/debian-tools.sh"
+
+# 5. helm, kubeconform and Kubernetes schemas for the Helm chart's tests.
+bash "$root/scripts/k8s-tools.sh"

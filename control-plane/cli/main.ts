@@ -1,6 +1,7 @@
 // The `ferry` command line (shared/DESIGN.md "CLI contract").
 // Every failure is one line naming the cause, with a non-zero exit code.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { assertNoNodeRunning, homePaths, readConfig, runningNodePid, DEFAULT_PORTS } from '../config.ts';
@@ -20,7 +21,8 @@ const home_ = () => import('../home.ts');
 const USAGE = `ferry: cross-domain gateway mesh for privacy computing
 
   ferry init <domain> --home DIR [--public-port N] [--internal-port N] [--api-port N] [--admin-port N] [--xds-port N]
-  ferry start --home DIR
+             [--bind ADDR] [--ca-cert FILE --ca-key FILE] [--api-token-file FILE]   (an existing CA/token, e.g. from a Kubernetes Secret)
+  ferry start --home DIR [--external-envoy]   (--external-envoy: Envoy runs elsewhere with <home>/run/envoy-bootstrap.json)
   ferry cert export --home DIR
   ferry cert status --home DIR [-o json]           expiries, issuers, next renewal
   ferry cert rotate --home DIR                     issue a new gateway certificate now
@@ -84,6 +86,11 @@ function parseOptions(argv: string[]) {
       'api-port': { type: 'string' },
       'admin-port': { type: 'string' },
       'xds-port': { type: 'string' },
+      bind: { type: 'string' },
+      'ca-cert': { type: 'string' },
+      'ca-key': { type: 'string' },
+      'api-token-file': { type: 'string' },
+      'external-envoy': { type: 'boolean' },
       wait: { type: 'boolean' },
       peer: { type: 'string' },
       status: { type: 'string' },
@@ -107,12 +114,25 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
     case 'init': {
       const domain = need(args[0], '<domain>');
       const { initHome } = await home_();
+      if (!values['ca-cert'] !== !values['ca-key']) throw new UsageError('--ca-cert and --ca-key go together (the CA certificate and its key)');
+      if (values.bind !== undefined && !isIP(values.bind)) throw new UsageError(`--bind: "${values.bind}" is not an IP address (e.g. 0.0.0.0 or 127.0.0.1)`);
+      const read = (flag: 'ca-cert' | 'ca-key' | 'api-token-file') => {
+        try {
+          return readFileSync(values[flag]!, 'utf8');
+        } catch (e) {
+          throw new UsageError(`--${flag}: cannot read ${values[flag]} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        }
+      };
       const config = initHome(home(), domain, {
         public: port(values['public-port'], '--public-port') ?? DEFAULT_PORTS.public,
         internal: port(values['internal-port'], '--internal-port') ?? DEFAULT_PORTS.internal,
         api: port(values['api-port'], '--api-port') ?? DEFAULT_PORTS.api,
         envoyAdmin: port(values['admin-port'], '--admin-port') ?? DEFAULT_PORTS.envoyAdmin,
         xds: port(values['xds-port'], '--xds-port') ?? DEFAULT_PORTS.xds,
+      }, {
+        ...(values['ca-cert'] ? { ca: { certPem: read('ca-cert'), keyPem: read('ca-key') } } : {}),
+        ...(values['api-token-file'] ? { apiToken: read('api-token-file').trim() } : {}),
+        ...(values.bind ? { bind: values.bind } : {}),
       });
       console.log(`initialised domain ${config.domain} in ${home()}: CA and gateway certificate in ${homePaths(home()).certs}`);
       console.log(`next: \`ferry start --home ${home()}\`, and give partners the output of \`ferry cert export --home ${home()}\``);
@@ -123,7 +143,7 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
       readConfig(h); // fail early, in one line, when the home is not initialised
       assertNoNodeRunning(h);
       const { startNode, nodeLogger } = await import('../node.ts');
-      const node = await startNode(h, nodeLogger(h));
+      const node = await startNode(h, nodeLogger(h), { externalEnvoy: values['external-envoy'] ?? false });
       const stop = () => { node.stop().then(() => process.exit(0), () => process.exit(1)); };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

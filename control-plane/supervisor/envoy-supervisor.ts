@@ -6,15 +6,21 @@
 // configuration. When the node starts again it adopts that Envoy (recorded in
 // <run>/envoy.pid) instead of starting a second one, so a control-plane
 // restart costs no traffic; Envoy reconnects to xDS by itself.
+//
+// With `external` (`ferry start --external-envoy`, e.g. Envoy as a second
+// container of a Kubernetes pod) the node only writes the bootstrap; whoever
+// runs Envoy starts it with `-c <run>/envoy-bootstrap.json`.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config.ts';
 import { envoyBootstrap } from '../../envoy/bootstrap.ts';
 
 export interface SupervisorOptions {
-  envoyBin: string;
+  /** Absent when Envoy runs outside the node (external). */
+  envoyBin?: string;
+  external?: boolean;
   bootstrapPath: string;
   logDir: string;
   config: NodeConfig;
@@ -55,7 +61,13 @@ export class EnvoySupervisor {
 
   start(): void {
     mkdirSync(this.opts.logDir, { recursive: true });
-    writeFileSync(this.opts.bootstrapPath, JSON.stringify(envoyBootstrap(this.opts.config), null, 2));
+    // Beside, then rename: an Envoy started by someone else never reads half a file.
+    writeFileSync(`${this.opts.bootstrapPath}.new`, JSON.stringify(envoyBootstrap(this.opts.config), null, 2));
+    renameSync(`${this.opts.bootstrapPath}.new`, this.opts.bootstrapPath);
+    if (this.opts.external) {
+      this.opts.log.info({ bootstrap: this.opts.bootstrapPath }, 'Envoy runs outside the node: bootstrap written, not starting it');
+      return;
+    }
     const previous = this.runningEnvoy();
     if (previous) {
       this.adopted = true;
@@ -79,7 +91,8 @@ export class EnvoySupervisor {
   }
 
   private spawnEnvoy(): void {
-    const { envoyBin, bootstrapPath, logDir, log } = this.opts;
+    const { bootstrapPath, logDir, log } = this.opts;
+    const envoyBin = this.opts.envoyBin!;
     // Access logs reach their files within a second (Envoy's default is 10 s).
     // Drain 1 s: a removed partner's filter chain, and so its connections, are gone within a second.
     // Immediate: drained HTTP/2 connections get GOAWAY at once, so no new request
