@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ResourceStatus } from './translate/ir.ts';
 import { SHORT_TYPE_NAME } from './xds/envoy-types.ts';
+import type { ResourceStore } from './store/store.ts';
 
 export interface TokenState {
   peer: string;
@@ -85,7 +86,7 @@ export class ControlPlaneMetrics {
 
   readonly storeOperations = new Counter({
     name: 'ferry_store_operations_total',
-    help: 'Writes to the resource store, by operation (apply, delete), resource kind and result (created, configured, unchanged, deleted, not_found, error)',
+    help: 'Writes to the resource store, by operation (apply, delete, status), resource kind and result (created, configured, unchanged, deleted, not_found, written, conflict, error_full, error_unavailable, error)',
     labelNames: ['op', 'kind', 'result'] as const,
     registers: [this.registry],
   });
@@ -112,28 +113,50 @@ export class ControlPlaneMetrics {
     }
   }
 
-  /** Counts the store's writes and reports its size (wraps apply/delete of this instance). */
-  observeStore(store: ObservableStore): void {
+  /**
+   * Counts the store's writes (wraps apply/delete/updateStatus of this
+   * instance; result "error" carries the failure's HTTP class: conflict,
+   * full, unavailable) and reports its size from the node's cache.
+   */
+  observeStore(store: ObservableStore, cache: { list(): { kind: string }[] }): void {
     const apply = store.apply.bind(store);
     const del = store.delete.bind(store);
-    store.apply = (resources) => {
+    const status = store.updateStatus.bind(store);
+    const failed = (op: string, kind: string, e: unknown) => {
+      const code = (e as { statusCode?: number }).statusCode;
+      this.storeOperations.inc({ op, kind, result: code === 409 ? 'conflict' : code === 507 ? 'error_full' : code === 503 ? 'error_unavailable' : 'error' });
+      return e;
+    };
+    store.apply = async (resources) => {
       try {
-        const results = apply(resources);
+        const results = await apply(resources);
         for (const r of results) this.storeOperations.inc({ op: 'apply', kind: r.kind, result: r.action });
         return results;
       } catch (e) {
-        this.storeOperations.inc({ op: 'apply', kind: '', result: 'error' });
-        throw e;
+        throw failed('apply', '', e);
       }
     };
-    store.delete = (kind, name) => {
-      const deleted = del(kind, name);
-      this.storeOperations.inc({ op: 'delete', kind, result: deleted ? 'deleted' : 'not_found' });
-      return deleted;
+    store.delete = async (kind, name, resourceVersion) => {
+      try {
+        const deleted = await del(kind, name, resourceVersion);
+        this.storeOperations.inc({ op: 'delete', kind, result: deleted ? 'deleted' : 'not_found' });
+        return deleted;
+      } catch (e) {
+        throw failed('delete', kind, e);
+      }
+    };
+    store.updateStatus = async (kind, name, s, resourceVersion) => {
+      try {
+        const r = await status(kind, name, s, resourceVersion);
+        this.storeOperations.inc({ op: 'status', kind, result: 'written' });
+        return r;
+      } catch (e) {
+        throw failed('status', kind, e);
+      }
     };
     this.storeCounts = () => {
       const counts = new Map<string, number>();
-      for (const r of store.list()) counts.set(r.kind, (counts.get(r.kind) ?? 0) + 1);
+      for (const r of cache.list()) counts.set(r.kind, (counts.get(r.kind) ?? 0) + 1);
       return counts;
     };
   }
@@ -171,12 +194,8 @@ export function routeReadiness(domain: string, routes: { kind: string; metadata:
   return statuses.filter((s) => isRoute(s.kind)).map((s) => ({ kind: s.kind, route: s.name, peer: peerOf.get(`${s.kind}/${s.name}`) ?? '', ready: s.ready }));
 }
 
-/** What observeStore needs of control-plane/store/store.ts's Store. */
-export interface ObservableStore {
-  apply(resources: readonly never[]): { kind: string; action: string }[];
-  delete(kind: never, name: string): boolean;
-  list(): { kind: string }[];
-}
+/** What observeStore needs of control-plane/store/store.ts's ResourceStore. */
+export type ObservableStore = Pick<ResourceStore, 'apply' | 'delete' | 'updateStatus'>;
 
 export interface EnvoyStatsSource {
   domain: string;

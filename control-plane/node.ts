@@ -8,7 +8,9 @@ import { readApiToken, readCa } from './home.ts';
 import { CertRenewer } from './cert-renewer.ts';
 import { decodePartnerCa, parseDuration } from './resources/validate.ts';
 import { inspectCertificate, splitPemCertificates } from '../certs/authority.ts';
-import { Store } from './store/store.ts';
+import { openStore } from './store/open.ts';
+import { StoreCache } from './store/cache.ts';
+import { StatusWriter } from './store/conditions.ts';
 import { AdsServer } from './ads/server.ts';
 import { Reconciler } from './reconciler.ts';
 import { EnvoySupervisor } from './supervisor/envoy-supervisor.ts';
@@ -53,15 +55,23 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   const paths = homePaths(home);
   assertNoNodeRunning(home);
   const envoy = opts.externalEnvoy ? { bin: undefined, version: 'external' } : locateEnvoy();
-  const store = new Store(paths.store);
+  const store = await openStore(home, config);
+  const cache = new StoreCache(store);
+  try {
+    await cache.start();
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const metrics = new ControlPlaneMetrics();
-  metrics.observeStore(store);
+  metrics.observeStore(store, cache);
+  const statusWriter = new StatusWriter(store, (kind, name) => cache.get(kind, name), (err) => log.warn({ err: (err as Error).message }, 'could not write resource conditions to the store'));
   const ads = new AdsServer(log.child({ component: 'xds' }), metrics);
   const lifetimeSeconds = parseDuration(config.gatewayCertLifetime ?? '24h');
   if (!lifetimeSeconds || lifetimeSeconds < 10) throw new Error(`gatewayCertLifetime in ${paths.config}: "${config.gatewayCertLifetime}" is not a duration of 10s or more, e.g. "24h"`);
   let reconciler: Reconciler | undefined;
   const tokens = new TokenManager({
-    home, domain: config.domain, store, log: log.child({ component: 'tokens' }),
+    home, domain: config.domain, store: cache, log: log.child({ component: 'tokens' }),
     install: () => reconciler!.installNow(),
     ...(process.env.FERRY_HEARTBEAT_MS ? { heartbeatMs: Number(process.env.FERRY_HEARTBEAT_MS) } : {}),
   });
@@ -80,7 +90,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     onChange: () => reconciler?.schedule(true),
   });
   reconciler = new Reconciler({
-    store, config, ads, metrics, log: log.child({ component: 'translator' }),
+    store: cache, config, ads, metrics, log: log.child({ component: 'translator' }),
     ownCaPem: publishedCaBundle(home),
     accessLogDir: paths.logs,
     gateway: renewer.gateway,
@@ -89,13 +99,14 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
       void tunnels.sync(ir).catch((err) => log.error({ err }, 'reverse tunnels: could not start'));
       prober.sync(ir);
     },
+    onStatuses: (statuses) => statusWriter.write(statuses),
   });
   renewer.start();
   reconciler.reconcile();
   metrics.tokens = () => tokens.states();
   metrics.certificates = () => {
     const s = renewer.status();
-    const partners = store.list('Domain').flatMap((d) => {
+    const partners = cache.list('Domain').flatMap((d) => {
       const cert = (d.spec as { cert?: string }).cert;
       if (!cert || d.metadata.name === config.domain) return [];
       try {
@@ -107,7 +118,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     });
     return [{ cert: 'gateway', notAfter: s.gateway.notAfter }, { cert: 'ca', notAfter: s.ca.notAfter }, ...partners];
   };
-  metrics.routes = () => routeReadiness(config.domain, store.list(), reconciler.outcome.statuses);
+  metrics.routes = () => routeReadiness(config.domain, cache.list(), reconciler.outcome.statuses);
   await ads.listen(config.listeners.xds.address, config.listeners.xds.port);
   await tokens.start();
   const diagnose = await startDiagnoseServer(diagnoseSocket(paths.run), config.domain, log);
@@ -124,10 +135,11 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
       xds: { snapshotVersion: reconciler.outcome.snapshotVersion, converged: ads.converged() && !reconciler.pending, proxies: ads.proxies(), recentNacks: ads.nacks.slice(-10) },
       ...(reconciler.outcome.error ? { translationError: reconciler.outcome.error } : {}),
       resources: reconciler.outcome.statuses,
+      store: { ...store.info, revision: cache.revision },
     };
   };
 
-  const api = await buildApi({ config, store, apiToken: readApiToken(home), status, metrics, certs: renewer, log });
+  const api = await buildApi({ config, store, cache, apiToken: readApiToken(home), status, metrics, certs: renewer, log });
   await api.listen({ host: config.listeners.api.address, port: config.listeners.api.port });
   const stopRotation = startRotation({
     dir: paths.logs,
@@ -163,7 +175,9 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
       await supervisor.stop();
       await api.close();
       await ads.close();
-      store.close();
+      cache.stop();
+      await statusWriter.idle();
+      await store.close();
       rmSync(paths.pid, { force: true });
       log.info('Ferry node stopped');
     },

@@ -1,9 +1,9 @@
-// Store -> translate -> IR -> Envoy resources -> snapshot -> ADS, coalescing
+// Store (through its cache) -> translate -> IR -> Envoy resources -> snapshot -> ADS, coalescing
 // bursts of changes. The translation steps are pure; this is the edge that
 // runs them and keeps the outcome (statuses, errors) for the API.
 import type { Logger } from 'pino';
 import type { NodeConfig } from './config.ts';
-import type { Store } from './store/store.ts';
+import type { StoreCache } from './store/cache.ts';
 import { groupResources, type Resource } from './resources/types.ts';
 import { translateToIr, type TranslationRuntime } from './translate/resources-to-ir.ts';
 import type { Ir, ResourceStatus } from './translate/ir.ts';
@@ -23,7 +23,7 @@ export interface ReconcileOutcome {
 }
 
 export interface ReconcilerDeps {
-  store: Store;
+  store: StoreCache;
   config: NodeConfig;
   ownCaPem: string;
   gateway: GatewayKeyMaterial;
@@ -35,6 +35,8 @@ export interface ReconcilerDeps {
   runtime?: () => TranslationRuntime;
   /** Each successful translation's IR, for the parts of the node that run what it asks (reverse tunnels). */
   onTranslated?: (ir: Ir) => void;
+  /** Each translation's statuses, to be written as the objects' conditions. */
+  onStatuses?: (statuses: ResourceStatus[]) => void;
 }
 
 export class Reconciler {
@@ -64,7 +66,9 @@ export class Reconciler {
     this.deps = deps;
     this.debounceMs = debounceMs;
     this.maxDelayMs = maxDelayMs;
-    deps.store.on('change', () => this.schedule());
+    // A status write changes no configuration: only spec changes are translated.
+    deps.store.on('change', (c: { spec: boolean }) => { if (c.spec) this.schedule(); });
+    deps.store.on('resync', () => this.schedule());
     deps.ads.on('converged', (version: string) => {
       const inputs = this.inputs.get(version);
       if (inputs) this.lastConverged = inputs.fingerprints;
@@ -128,6 +132,7 @@ export class Reconciler {
       stopTimer?.();
       ads.setSnapshot(this.snapshot, changedAt);
       this.outcome = { snapshotVersion: this.snapshot.version, statuses, at };
+      this.deps.onStatuses?.(statuses);
     } catch (e) {
       metrics?.translationErrors.inc();
       log.error({ err: e }, 'translation failed; Envoy keeps the previous configuration');

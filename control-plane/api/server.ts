@@ -5,7 +5,8 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
-import type { Store } from '../store/store.ts';
+import type { ResourceStore, StoredResource } from '../store/store.ts';
+import type { StoreCache } from '../store/cache.ts';
 import { applyDocuments, ApplyError } from '../resources/apply.ts';
 import { resolveKind } from '../resources/kinds.ts';
 import { decodeUtf8 } from '../../interop/documents.ts';
@@ -18,7 +19,9 @@ import type { CertRenewer } from '../cert-renewer.ts';
 
 export interface ApiDeps {
   config: NodeConfig;
-  store: Store;
+  store: ResourceStore;
+  /** The node's view of the store: a write returns once the node has seen it. */
+  cache?: StoreCache;
   apiToken: string;
   status: () => Promise<NodeStatus>;
   metrics: ControlPlaneMetrics;
@@ -89,6 +92,9 @@ export async function buildApi(deps: ApiDeps) {
     reply.code(status).send({ error: err.validation ? `request ${err.message}` : err.message });
   });
 
+  /** A write is answered once this node's cache (hence its translator) has seen it. */
+  const seen = async () => { if (deps.cache) await deps.cache.waitFor(await deps.store.revision()); };
+
   const token = Buffer.from(deps.apiToken);
   // Decided on the route the router matched, not on the raw URL: the router
   // also matches percent-encoded and absolute-form paths (/%61pi/..., http://x/api/...).
@@ -144,7 +150,25 @@ export async function buildApi(deps: ApiDeps) {
     },
   }, async (req) => {
     const { resources } = req.body as { resources: unknown[] };
-    return { results: applyDocuments(deps.store, resources, { domain: deps.config.domain }) };
+    const results = await applyDocuments(deps.store, resources, { domain: deps.config.domain });
+    await seen();
+    return { results };
+  });
+
+  app.put('/api/v1/resources/:kind/:name', {
+    schema: {
+      description: 'Replace one resource, only if metadata.resourceVersion is still its version (409 otherwise).',
+      params: { type: 'object', properties: { kind: { type: 'string' }, name: { type: 'string' } } },
+      response: { 400: errorSchema, 409: errorSchema },
+    },
+  }, async (req, reply) => {
+    const { kind: k, name } = req.params as { kind: string; name: string };
+    const kind = parseKind(k);
+    const doc = req.body as { kind?: string; metadata?: { name?: string } } | null;
+    if (doc?.kind !== kind || doc.metadata?.name !== name) return reply.code(400).send({ error: `the body must be the ${kind} ${name} itself (kind and metadata.name as in the path)` });
+    const [result] = await applyDocuments(deps.store, [doc], { domain: deps.config.domain }, 'replace');
+    await seen();
+    return { result, object: await deps.store.get(kind, name) };
   });
 
   const kindParam = { type: 'object', properties: { kind: { type: 'string' } } } as const;
@@ -152,13 +176,13 @@ export async function buildApi(deps: ApiDeps) {
 
   app.get('/api/v1/resources/:kind', { schema: { params: kindParam } }, async (req) => {
     const kind = parseKind((req.params as { kind: string }).kind);
-    return { items: deps.store.list(kind).map(withStatus(await deps.status())) };
+    return { items: (await deps.store.list(kind)).items.map(withStatus(await deps.status())) };
   });
 
   app.get('/api/v1/resources/:kind/:name', { schema: { params: kindNameParam } }, async (req, reply) => {
     const { kind: k, name } = req.params as { kind: string; name: string };
     const kind = parseKind(k);
-    const r = deps.store.get(kind, name);
+    const r = await deps.store.get(kind, name);
     if (!r) return reply.code(404).send({ error: `${kind} ${name} not found: \`ferry get ${kind.toLowerCase()}\` lists what exists` });
     return withStatus(await deps.status())(r);
   });
@@ -166,7 +190,9 @@ export async function buildApi(deps: ApiDeps) {
   app.delete('/api/v1/resources/:kind/:name', { schema: { params: kindNameParam } }, async (req, reply) => {
     const { kind: k, name } = req.params as { kind: string; name: string };
     const kind = parseKind(k);
-    if (!deps.store.delete(kind, name)) return reply.code(404).send({ error: `${kind} ${name} not found` });
+    const { resourceVersion } = req.query as { resourceVersion?: string };
+    if (!(await deps.store.delete(kind, name, resourceVersion))) return reply.code(404).send({ error: `${kind} ${name} not found` });
+    await seen();
     return { deleted: { kind, name } };
   });
 
@@ -232,9 +258,12 @@ function refusal(s: NodeStatus): string | undefined {
   return undefined;
 }
 
-/** Adds the status computed by the last translation (and Envoy's ack state) to a stored resource. */
+/**
+ * The stored status (conditions, observedGeneration) with the live view of
+ * the last translation and Envoy's acknowledgement added (ready, reason, fix).
+ */
 function withStatus(s: NodeStatus) {
-  return (r: { kind: string; metadata: { name: string } }) => {
+  return (r: StoredResource) => {
     const st = s.resources.find((x) => x.kind === r.kind && x.name === r.metadata.name);
     // A rejection still in force: some proxy holds a NACK for a type (it is not re-sent until the config changes).
     const nack = s.xds.proxies.flatMap((p) => Object.entries(p.types).filter(([, t]) => t.nack).map(([type, t]) => ({ type, nack: t.nack! })))[0];
@@ -245,9 +274,14 @@ function withStatus(s: NodeStatus) {
         : 'waiting for Envoy to acknowledge the current configuration';
     return {
       ...r,
-      status: st
-        ? { ready: st.ready && s.xds.converged, reason: st.ready && !s.xds.converged ? applied : st.reason, ...(st.fix ? { fix: st.fix } : {}), configApplied: s.xds.converged, ...(st.isolated ? { isolated: true } : {}), ...(st.conditions ? { conditions: st.conditions } : {}) }
-        : { ready: false, reason: 'not translated yet' },
+      status: {
+        ...r.status,
+        ...(st
+          ? { ready: st.ready && s.xds.converged, reason: st.ready && !s.xds.converged ? applied : st.reason, ...(st.fix ? { fix: st.fix } : {}), configApplied: s.xds.converged, ...(st.isolated ? { isolated: true } : {}) }
+          : { ready: false, reason: 'not translated yet' }),
+        // The stored Kubernetes-style conditions, then the Kuscia-field ones of the last translation ({type, field, message}).
+        ...(r.status?.conditions?.length || st?.conditions?.length ? { conditions: [...(r.status?.conditions ?? []), ...(st?.conditions ?? [])] } : {}),
+      },
     };
   };
 }

@@ -9,4 +9,6 @@ export interface NodeStatus {
   xds: { snapshotVersion?: string; converged: boolean; proxies: ProxyStatus[]; recentNacks: { node: string; type: string; nack: Nack }[] };
   translationError?: string;
   resources: ResourceStatus[];
+  /** The store this node reads and writes: backend, where, and the revision this node has seen. */
+  store?: { backend: string; location: string; revision: number };
 }

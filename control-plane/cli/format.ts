@@ -2,7 +2,12 @@
 import YAML from 'yaml';
 import type { NodeStatus } from '../api/status.ts';
 
-type Item = { kind: string; metadata: { name: string }; status?: { ready?: boolean; reason?: string; fix?: string } };
+type Condition = { type: string; status: string; reason: string; message: string; lastTransitionTime: string };
+type Item = {
+  kind: string;
+  metadata: { name: string; generation?: number; resourceVersion?: string };
+  status?: { ready?: boolean; reason?: string; fix?: string; observedGeneration?: number; conditions?: Condition[] };
+};
 
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -11,7 +16,9 @@ export function table(rows: string[][]): string {
 
 export function formatList(items: Item[]): string {
   if (items.length === 0) return 'No resources found.';
-  return table([['KIND', 'NAME', 'READY', 'REASON'], ...items.map((i) => [i.kind, i.metadata.name, i.status?.ready ? 'True' : 'False', i.status?.reason ?? ''])]);
+  return table([['KIND', 'NAME', 'READY', 'GENERATION', 'OBSERVED', 'REASON'], ...items.map((i) => [
+    i.kind, i.metadata.name, i.status?.ready ? 'True' : 'False', String(i.metadata.generation ?? '-'), String(i.status?.observedGeneration ?? '-'), i.status?.reason ?? '',
+  ])]);
 }
 
 export function formatDescribe(item: Item & Record<string, unknown>): string {
@@ -23,7 +30,11 @@ export function formatDescribe(item: Item & Record<string, unknown>): string {
     `Reason:  ${status?.reason ?? 'unknown'}`,
   ];
   if (status?.fix) lines.push(`Fix:     ${status.fix}`);
-  const { meta, ...doc } = resource as Record<string, unknown>;
+  lines.push(`Generation: ${item.metadata.generation ?? '-'} (observed ${status?.observedGeneration ?? '-'}), resourceVersion ${item.metadata.resourceVersion ?? '-'}`);
+  if (status?.conditions?.length) {
+    lines.push('Conditions:', ...table([['TYPE', 'STATUS', 'REASON', 'LAST TRANSITION', 'MESSAGE'], ...status.conditions.map((c) => [c.type, c.status, c.reason, c.lastTransitionTime, c.message])]).split('\n').map((l) => `  ${l}`));
+  }
+  const doc = resource as Record<string, unknown>;
   lines.push('Resource:', ...YAML.stringify(doc).trimEnd().split('\n').map((l) => `  ${l}`));
   return lines.join('\n');
 }
@@ -35,6 +46,7 @@ export function formatStatus(s: NodeStatus): string {
     `Envoy:      ${s.envoy.ready ? 'ready' : 'NOT ready'} (pid ${s.envoy.pid ?? '-'}${s.envoy.adopted ? ', adopted from the previous run' : ''}, restarts ${s.envoy.restarts}${s.envoy.lastExit ? `, last exit ${s.envoy.lastExit.signal ?? s.envoy.lastExit.code} at ${s.envoy.lastExit.at}` : ''})`,
     `xDS:        snapshot ${s.xds.snapshotVersion ?? '-'}, ${s.xds.converged ? 'acknowledged by every proxy' : 'NOT yet acknowledged'}`,
   ];
+  if (s.store) lines.push(`Store:      ${s.store.backend} ${s.store.location}, revision ${s.store.revision}`);
   if (s.translationError) lines.push(`Translation error: ${s.translationError}`);
   for (const p of s.xds.proxies) {
     const types = Object.entries(p.types).map(([t, v]) => `${t}=${v.ackedVersion ?? '-'}${v.pending ? '(pending)' : ''}${v.nack ? '(NACK)' : ''}`);

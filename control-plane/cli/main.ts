@@ -33,6 +33,7 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry describe <kind> <name> --home DIR
   ferry delete <kind> <name> --home DIR
   ferry status --home DIR [-o json|yaml]
+  ferry store check --home DIR                     integrity of the store, and whether it is this node's
   ferry logs --home DIR [--peer DOMAIN] [--status 5xx|404|...] [--follow] [-o json]
   ferry diagnose network <peer> --home DIR [--bytes 16MiB] [--max-body 64MiB] [--idle 5s] [-o json]
   ferry demo [--keep]
@@ -142,6 +143,9 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
       const h = home();
       readConfig(h); // fail early, in one line, when the home is not initialised
       assertNoNodeRunning(h);
+      // Refuse a store the node must not start on before the log file opens: an exit
+      // while the asynchronous log stream is still opening printed a stray stack trace.
+      await (await (await import('../store/open.ts')).openStore(h, readConfig(h))).close();
       const { startNode, nodeLogger } = await import('../node.ts');
       const node = await startNode(h, nodeLogger(h), { externalEnvoy: values['external-envoy'] ?? false });
       const stop = () => { node.stop().then(() => process.exit(0), () => process.exit(1)); };
@@ -197,13 +201,13 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
         const pid = runningNodePid(h);
         if (pid) throw new Error(`the node for ${h} is running (pid ${pid}) but its API does not answer (${e.message.split(' (')[1]?.split(')')[0] ?? 'no answer'}); retry when \`ferry status\` answers`);
         // No node runs for this home: write to its store; it takes effect at start.
-        const { Store } = await import('../store/store.ts');
+        const { openStore } = await import('../store/open.ts');
         const { applyDocuments } = await import('../resources/apply.ts');
-        const store = new Store(homePaths(h).store);
+        const store = await openStore(h, readConfig(h));
         try {
-          results = applyDocuments(store, docs, { domain: readConfig(h).domain });
+          results = await applyDocuments(store, docs, { domain: readConfig(h).domain });
         } finally {
-          store.close();
+          await store.close();
         }
         online = false;
         console.error('node not running: applied to its store; takes effect when it starts');
@@ -238,6 +242,17 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
       await new ApiClient(home()).call('DELETE', `/api/v1/resources/${kind}/${encodeURIComponent(name)}`);
       console.log(`${kind.toLowerCase()}/${name} deleted`);
       return;
+    }
+    case 'store': {
+      const h = home();
+      if (args[0] === 'check') {
+        const { checkStore } = await import('../store/check.ts');
+        const result = checkStore(h);
+        console.log(result.lines.join('\n'));
+        if (!result.ok) process.exitCode = 1;
+        return;
+      }
+      throw new UsageError(`store: "${args[0] ?? ''}" is not a store command: use check`);
     }
     case 'status': {
       const s = await new ApiClient(home()).call<NodeStatus>('GET', '/api/v1/status');

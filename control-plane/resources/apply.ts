@@ -1,12 +1,13 @@
 // Apply a batch of documents: validate all of them first, then store them in
-// one transaction, so a bad document changes nothing.
-import type { ApplyAction, Store } from '../store/store.ts';
-import type { Kind } from './types.ts';
+// one transaction, so a bad document changes nothing. An apply is
+// last-writer-wins (a resourceVersion in the document, e.g. from `kubectl get
+// -o yaml`, is ignored); `replace` writes only over the version it names.
+import type { ApplyResult, ResourceStore } from '../store/store.ts';
 import { validateResource, type ValidationContext } from './validate.ts';
 
 export class ApplyError extends Error {}
 
-export function applyDocuments(store: Store, docs: readonly unknown[], ctx: ValidationContext): { kind: Kind; name: string; action: ApplyAction }[] {
+export async function applyDocuments(store: Pick<ResourceStore, 'apply'>, docs: readonly unknown[], ctx: ValidationContext, mode: 'apply' | 'replace' = 'apply'): Promise<ApplyResult[]> {
   if (docs.length === 0) throw new ApplyError('no resources given: the input holds no documents');
   const resources = docs.map((doc, i) => {
     try {
@@ -22,6 +23,8 @@ export function applyDocuments(store: Store, docs: readonly unknown[], ctx: Vali
     const key = `${r.kind}/${r.metadata.name}`;
     if (seen.has(key)) throw new ApplyError(`${key} appears twice in the input: keep one`);
     seen.add(key);
+    if (mode === 'apply') delete r.metadata.resourceVersion;
+    else if (!r.metadata.resourceVersion) throw new ApplyError(`${key}: metadata.resourceVersion is required to replace (the version you read, from \`ferry get -o yaml\`)`);
   }
   return store.apply(resources);
 }

@@ -10,6 +10,8 @@ export interface Metadata {
   namespace?: string;
   annotations?: Record<string, string>;
   labels?: Record<string, string>;
+  /** Set by the store (control-plane/store/store.ts); a writer names it to write only over that version. */
+  resourceVersion?: string;
 }
 
 export interface DomainSpec {

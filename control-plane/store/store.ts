@@ -1,114 +1,124 @@
-// The node's durable store: resources in SQLite (node:sqlite) under <home>/data/.
-// Applies are transactional: a batch is stored whole or not at all.
-import { DatabaseSync } from 'node:sqlite';
-import { EventEmitter } from 'node:events';
-import { isDeepStrictEqual } from 'node:util';
-import type { Kind, Resource } from '../resources/types.ts';
+// The store interface every part of the node talks through, shaped like the
+// Kubernetes API: a store-wide revision as metadata.resourceVersion, a
+// generation that moves with the spec only, status written apart from the
+// spec, optimistic concurrency, and an ordered watch from a revision.
+// Backends: sqlite.ts (embedded, the default); see docs/operations.md.
+import type { Kind, Metadata, Resource } from '../resources/types.ts';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
+export interface ApplyResult { kind: Kind; name: string; action: ApplyAction }
 
-export interface StoredMeta {
+/** A Kubernetes-style condition (type, status, reason, message, lastTransitionTime). */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  /** One CamelCase word a program can match on. */
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+export interface ObjectStatus {
+  /** The generation the conditions were computed for. */
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+/** The fields the store owns in metadata; whatever a writer puts there is replaced. */
+export interface StoredMetadata extends Metadata {
+  /** Store-wide revision of this object's last write (spec or status), as a string like Kubernetes. */
+  resourceVersion: string;
+  /** Moves by one on every spec (or labels, annotations) change, never on a status write. */
   generation: number;
   creationTimestamp: string;
-  updateTimestamp: string;
 }
 
-export class Store extends EventEmitter {
-  private readonly db: DatabaseSync;
+export type StoredResource = Resource & { metadata: StoredMetadata; status?: ObjectStatus };
 
-  constructor(path: string) {
-    super();
-    this.db = new DatabaseSync(path);
-    this.db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA busy_timeout = 5000;
-      CREATE TABLE IF NOT EXISTS resources (
-        kind TEXT NOT NULL,
-        name TEXT NOT NULL,
-        doc TEXT NOT NULL,
-        generation INTEGER NOT NULL,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (kind, name)
-      );`);
-  }
+export type WatchEvent =
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; revision: number; object: StoredResource }
+  /** The watcher missed changes (its revision was compacted away, or it fell too far behind): list again. */
+  | { type: 'RESYNC'; revision: number; reason: string };
 
+export interface Watch {
+  stop(): void;
+}
+
+export interface StoreInfo {
+  backend: 'sqlite' | 'etcd';
+  /** Where it lives: a file, or etcd endpoints with the key prefix. */
+  location: string;
+}
+
+export interface ResourceStore {
+  readonly info: StoreInfo;
+  /** The store-wide revision of the last write. */
+  revision(): Promise<number>;
+  /** Every object (of one kind), sorted by kind then name, with the revision the list was read at. */
+  list(kind?: Kind): Promise<{ items: StoredResource[]; revision: number }>;
+  get(kind: Kind, name: string): Promise<StoredResource | undefined>;
   /**
-   * Every stored resource, parsed once and kept in memory: this process is the
-   * store's only writer while it runs (the CLI writes directly only when no
-   * node is running), so the copy stays true. Translation reads it on every change.
+   * Creates or updates specs, all or nothing. A resource naming
+   * metadata.resourceVersion is written only if that is still its version
+   * (ConflictError otherwise); without one, the last writer wins.
    */
-  private byKey: Map<string, Resource & { meta: StoredMeta }> | undefined;
-  private sorted: (Resource & { meta: StoredMeta })[] | undefined;
+  apply(resources: readonly Resource[]): Promise<ApplyResult[]>;
+  /** Writes status only: spec and generation stay. With resourceVersion: only if still current. */
+  updateStatus(kind: Kind, name: string, status: ObjectStatus, resourceVersion?: string): Promise<StoredResource>;
+  /** With resourceVersion: only if still current. False when nothing was there. */
+  delete(kind: Kind, name: string, resourceVersion?: string): Promise<boolean>;
+  /**
+   * Every change to the given kinds (all when empty) after fromRevision, in
+   * revision order; a delete carries the object's last state. RESYNC when the
+   * changes since fromRevision are no longer kept.
+   */
+  watch(kinds: readonly Kind[], fromRevision: number, onEvent: (e: WatchEvent) => void): Watch;
+  close(): Promise<void>;
+}
 
-  private memory(): Map<string, Resource & { meta: StoredMeta }> {
-    this.byKey ??= new Map(this.db.prepare('SELECT * FROM resources').all().map(fromRow).map((r) => [`${r.kind}/${r.metadata.name}`, r]));
-    return this.byKey;
-  }
-
-  list(kind?: Kind): (Resource & { meta: StoredMeta })[] {
-    this.sorted ??= [...this.memory().values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.metadata.name.localeCompare(b.metadata.name));
-    return kind ? this.sorted.filter((r) => r.kind === kind) : this.sorted;
-  }
-
-  get(kind: Kind, name: string): (Resource & { meta: StoredMeta }) | undefined {
-    const row = this.db.prepare('SELECT * FROM resources WHERE kind = ? AND name = ?').get(kind, name);
-    return row ? fromRow(row) : undefined;
-  }
-
-  /** Stores every resource in one transaction; emits 'change' if anything changed. */
-  apply(resources: readonly Resource[]): { kind: Kind; name: string; action: ApplyAction }[] {
-    const now = new Date().toISOString();
-    const results: { kind: Kind; name: string; action: ApplyAction }[] = [];
-    const select = this.db.prepare('SELECT doc, generation, created_at FROM resources WHERE kind = ? AND name = ?');
-    const changed: (Resource & { meta: StoredMeta })[] = [];
-    const insert = this.db.prepare('INSERT INTO resources (kind, name, doc, generation, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)');
-    const update = this.db.prepare('UPDATE resources SET doc = ?, generation = ?, updated_at = ? WHERE kind = ? AND name = ?');
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      for (const r of resources) {
-        const existing = select.get(r.kind, r.metadata.name) as { doc: string; generation: number; created_at: string } | undefined;
-        const doc = JSON.stringify(r);
-        if (!existing) {
-          insert.run(r.kind, r.metadata.name, doc, now, now);
-          changed.push({ ...structuredClone(r), meta: { generation: 1, creationTimestamp: now, updateTimestamp: now } });
-          results.push({ kind: r.kind, name: r.metadata.name, action: 'created' });
-        } else if (isDeepStrictEqual(JSON.parse(existing.doc), JSON.parse(doc))) {
-          results.push({ kind: r.kind, name: r.metadata.name, action: 'unchanged' });
-        } else {
-          update.run(doc, existing.generation + 1, now, r.kind, r.metadata.name);
-          const created = existing.created_at;
-          changed.push({ ...structuredClone(r), meta: { generation: existing.generation + 1, creationTimestamp: created, updateTimestamp: now } });
-          results.push({ kind: r.kind, name: r.metadata.name, action: 'configured' });
-        }
-      }
-      this.db.exec('COMMIT');
-      if (this.byKey) for (const r of changed) this.byKey.set(`${r.kind}/${r.metadata.name}`, r);
-      if (changed.length) this.sorted = undefined;
-    } catch (e) {
-      this.db.exec('ROLLBACK');
-      throw e;
-    }
-    if (results.some((r) => r.action !== 'unchanged')) this.emit('change');
-    return results;
-  }
-
-  delete(kind: Kind, name: string): boolean {
-    const { changes } = this.db.prepare('DELETE FROM resources WHERE kind = ? AND name = ?').run(kind, name);
-    if (changes) {
-      this.byKey?.delete(`${kind}/${name}`);
-      this.sorted = undefined;
-      this.emit('change');
-    }
-    return Number(changes) > 0;
-  }
-
-  close(): void {
-    this.db.close();
+/** A write named a resourceVersion that is no longer current (HTTP 409). */
+export class ConflictError extends Error {
+  readonly statusCode = 409;
+  constructor(kind: string, name: string, given: string, current: string | undefined) {
+    super(current === undefined
+      ? `${kind} ${name} was deleted since resourceVersion ${given}: get it again and re-apply`
+      : `${kind} ${name} changed since resourceVersion ${given} (now ${current}): get it again, apply your change to it, and retry`);
   }
 }
 
-function fromRow(row: unknown): Resource & { meta: StoredMeta } {
-  const r = row as { doc: string; generation: number; created_at: string; updated_at: string };
-  return { ...(JSON.parse(r.doc) as Resource), meta: { generation: r.generation, creationTimestamp: r.created_at, updateTimestamp: r.updated_at } };
+/** The named object does not exist (HTTP 404). */
+export class NotFoundError extends Error {
+  readonly statusCode = 404;
+}
+
+/**
+ * The store could not write (disk full, read-only, I/O error, etcd unreachable):
+ * nothing was changed, and the node keeps serving what it has. HTTP 507 when
+ * the disk is full, 503 otherwise.
+ */
+export class StoreWriteError extends Error {
+  readonly statusCode: number;
+  constructor(message: string, statusCode: 503 | 507, cause?: unknown) {
+    super(message, { cause });
+    this.statusCode = statusCode;
+  }
+}
+
+/** The store's file or cluster cannot be used as it is (corrupt, missing after a run): the node does not start. */
+export class StoreUnusableError extends Error {}
+
+/** The metadata fields the store sets; stripped from what a writer sends. */
+export const SERVER_METADATA = ['resourceVersion', 'generation', 'creationTimestamp', 'uid'] as const;
+
+/** The spec document as stored and compared: no server-owned metadata, no status, no undefined properties. */
+export function specDocument(r: Resource): Resource {
+  const doc = JSON.parse(JSON.stringify(r)) as Resource & { status?: unknown };
+  delete doc.status;
+  for (const f of SERVER_METADATA) delete (doc.metadata as unknown as Record<string, unknown>)[f];
+  return doc;
+}
+
+/** Sorted like list(): kind, then name. */
+export function byKindAndName(a: { kind: string; metadata: { name: string } }, b: { kind: string; metadata: { name: string } }): number {
+  return a.kind.localeCompare(b.kind) || a.metadata.name.localeCompare(b.metadata.name);
 }

@@ -8,7 +8,7 @@ import { homePaths } from '../config.ts';
 import { readCa, writeSecretFile } from '../home.ts';
 import { decodePartnerCa } from '../resources/validate.ts';
 import { groupResources, type ResourceSet } from '../resources/types.ts';
-import type { Store } from '../store/store.ts';
+import type { StoreCache } from '../store/cache.ts';
 import type { TranslationRuntime } from '../translate/resources-to-ir.ts';
 import { rsaPublicKeyPem } from '../../interop/kuscia-handshake.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
@@ -25,7 +25,7 @@ interface TokensFile {
 export interface TokenManagerDeps {
   home: string;
   domain: string;
-  store: Store;
+  store: StoreCache;
   log: Logger;
   /** Translates and pushes now; resolves when Envoy runs the result. */
   install: () => Promise<void>;
@@ -59,7 +59,8 @@ export class TokenManager {
       log: deps.log,
       ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
     }, saved.obtained);
-    deps.store.on('change', () => this.refresh());
+    deps.store.on('change', (c: { spec: boolean }) => { if (c.spec) this.refresh(); });
+    deps.store.on('resync', () => this.refresh());
   }
 
   async start(): Promise<void> {

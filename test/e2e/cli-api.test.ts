@@ -125,7 +125,7 @@ describe('ferry CLI and REST API', () => {
     await node.apply(domainDoc('carol'));
     const list = node.cli(['get', 'domains']);
     assert.equal(list.code, 0);
-    assert.match(list.stdout, /^KIND\s+NAME\s+READY\s+REASON/);
+    assert.match(list.stdout, /^KIND\s+NAME\s+READY\s+GENERATION\s+OBSERVED\s+REASON/);
     assert.match(list.stdout, /Domain\s+carol\s+False/);
     const yaml = YAML.parse(node.cli(['get', 'domain', 'carol', '-o', 'yaml']).stdout) as { kind: string };
     assert.equal(yaml.kind, 'Domain');
@@ -146,6 +146,33 @@ describe('ferry CLI and REST API', () => {
     const unknownKind = node.cli(['get', 'widgets']);
     assert.equal(unknownKind.code, 1);
     assert.match(unknownKind.stderr, /unknown kind "widgets": use one of domain/);
+  });
+
+  test('conditions and observedGeneration are written through the store; a stale resourceVersion is 409', async () => {
+    await node.apply(domainDoc('dave'));
+    type Got = { metadata: { resourceVersion: string; generation: number }; status: { observedGeneration?: number; conditions?: { type: string; status: string; reason: string; message: string }[] } };
+    const get = async () => (await (await node.api('/api/v1/resources/Domain/dave')).json()) as Got;
+    await waitFor('the translator wrote dave\'s conditions', async () => ((await get()).status.observedGeneration === 1 ? true : undefined));
+    const got = await get();
+    assert.equal(got.metadata.generation, 1);
+    assert.deepEqual(got.status.conditions?.map((c) => [c.type, c.status, c.reason]), [['Ready', 'False', 'NotReady']]);
+    assert.match(got.status.conditions![0]!.message, /partner dave has no CA certificate/);
+    const describe = node.cli(['describe', 'domain', 'dave']);
+    assert.match(describe.stdout, /Generation: 1 \(observed 1\), resourceVersion \d+/);
+    assert.match(describe.stdout, /Conditions:\n\s+TYPE\s+STATUS\s+REASON\s+LAST TRANSITION\s+MESSAGE\n\s+Ready\s+False\s+NotReady\s+\S+\s+partner dave has no CA/);
+    const doc = YAML.parse(domainDoc('dave')) as { metadata: Record<string, unknown> };
+    const put = (resourceVersion: string) => node.api('/api/v1/resources/Domain/dave', {
+      method: 'PUT', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...doc, metadata: { ...doc.metadata, labels: { v: resourceVersion }, resourceVersion } }),
+    });
+    const ok = await put(got.metadata.resourceVersion);
+    assert.equal(ok.status, 200, await ok.clone().text());
+    const stale = await put(got.metadata.resourceVersion);
+    assert.equal(stale.status, 409);
+    assert.match(((await stale.json()) as { error: string }).error, /Domain dave changed since resourceVersion \d+ \(now \d+\): get it again/);
+    assert.equal((await get()).metadata.generation, 2);
+    const status = node.cli(['status']);
+    assert.match(status.stdout, /Store:\s+sqlite \S+ferry\.db, revision \d+/);
   });
 });
 

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ControlPlaneMetrics, ENVOY_FAMILIES, curateEnvoyStats, parseExposition, renderFamilies, routeReadiness } from '../../control-plane/metrics.ts';
-import { Store } from '../../control-plane/store/store.ts';
+import { SqliteStore } from '../../control-plane/store/sqlite.ts';
+import { StoreCache } from '../../control-plane/store/cache.ts';
 import { freePorts } from '../../control-plane/util/ports.ts';
 import type { Resource } from '../../control-plane/resources/types.ts';
 
@@ -120,21 +121,25 @@ test('route readiness: the peer is the other end of the route', async () => {
 
 test('store operations and sizes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-metrics-'));
-  const store = new Store(join(dir, 'ferry.db'));
+  const store = new SqliteStore(join(dir, 'ferry.db'));
+  const cache = new StoreCache(store);
   try {
+    await cache.start();
     const metrics = new ControlPlaneMetrics({ processMetrics: false });
-    metrics.observeStore(store);
+    metrics.observeStore(store, cache);
     const domain = { apiVersion: 'kuscia.secretflow/v1alpha1', kind: 'Domain', metadata: { name: 'bob' }, spec: { role: 'partner' } } as unknown as Resource;
-    store.apply([domain]);
-    store.apply([domain]);
-    store.delete('Domain', 'nobody');
+    await store.apply([domain]);
+    await store.apply([domain]);
+    await store.delete('Domain', 'nobody');
+    await cache.waitFor(await store.revision());
     const text = await metrics.registry.metrics();
     assert.match(text, /^ferry_store_operations_total\{op="apply",kind="Domain",result="created"\} 1$/m);
     assert.match(text, /^ferry_store_operations_total\{op="apply",kind="Domain",result="unchanged"\} 1$/m);
     assert.match(text, /^ferry_store_operations_total\{op="delete",kind="Domain",result="not_found"\} 1$/m);
     assert.match(text, /^ferry_store_resources\{kind="Domain"\} 1$/m);
   } finally {
-    store.close();
+    cache.stop();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

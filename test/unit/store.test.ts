@@ -1,197 +1,123 @@
-// Unit tests of the durable SQLite store (control-plane/store/store.ts).
+// The embedded SQLite store: the shared contract (store-contract.ts), then
+// what only a file-backed store has: reopening, schema migration with its
+// backup, a full disk, a damaged file.
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store } from '../../control-plane/store/store.ts';
-import type { Resource, ServiceResource } from '../../control-plane/resources/types.ts';
+import { SqliteStore } from '../../control-plane/store/sqlite.ts';
+import { StoreWriteError } from '../../control-plane/store/store.ts';
+import { storeContract, service, route } from './store-contract.ts';
 
-function service(name: string, port = 8080, annotations?: Record<string, string>): ServiceResource {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, ...(annotations ? { annotations } : {}) },
-    spec: { type: 'ExternalName', externalName: '127.0.0.1', ports: [{ port }] },
-  };
-}
-
-function route(name: string, host = 'bob.example.com'): Resource {
-  return {
-    apiVersion: 'kuscia.secretflow/v1alpha1',
-    kind: 'ClusterDomainRoute',
-    metadata: { name },
-    spec: { source: 'alice', destination: 'bob', authenticationType: 'MTLS', endpoint: { host, ports: [{ name: 'http', port: 1080, protocol: 'HTTP' }] } },
-  };
-}
-
-/** Drops the store's bookkeeping so a stored resource compares with what was applied. */
-function withoutMeta<T extends { meta?: unknown }>(r: T): Omit<T, 'meta'> {
-  const { meta: _meta, ...rest } = r;
-  return rest;
-}
-
-describe('Store', () => {
-  let dir: string;
-  let path: string;
-  let store: Store;
-  let changes: number;
-
-  beforeEach(() => {
+let dir: string | undefined;
+storeContract({
+  name: 'sqlite',
+  async open() {
     dir = mkdtempSync(join(tmpdir(), 'ferry-store-test-'));
-    path = join(dir, 'ferry.db');
-    store = new Store(path);
-    changes = 0;
-    store.on('change', () => changes++);
-  });
+    return new SqliteStore(join(dir, 'ferry.db'));
+  },
+  async client() {
+    return new SqliteStore(join(dir!, 'ferry.db'));
+  },
+  async compact(store) {
+    (store as SqliteStore).compactHistory();
+  },
+  async cleanup() {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  },
+});
 
-  afterEach(() => {
+describe('SqliteStore (file)', () => {
+  let home: string;
+  let path: string;
+  beforeEach(() => {
+    home = mkdtempSync(join(tmpdir(), 'ferry-store-file-'));
+    path = join(home, 'ferry.db');
+  });
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  test('objects, status, generations and the revision survive close and reopen', async () => {
+    const store = new SqliteStore(path);
+    await store.apply([service('echo'), route('alice-bob')]);
+    await store.apply([service('echo', 9090)]);
+    await store.updateStatus('Service', 'echo', { observedGeneration: 2, conditions: [] });
+    await store.delete('ClusterDomainRoute', 'alice-bob');
+    const revision = await store.revision();
+    await store.close();
+    const reopened = new SqliteStore(path);
     try {
-      store.close();
-    } catch {
-      // already closed by the test
-    }
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  test('apply returns created, then unchanged, then configured', () => {
-    assert.deepEqual(store.apply([service('echo')]), [{ kind: 'Service', name: 'echo', action: 'created' }]);
-    assert.deepEqual(store.apply([service('echo')]), [{ kind: 'Service', name: 'echo', action: 'unchanged' }]);
-    assert.deepEqual(store.apply([service('echo', 9090)]), [{ kind: 'Service', name: 'echo', action: 'configured' }]);
-  });
-
-  test('a batch reports one action per resource, in input order', () => {
-    store.apply([service('a'), service('b')]);
-    assert.deepEqual(store.apply([service('c'), service('b', 1), service('a')]), [
-      { kind: 'Service', name: 'c', action: 'created' },
-      { kind: 'Service', name: 'b', action: 'configured' },
-      { kind: 'Service', name: 'a', action: 'unchanged' },
-    ]);
-  });
-
-  test('key order does not make a resource "configured"', () => {
-    store.apply([service('echo', 8080, { a: '1', b: '2' })]);
-    const reordered = service('echo', 8080, { b: '2', a: '1' });
-    const shuffled = { spec: reordered.spec, metadata: reordered.metadata, kind: reordered.kind, apiVersion: reordered.apiVersion } as Resource;
-    assert.deepEqual(store.apply([shuffled]), [{ kind: 'Service', name: 'echo', action: 'unchanged' }]);
-  });
-
-  test('generation starts at 1 and increments only on a real change', () => {
-    store.apply([service('echo')]);
-    assert.equal(store.get('Service', 'echo')?.meta.generation, 1);
-    store.apply([service('echo')]);
-    assert.equal(store.get('Service', 'echo')?.meta.generation, 1);
-    store.apply([service('echo', 9090)]);
-    assert.equal(store.get('Service', 'echo')?.meta.generation, 2);
-    store.apply([service('echo', 9090)]);
-    assert.equal(store.get('Service', 'echo')?.meta.generation, 2);
-    store.apply([service('echo', 8080)]);
-    assert.equal(store.get('Service', 'echo')?.meta.generation, 3);
-  });
-
-  test('creationTimestamp is kept on update; updateTimestamp moves only on change', async () => {
-    store.apply([service('echo')]);
-    const first = store.get('Service', 'echo')!.meta;
-    assert.ok(!Number.isNaN(Date.parse(first.creationTimestamp)));
-    await new Promise((r) => setTimeout(r, 5));
-    store.apply([service('echo')]);
-    assert.deepEqual(store.get('Service', 'echo')!.meta, first);
-    store.apply([service('echo', 9090)]);
-    const second = store.get('Service', 'echo')!.meta;
-    assert.equal(second.creationTimestamp, first.creationTimestamp);
-    assert.ok(Date.parse(second.updateTimestamp) > Date.parse(first.updateTimestamp));
-  });
-
-  test("'change' fires on create and update, not on an unchanged apply", () => {
-    store.apply([service('echo')]);
-    assert.equal(changes, 1);
-    store.apply([service('echo')]);
-    assert.equal(changes, 1);
-    store.apply([service('echo'), service('other')]);
-    assert.equal(changes, 2, 'one event per batch, when anything in it changed');
-    store.apply([service('echo', 1)]);
-    assert.equal(changes, 3);
-  });
-
-  test('get and list return what was applied, list sorted and filterable by kind', () => {
-    store.apply([service('zeta'), route('alice-bob'), service('alpha')]);
-    assert.deepEqual(withoutMeta(store.get('Service', 'alpha')!), service('alpha'));
-    assert.deepEqual(withoutMeta(store.get('ClusterDomainRoute', 'alice-bob')!), route('alice-bob'));
-    assert.equal(store.get('Service', 'missing'), undefined);
-    assert.equal(store.get('Domain', 'alpha'), undefined, 'kind is part of the key');
-    assert.deepEqual(store.list('Service').map((r) => r.metadata.name), ['alpha', 'zeta']);
-    assert.deepEqual(store.list().map((r) => `${r.kind}/${r.metadata.name}`), ['ClusterDomainRoute/alice-bob', 'Service/alpha', 'Service/zeta']);
-    assert.deepEqual(store.list('Domain'), []);
-  });
-
-  test('the same name under two kinds are two resources', () => {
-    store.apply([service('x'), { ...route('x') }]);
-    assert.equal(store.list().length, 2);
-  });
-
-  test('delete removes the resource, fires change, and reports whether it existed', () => {
-    store.apply([service('echo'), service('keep')]);
-    assert.equal(changes, 1);
-    assert.equal(store.delete('Service', 'echo'), true);
-    assert.equal(changes, 2);
-    assert.equal(store.get('Service', 'echo'), undefined);
-    assert.deepEqual(store.list().map((r) => r.metadata.name), ['keep']);
-    assert.equal(store.delete('Service', 'echo'), false);
-    assert.equal(changes, 2, 'deleting nothing is no change');
-  });
-
-  test('re-creating a deleted resource starts again at generation 1', () => {
-    store.apply([service('echo')]);
-    store.apply([service('echo', 1)]);
-    store.delete('Service', 'echo');
-    assert.deepEqual(store.apply([service('echo')]), [{ kind: 'Service', name: 'echo', action: 'created' }]);
-    assert.equal(store.get('Service', 'echo')?.meta.generation, 1);
-  });
-
-  test('resources survive close and reopen', () => {
-    store.apply([service('echo'), route('alice-bob')]);
-    store.apply([service('echo', 9090)]);
-    store.delete('ClusterDomainRoute', 'alice-bob');
-    store.close();
-    const reopened = new Store(path);
-    try {
-      assert.deepEqual(reopened.list().map((r) => `${r.kind}/${r.metadata.name}`), ['Service/echo']);
-      const echo = reopened.get('Service', 'echo')!;
-      assert.deepEqual(withoutMeta(echo), service('echo', 9090));
-      assert.equal(echo.meta.generation, 2);
-      assert.deepEqual(reopened.apply([service('echo', 9090)]), [{ kind: 'Service', name: 'echo', action: 'unchanged' }]);
+      assert.equal(await reopened.revision(), revision);
+      const echo = (await reopened.get('Service', 'echo'))!;
+      assert.equal(echo.metadata.generation, 2);
+      assert.deepEqual(echo.status, { observedGeneration: 2, conditions: [] });
+      assert.deepEqual((await reopened.list()).items.map((r) => r.metadata.name), ['echo']);
+      assert.deepEqual(await reopened.apply([service('echo', 9090)]), [{ kind: 'Service', name: 'echo', action: 'unchanged' }]);
     } finally {
-      reopened.close();
+      await reopened.close();
     }
   });
 
-  test('a batch that fails part-way is rolled back whole and fires no change', () => {
-    store.apply([service('existing')]);
-    assert.equal(changes, 1);
-    // JSON.stringify throws on a BigInt: the third resource fails after two were written.
-    const unserialisable = { ...service('bad'), spec: { ...service('bad').spec, ports: [{ port: 1n }] } } as unknown as Resource;
-    assert.throws(() => store.apply([service('new'), service('existing', 9090), unserialisable]), /BigInt/);
-    assert.equal(changes, 1);
-    assert.equal(store.get('Service', 'new'), undefined);
-    assert.equal(store.get('Service', 'bad'), undefined);
-    const existing = store.get('Service', 'existing');
-    assert.ok(existing?.kind === 'Service');
-    assert.equal(existing.spec.ports[0]?.port, 8080);
-    assert.equal(existing.meta.generation, 1);
-    // The store is still usable after the rollback (the transaction was closed).
-    assert.deepEqual(store.apply([service('new')]), [{ kind: 'Service', name: 'new', action: 'created' }]);
+  test('a batch that fails part-way is rolled back whole, and the store stays usable', async () => {
+    const store = new SqliteStore(path);
+    try {
+      await store.apply([service('existing')]);
+      const revision = await store.revision();
+      const unserialisable = { ...service('bad'), spec: { ...service('bad').spec, ports: [{ port: 1n }] } } as never;
+      await assert.rejects(store.apply([service('new'), service('existing', 9090), unserialisable]), /BigInt/);
+      assert.equal(await store.revision(), revision);
+      assert.equal(await store.get('Service', 'new'), undefined);
+      assert.deepEqual(await store.apply([service('new')]), [{ kind: 'Service', name: 'new', action: 'created' }]);
+    } finally {
+      await store.close();
+    }
   });
 
-  // Bug: a resource object with an optional property set to undefined (e.g.
-  // metadata.annotations: undefined, as a programmatic caller may build it) is
-  // stored as the same JSON, yet compares unequal to the parsed stored doc, so
-  // apply reports 'configured', bumps the generation and fires 'change'.
-  test('an undefined optional property is no change', () => {
-    store.apply([service('echo')]);
-    const same = service('echo');
-    same.metadata.annotations = undefined;
-    assert.deepEqual(store.apply([same]), [{ kind: 'Service', name: 'echo', action: 'unchanged' }]);
-    assert.equal(store.get('Service', 'echo')?.meta.generation, 1);
-    assert.equal(changes, 1);
+  // Issue 12.5: a full disk made apply fail "cannot rollback - no transaction is active".
+  test('a full disk is a StoreWriteError (507) naming the cause; nothing is written and reads go on', async () => {
+    const store = new SqliteStore(path, { maxPageCount: 40 });
+    try {
+      await store.apply([service('small')]);
+      const revision = await store.revision();
+      const big = Array.from({ length: 50 }, (_, i) => service(`big-${i}`, 8080, { pad: 'x'.repeat(8000) }));
+      await assert.rejects(store.apply(big), (e: unknown) => {
+        assert.ok(e instanceof StoreWriteError, String(e));
+        assert.equal(e.statusCode, 507);
+        assert.match(e.message, /disk is full .*database or disk is full.*nothing was written/);
+        assert.doesNotMatch(e.message, /rollback/);
+        return true;
+      });
+      assert.equal(await store.revision(), revision);
+      assert.deepEqual((await store.list()).items.map((r) => r.metadata.name), ['small']);
+      assert.deepEqual(await store.apply([service('small', 1)]), [{ kind: 'Service', name: 'small', action: 'configured' }], 'a small write still fits');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('an old single-table store is migrated, kept as a backup first, and keeps generations', async () => {
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE resources (kind TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL, generation INTEGER NOT NULL,
+      created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (kind, name))`);
+    old.prepare('INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)').run('Service', 'echo', JSON.stringify(service('echo')), 3, '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z');
+    old.close();
+    const store = new SqliteStore(path);
+    try {
+      const echo = (await store.get('Service', 'echo'))!;
+      assert.equal(echo.metadata.generation, 3);
+      assert.equal(echo.metadata.creationTimestamp, '2026-01-01T00:00:00.000Z');
+      const backups = readdirSync(join(home, 'backups'));
+      assert.equal(backups.length, 1);
+      assert.match(backups[0]!, /^ferry\.db\.schema-v1\./);
+      const copy = new DatabaseSync(join(home, 'backups', backups[0]!), { readOnly: true });
+      assert.equal((copy.prepare('SELECT count(*) AS n FROM resources').get() as { n: number }).n, 1, 'the backup is the old file, readable');
+      copy.close();
+    } finally {
+      await store.close();
+    }
+    const again = new SqliteStore(path);
+    await again.close();
+    assert.equal(readdirSync(join(home, 'backups')).length, 1, 'no backup when the schema did not change');
   });
 });

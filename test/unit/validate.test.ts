@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { validateResource, decodePartnerCa, parseAccessDomains, parseBandwidthKiBps, ValidationError } from '../../control-plane/resources/validate.ts';
 import { applyDocuments, ApplyError } from '../../control-plane/resources/apply.ts';
 import { acceptanceConditions, notServedReason } from '../../control-plane/resources/conditions.ts';
-import { Store } from '../../control-plane/store/store.ts';
+import { SqliteStore } from '../../control-plane/store/sqlite.ts';
 import { createDomainCa, issueGatewayCert, type CertAndKey } from '../../certs/authority.ts';
 
 const ctx = { domain: 'alice' };
@@ -383,23 +383,21 @@ describe('validateResource: Service rules', () => {
 
 describe('applyDocuments', () => {
   let dir: string;
-  let store: Store;
+  let store: SqliteStore;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-validate-test-'));
   });
   after(() => {
-    store?.close();
+    void store?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('one bad document among good ones throws naming "document N (Kind/name)" and stores nothing', () => {
-    store = new Store(join(dir, 'apply.db'));
-    let changes = 0;
-    store.on('change', () => changes++);
+  test('one bad document among good ones throws naming "document N (Kind/name)" and stores nothing', async () => {
+    store = new SqliteStore(join(dir, 'apply.db'));
     const bad = route({ endpoint: { host: 'h', ports: [{ name: 'http', port: '1080', protocol: 'HTTP' }] } }, 'alice-carol');
     bad.spec.destination = 'carol';
     const docs = [domain('bob', { cert: b64(bobCa.certPem) }), route(), bad, service()];
-    assert.throws(
+    await assert.rejects(
       () => applyDocuments(store, docs, ctx),
       (e: unknown) => {
         assert.ok(e instanceof ApplyError);
@@ -407,12 +405,12 @@ describe('applyDocuments', () => {
         return true;
       },
     );
-    assert.deepEqual(store.list(), []);
-    assert.equal(changes, 0);
+    assert.deepEqual((await store.list()).items, []);
+    assert.equal(await store.revision(), 0, 'no write happened');
   });
 
-  test('a bad document without a kind is labelled by its number only', () => {
-    assert.throws(
+  test('a bad document without a kind is labelled by its number only', async () => {
+    await assert.rejects(
       () => applyDocuments(store, [service(), { metadata: { name: 'x' } }], ctx),
       (e: unknown) => {
         assert.ok(e instanceof ApplyError);
@@ -420,42 +418,52 @@ describe('applyDocuments', () => {
         return true;
       },
     );
-    assert.deepEqual(store.list(), []);
+    assert.deepEqual((await store.list()).items, []);
   });
 
-  test('good documents are all stored, with an action each', () => {
-    const result = applyDocuments(store, [domain('bob', { cert: b64(bobCa.certPem) }), route(), service()], ctx);
+  test('good documents are all stored, with an action each', async () => {
+    const result = await applyDocuments(store, [domain('bob', { cert: b64(bobCa.certPem) }), route(), service()], ctx);
     assert.deepEqual(result, [
       { kind: 'Domain', name: 'bob', action: 'created' },
       { kind: 'ClusterDomainRoute', name: 'alice-bob', action: 'created' },
       { kind: 'Service', name: 'echo', action: 'created' },
     ]);
-    assert.equal(store.list().length, 3);
+    assert.equal((await store.list()).items.length, 3);
   });
 
-  test('a later bad batch leaves earlier stored resources untouched', () => {
+  test('a later bad batch leaves earlier stored resources untouched', async () => {
     const changed = route({ endpoint: { host: 'bob2.example.com', ports: [{ name: 'http', port: 2080, protocol: 'HTTP' }] } });
-    assert.throws(() => applyDocuments(store, [changed, route({ authenticationType: 'None' }, 'alice-bob-2')], ctx), /document 2 \(ClusterDomainRoute\/alice-bob-2\): spec\.authenticationType/);
-    const stored = store.get('ClusterDomainRoute', 'alice-bob');
+    await assert.rejects(() => applyDocuments(store, [changed, route({ authenticationType: 'None' }, 'alice-bob-2')], ctx), /document 2 \(ClusterDomainRoute\/alice-bob-2\): spec\.authenticationType/);
+    const stored = await store.get('ClusterDomainRoute', 'alice-bob');
     assert.ok(stored && stored.kind === 'ClusterDomainRoute');
     assert.equal(stored.spec.endpoint.host, 'bob.example.com');
-    assert.equal(stored.meta.generation, 1);
-    assert.equal(store.get('ClusterDomainRoute', 'alice-bob-2'), undefined);
+    assert.equal(stored.metadata.generation, 1);
+    assert.equal(await store.get('ClusterDomainRoute', 'alice-bob-2'), undefined);
   });
 
-  test('the same resource twice in one input is rejected and nothing is stored', () => {
-    assert.throws(() => applyDocuments(store, [service('twice'), service('twice')], ctx), /Service\/twice appears twice/);
-    assert.equal(store.get('Service', 'twice'), undefined);
+  test('the same resource twice in one input is rejected and nothing is stored', async () => {
+    await assert.rejects(() => applyDocuments(store, [service('twice'), service('twice')], ctx), /Service\/twice appears twice/);
+    assert.equal(await store.get('Service', 'twice'), undefined);
   });
 
-  test('an empty input is an error', () => {
-    assert.throws(() => applyDocuments(store, [], ctx), /no documents/);
+  test('an empty input is an error', async () => {
+    await assert.rejects(() => applyDocuments(store, [], ctx), /no documents/);
   });
 
-  test('status in a document is not stored', () => {
-    applyDocuments(store, [{ ...service('with-status'), status: { ready: false } }], ctx);
-    const stored = store.get('Service', 'with-status');
+  test('status in a document is not stored', async () => {
+    await applyDocuments(store, [{ ...service('with-status'), status: { ready: false } }], ctx);
+    const stored = await store.get('Service', 'with-status');
     assert.ok(stored);
     assert.equal('status' in stored, false);
+  });
+
+  test('a resourceVersion in an applied document is ignored; replace writes only over the version it names', async () => {
+    const [before] = (await store.list('Service')).items;
+    assert.ok(before);
+    await applyDocuments(store, [{ ...service('echo'), metadata: { name: 'echo', resourceVersion: '999999' } }], ctx);
+    const changed = (ip: string) => ({ ...service('echo'), spec: { ...service('echo').spec, externalName: ip }, metadata: { name: 'echo', resourceVersion: before.metadata.resourceVersion } });
+    assert.deepEqual(await applyDocuments(store, [changed('127.0.0.2')], ctx, 'replace'), [{ kind: 'Service', name: 'echo', action: 'configured' }]);
+    await assert.rejects(() => applyDocuments(store, [changed('127.0.0.3')], ctx, 'replace'), new RegExp(`changed since resourceVersion ${before.metadata.resourceVersion}`));
+    await assert.rejects(() => applyDocuments(store, [service('echo')], ctx, 'replace'), /resourceVersion is required/);
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import { Reconciler } from '../../control-plane/reconciler.ts';
-import type { Store } from '../../control-plane/store/store.ts';
+import type { StoreCache } from '../../control-plane/store/cache.ts';
 import type { Resource } from '../../control-plane/resources/types.ts';
 import { ALICE, startEnvoyUnderXds } from '../support/envoy-xds.ts';
 import { tempDir, waitFor } from '../support/harness.ts';
@@ -24,7 +24,7 @@ class ListStore extends EventEmitter {
   list(): Resource[] { return this.items; }
   set(r: Resource): void {
     this.items = [...this.items.filter((x) => x.kind !== r.kind || x.metadata.name !== r.metadata.name), r];
-    this.emit('change');
+    this.emit('change', { spec: true });
   }
 }
 
@@ -42,7 +42,7 @@ for (const variant of ['delta', 'sotw'] as const) {
         stops.push(() => envoy.stop());
         const store = new ListStore();
         store.items = [service('good', '127.0.0.1')];
-        const reconciler = new Reconciler({ store: store as unknown as Store, config: envoy.config, ownCaPem: ALICE.caPem, gateway: ALICE.gateway, accessLogDir: tempDir('iso-logs'), ads: envoy.ads, log: pino({ level: 'silent' }) }, 5, 50);
+        const reconciler = new Reconciler({ store: store as unknown as StoreCache, config: envoy.config, ownCaPem: ALICE.caPem, gateway: ALICE.gateway, accessLogDir: tempDir('iso-logs'), ads: envoy.ads, log: pino({ level: 'silent' }) }, 5, 50);
         stops.push(() => reconciler.stop());
         reconciler.reconcile();
         await waitFor('the first configuration', async () => (envoy.ads.converged() ? true : undefined));

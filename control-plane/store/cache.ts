@@ -1,0 +1,103 @@
+// The node's view of the store, kept by list + watch (an informer): the
+// translator, token manager and metrics read it synchronously on every change,
+// and learn of changes from it. Its revision is the store revision it has seen.
+import { EventEmitter } from 'node:events';
+import type { Kind } from '../resources/types.ts';
+import { byKindAndName, type ResourceStore, type StoredResource, type Watch, type WatchEvent } from './store.ts';
+
+export interface CacheChange {
+  /** Some spec changed (or an object came or went): configuration may differ. False: only status was written. */
+  spec: boolean;
+  revision: number;
+}
+
+/** Emits 'change' (CacheChange) after each applied event batch, and 'resync' when it listed again. */
+export class StoreCache extends EventEmitter {
+  readonly store: ResourceStore;
+  private readonly byKey = new Map<string, StoredResource>();
+  private sorted: StoredResource[] | undefined;
+  private watch: Watch | undefined;
+  private rev = 0;
+  private listedAt = 0;
+  private pending: CacheChange | undefined;
+  private stopped = false;
+
+  constructor(store: ResourceStore) {
+    super();
+    this.store = store;
+  }
+
+  /** Lists everything, then follows the changes after that list. */
+  async start(): Promise<void> {
+    await this.relist();
+  }
+
+  get revision(): number {
+    return this.rev;
+  }
+
+  list(kind?: Kind): StoredResource[] {
+    this.sorted ??= [...this.byKey.values()].sort(byKindAndName);
+    return kind ? this.sorted.filter((r) => r.kind === kind) : this.sorted;
+  }
+
+  get(kind: Kind, name: string): StoredResource | undefined {
+    return this.byKey.get(`${kind}/${name}`);
+  }
+
+  /** Resolves once the cache has seen the given revision (a write's own, say). */
+  async waitFor(revision: number, timeoutMs = 10_000): Promise<boolean> {
+    if (this.rev >= revision) return true;
+    return new Promise((resolve) => {
+      const check = () => { if (this.rev >= revision) done(true); };
+      const done = (ok: boolean) => { clearTimeout(timer); this.off('change', check); this.off('resync', check); resolve(ok); };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.on('change', check);
+      this.on('resync', check);
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.watch?.stop();
+  }
+
+  private async relist(): Promise<void> {
+    this.watch?.stop();
+    const { items, revision } = await this.store.list();
+    if (this.stopped) return;
+    this.byKey.clear();
+    for (const r of items) this.byKey.set(`${r.kind}/${r.metadata.name}`, r);
+    this.sorted = undefined;
+    this.rev = revision;
+    this.listedAt = revision;
+    this.watch = this.store.watch([], revision, (e) => this.onEvent(e));
+    this.emit('resync', { spec: true, revision } satisfies CacheChange);
+  }
+
+  private onEvent(e: WatchEvent): void {
+    if (this.stopped) return;
+    if (e.type === 'RESYNC') {
+      this.relist().catch((err: unknown) => this.emit('error', err));
+      return;
+    }
+    if (e.revision <= this.listedAt) return; // already in the list this cache was built from
+    const key = `${e.object.kind}/${e.object.metadata.name}`;
+    const before = this.byKey.get(key);
+    const spec = e.type !== 'MODIFIED' || before?.metadata.generation !== e.object.metadata.generation;
+    if (e.type === 'DELETED') this.byKey.delete(key);
+    else this.byKey.set(key, e.object);
+    this.sorted = undefined;
+    this.rev = Math.max(this.rev, e.revision);
+    // One 'change' per revision (a transaction), after all its events are in.
+    this.pending = { spec: spec || (this.pending?.spec ?? false), revision: this.rev };
+    queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    const change = this.pending;
+    if (!change) return;
+    this.pending = undefined;
+    this.emit('change', change);
+  }
+}
