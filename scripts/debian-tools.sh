@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Real third-party servers and clients some tests and benchmarks use (nginx,
-# squid, Prometheus/promtool, wrk, h2load, iproute2), from Debian's packages.
+# squid, Prometheus/promtool, wrk, h2load, iproute2, etcd/etcdctl), from Debian's packages.
 # Idempotent: installs only what is missing. Needs root and apt; without them it
 # says so and the tests that need a tool skip with a message naming it.
 set -euo pipefail
 say() { echo "setup: $*" >&2; }
 # binary:package
-wanted=(nginx:nginx squid:squid prometheus:prometheus promtool:prometheus wrk:wrk h2load:nghttp2-client ip:iproute2 nft:nftables)
+wanted=(nginx:nginx squid:squid prometheus:prometheus promtool:prometheus wrk:wrk h2load:nghttp2-client ip:iproute2 nft:nftables etcd:etcd-server etcdctl:etcd-client)
 missing=()
 for pair in "${wanted[@]}"; do
   bin="${pair%%:*}"; pkg="${pair#*:}"
@@ -28,7 +28,7 @@ apt-get update -qq >/dev/null 2>&1 || say "apt-get update failed; trying the cac
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null || say "apt-get install failed for ${pkgs[*]} (tests needing them skip)"
 [ "$created_policy" -eq 1 ] && rm -f "$policy"
 # Stop anything a package started anyway (the tests use their own ports).
-for svc in nginx squid prometheus prometheus-node-exporter; do
+for svc in nginx squid prometheus prometheus-node-exporter etcd; do
   command -v systemctl >/dev/null 2>&1 && systemctl stop "$svc" >/dev/null 2>&1 || true
   pkill -x "$svc" >/dev/null 2>&1 || true
 done

@@ -15,11 +15,15 @@ export class WatchHub {
     this.maxQueued = maxQueued;
   }
 
-  subscribe(kinds: readonly Kind[], backlog: WatchEvent[], onEvent: (e: WatchEvent) => void): Watch {
+  /** `push` delivers to this watcher alone (a backend with one stream per watcher); `publish` to all. */
+  subscribe(kinds: readonly Kind[], backlog: WatchEvent[], onEvent: (e: WatchEvent) => void, shared = true): Watch & { push(events: WatchEvent[]): void } {
     const w: Watcher = { kinds: new Set(kinds), queue: [], scheduled: false, stopped: false, onEvent };
-    this.watchers.add(w);
+    if (shared) this.watchers.add(w);
     this.enqueue(w, backlog);
-    return { stop: () => { w.stopped = true; this.watchers.delete(w); } };
+    return {
+      stop: () => { w.stopped = true; this.watchers.delete(w); },
+      push: (events) => { if (!w.stopped) this.enqueue(w, events); },
+    };
   }
 
   publish(events: readonly WatchEvent[]): void {
