@@ -1,6 +1,7 @@
 // The node's configuration file, <home>/ferry.yaml, written by `ferry init`.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { StoreConfig } from './store/location.ts';
 import YAML from 'yaml';
 
 export interface NodeConfig {
@@ -25,6 +26,10 @@ export interface NodeConfig {
    * certificate, so only Token routes can authenticate them. Off by default.
    */
   publicPlaintext?: boolean;
+  /** The shared store (etcd) replicas of this domain use; absent: the embedded file <home>/data/ferry.db. */
+  store?: StoreConfig;
+  /** File holding the key that encrypts secrets kept in a shared store (32 bytes, base64 or hex). */
+  storeKeyFile?: string;
 }
 
 export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001 } as const;

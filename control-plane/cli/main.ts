@@ -22,6 +22,7 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
 
   ferry init <domain> --home DIR [--public-port N] [--internal-port N] [--api-port N] [--admin-port N] [--xds-port N]
              [--bind ADDR] [--ca-cert FILE --ca-key FILE] [--api-token-file FILE]   (an existing CA/token, e.g. from a Kubernetes Secret)
+             [--store etcd://HOST:2379[,HOST2:2379...] [--etcd-ca F --etcd-cert F --etcd-key F] --store-key-file F]
   ferry start --home DIR [--external-envoy]   (--external-envoy: Envoy runs elsewhere with <home>/run/envoy-bootstrap.json)
   ferry cert export --home DIR
   ferry cert status --home DIR [-o json]           expiries, issuers, next renewal
@@ -34,6 +35,7 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry delete <kind> <name> --home DIR
   ferry status --home DIR [-o json|yaml]
   ferry store check --home DIR                     integrity of the store, and whether it is this node's
+  ferry store migrate --to etcd://H:2379[,...]|embedded --home DIR [--force] [--etcd-ca F --etcd-cert F --etcd-key F] [--store-key-file F]
   ferry logs --home DIR [--peer DOMAIN] [--status 5xx|404|...] [--follow] [-o json]
   ferry diagnose network <peer> --home DIR [--bytes 16MiB] [--max-body 64MiB] [--idle 5s] [-o json]
   ferry demo [--keep]
@@ -101,6 +103,13 @@ function parseOptions(argv: string[]) {
       finish: { type: 'boolean' },
       bytes: { type: 'string' },
       'max-body': { type: 'string' },
+      store: { type: 'string' },
+      'etcd-ca': { type: 'string' },
+      'etcd-cert': { type: 'string' },
+      'etcd-key': { type: 'string' },
+      'store-key-file': { type: 'string' },
+      to: { type: 'string' },
+      force: { type: 'boolean' },
       idle: { type: 'string' },
     },
   });
@@ -115,6 +124,8 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
     case 'init': {
       const domain = need(args[0], '<domain>');
       const { initHome } = await home_();
+      // Checked before anything is written: a bad --store leaves no half-made home.
+      const storeConfig = values.store ? (await import('./store-flags.ts')).storeFromFlags(values.store, domain, values) : undefined;
       if (!values['ca-cert'] !== !values['ca-key']) throw new UsageError('--ca-cert and --ca-key go together (the CA certificate and its key)');
       if (values.bind !== undefined && !isIP(values.bind)) throw new UsageError(`--bind: "${values.bind}" is not an IP address (e.g. 0.0.0.0 or 127.0.0.1)`);
       const read = (flag: 'ca-cert' | 'ca-key' | 'api-token-file') => {
@@ -135,6 +146,11 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
         ...(values['api-token-file'] ? { apiToken: read('api-token-file').trim() } : {}),
         ...(values.bind ? { bind: values.bind } : {}),
       });
+      if (storeConfig) {
+        const { writeConfig } = await import('../config.ts');
+        writeConfig(home(), { ...config, ...storeConfig });
+        console.log(`store: ${values.store} (keys under ${storeConfig.store.prefix}); secrets in it sealed with ${storeConfig.storeKeyFile}`);
+      }
       console.log(`initialised domain ${config.domain} in ${home()}: CA and gateway certificate in ${homePaths(home()).certs}`);
       console.log(`next: \`ferry start --home ${home()}\`, and give partners the output of \`ferry cert export --home ${home()}\``);
       return;
@@ -252,7 +268,14 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
         if (!result.ok) process.exitCode = 1;
         return;
       }
-      throw new UsageError(`store: "${args[0] ?? ''}" is not a store command: use check`);
+      if (args[0] === 'migrate') {
+        const to = need(values.to, '--to etcd://HOST:2379[,...] or --to embedded');
+        assertNoNodeRunning(h);
+        const { migrateStore } = await import('./store-flags.ts');
+        console.log(await migrateStore(h, to, values));
+        return;
+      }
+      throw new UsageError(`store: "${args[0] ?? ''}" is not a store command: use check or migrate`);
     }
     case 'status': {
       const s = await new ApiClient(home()).call<NodeStatus>('GET', '/api/v1/status');

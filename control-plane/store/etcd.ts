@@ -4,6 +4,7 @@
 // revision the store revision, so a watch resumes exactly where etcd says.
 // Writes are transactions comparing mod_revisions: all or nothing, and
 // conflicts are etcd's own.
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { Etcd3, type IOptions } from 'etcd3';
@@ -57,9 +58,12 @@ export class EtcdStore implements ResourceStore {
   readonly client: Etcd3;
   private readonly kv: KvClient;
   private readonly prefix: string;
+  /** The domain's prefix: objects/ below it, and the store's own keys (store-id, leader, replicas). */
+  readonly root: string;
   private readonly hub = new WatchHub();
 
   constructor(config: EtcdStoreConfig, client = new Etcd3(etcdClientOptions(config))) {
+    this.root = config.prefix;
     this.prefix = `${config.prefix}objects/`;
     this.info = { backend: 'etcd', location: `etcd://${config.endpoints.join(',')}${config.prefix}` };
     this.client = client;
@@ -182,6 +186,18 @@ export class EtcdStore implements ResourceStore {
       w.on('error', (err) => resync(`etcd watch: ${err.message}`));
     }, (err: Error) => resync(`etcd watch: ${err.message}`));
     return { stop: () => { stopped = true; sub.stop(); void watcher?.cancel().catch(() => undefined); } };
+  }
+
+  /** This store's id (<prefix>store-id), created by the first node that opens an empty prefix when `create`. */
+  async storeId(create: boolean): Promise<string | undefined> {
+    const key = Buffer.from(`${this.root}store-id`);
+    const read = async () => (await this.call('read', () => this.kv.range({ key }))).kvs[0]?.value.toString();
+    const existing = await read();
+    if (existing || !create) return existing;
+    const id = randomUUID();
+    // Replicas may start together: the first to create it wins, the others read it.
+    await this.call('write', () => this.kv.txn({ compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }], success: [{ request_put: { key, value: Buffer.from(id) } }] }));
+    return read();
   }
 
   /** Drops history up to the current revision (etcd compaction). */
