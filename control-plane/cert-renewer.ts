@@ -40,6 +40,12 @@ export class CertRenewer {
     return this.current;
   }
 
+  /** Another replica renewed (shared store): take the files it wrote here. */
+  reload(): void {
+    this.current = readGatewayCert(this.opts.home);
+    if (this.timer) this.schedule();
+  }
+
   /** When the current certificate is due: a third of the configured lifetime before it expires. */
   renewAt(): Date {
     const facts = inspectCertificate(this.current.certPem);

@@ -11,6 +11,7 @@ import { inspectCertificate, splitPemCertificates } from '../certs/authority.ts'
 import { openStore } from './store/open.ts';
 import { StoreCache } from './store/cache.ts';
 import { StatusWriter } from './store/conditions.ts';
+import { Replication } from './replication.ts';
 import { AdsServer } from './ads/server.ts';
 import { Reconciler } from './reconciler.ts';
 import { EnvoySupervisor } from './supervisor/envoy-supervisor.ts';
@@ -63,6 +64,8 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     await store.close();
     throw e;
   }
+  // With a shared store, the domain's certificates come from it: before anything reads them.
+  const replication = await Replication.open(home, config, store, log.child({ component: 'replication' }));
   const metrics = new ControlPlaneMetrics();
   metrics.observeStore(store, cache);
   const statusWriter = new StatusWriter(store, (kind, name) => cache.get(kind, name), (err) => log.warn({ err: (err as Error).message }, 'could not write resource conditions to the store'));
@@ -75,7 +78,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     install: () => reconciler!.installNow(),
     ...(process.env.FERRY_HEARTBEAT_MS ? { heartbeatMs: Number(process.env.FERRY_HEARTBEAT_MS) } : {}),
   });
-  const renewer = new CertRenewer({ home, domain: config.domain, lifetimeSeconds, log: log.child({ component: 'certs' }), onRenewed: (gw) => reconciler?.setGateway(gw), onCaChanged: (pem) => reconciler?.setOwnCa(pem) });
+  const renewer = new CertRenewer({ home, domain: config.domain, lifetimeSeconds, log: log.child({ component: 'certs' }), onRenewed: (gw) => { reconciler?.setGateway(gw); replication.publishCerts(); }, onCaChanged: (pem) => { reconciler?.setOwnCa(pem); replication.publishCerts(); } });
   const tunnels = new TunnelManager({
     publicListener: config.listeners.public,
     log: log.child({ component: 'tunnels' }),
@@ -97,12 +100,16 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     runtime: () => ({ ...tokens.runtime(), tunnels, probes: prober }),
     onTranslated: (ir) => {
       void tunnels.sync(ir).catch((err) => log.error({ err }, 'reverse tunnels: could not start'));
-      prober.sync(ir);
+      if (replication.leadership.isLeader) prober.sync(ir); // link probes: singleton work
     },
     onStatuses: (statuses) => statusWriter.write(statuses),
   });
-  renewer.start();
   reconciler.reconcile();
+  await replication.start({
+    elected: () => { renewer.reload(); renewer.start(); reconciler!.schedule(); },
+    deposed: () => renewer.stop(),
+    certsChanged: () => { renewer.reload(); reconciler!.setGateway(renewer.gateway); reconciler!.setOwnCa(publishedCaBundle(home)); },
+  });
   metrics.tokens = () => tokens.states();
   metrics.certificates = () => {
     const s = renewer.status();
@@ -135,7 +142,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
       xds: { snapshotVersion: reconciler.outcome.snapshotVersion, converged: ads.converged() && !reconciler.pending, proxies: ads.proxies(), recentNacks: ads.nacks.slice(-10) },
       ...(reconciler.outcome.error ? { translationError: reconciler.outcome.error } : {}),
       resources: reconciler.outcome.statuses,
-      store: { ...store.info, revision: cache.revision },
+      store: await replication.status(cache.revision),
     };
   };
 
@@ -165,6 +172,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      await replication.stop();
       reconciler.stop();
       renewer.stop();
       stopRotation();

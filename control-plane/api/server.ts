@@ -112,8 +112,10 @@ export async function buildApi(deps: ApiDeps) {
 
   app.get('/readyz', { schema: { description: 'Readiness: Envoy runs exactly the configuration it was sent (503 with the reasons otherwise). No token needed.' } }, async (_req, reply) => {
     const s = await deps.status();
-    const ready = s.envoy.ready && s.xds.converged && !s.translationError;
+    const storeDown = s.store && !s.store.reachable;
+    const ready = s.envoy.ready && s.xds.converged && !s.translationError && !storeDown;
     const reasons = [
+      ...(storeDown ? [`the store ${s.store!.location} does not answer (${s.store!.error}): Envoy serves the last configuration; writes are refused until it answers`] : []),
       ...(s.envoy.ready ? [] : ['Envoy is not ready (admin /ready)']),
       ...(s.xds.converged ? [] : [refusal(s) ?? 'Envoy has not acknowledged the current configuration']),
       ...(s.translationError ? [`translation failed: ${s.translationError}`] : []),

@@ -1,6 +1,7 @@
 // The node status shape shared by the API, `ferry status` and `ferry describe`.
 import type { ProxyStatus, Nack } from '../ads/server.ts';
 import type { ResourceStatus } from '../translate/ir.ts';
+import type { StoreStatus } from '../replication.ts';
 
 export interface NodeStatus {
   domain: string;
@@ -9,6 +10,6 @@ export interface NodeStatus {
   xds: { snapshotVersion?: string; converged: boolean; proxies: ProxyStatus[]; recentNacks: { node: string; type: string; nack: Nack }[] };
   translationError?: string;
   resources: ResourceStatus[];
-  /** The store this node reads and writes: backend, where, and the revision this node has seen. */
-  store?: { backend: string; location: string; revision: number };
+  /** The store this node reads and writes: backend, where, the revision this node has seen, leader and replicas. */
+  store?: StoreStatus;
 }

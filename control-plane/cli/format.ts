@@ -46,7 +46,11 @@ export function formatStatus(s: NodeStatus): string {
     `Envoy:      ${s.envoy.ready ? 'ready' : 'NOT ready'} (pid ${s.envoy.pid ?? '-'}${s.envoy.adopted ? ', adopted from the previous run' : ''}, restarts ${s.envoy.restarts}${s.envoy.lastExit ? `, last exit ${s.envoy.lastExit.signal ?? s.envoy.lastExit.code} at ${s.envoy.lastExit.at}` : ''})`,
     `xDS:        snapshot ${s.xds.snapshotVersion ?? '-'}, ${s.xds.converged ? 'acknowledged by every proxy' : 'NOT yet acknowledged'}`,
   ];
-  if (s.store) lines.push(`Store:      ${s.store.backend} ${s.store.location}, revision ${s.store.revision}`);
+  if (s.store) {
+    lines.push(`Store:      ${s.store.backend} ${s.store.location}, revision ${s.store.revision}${s.store.reachable ? '' : `, NOT reachable: ${s.store.error}`}`);
+    lines.push(`Leader:     ${s.store.leader ?? 'none'}${s.store.isLeader ? ' (this replica)' : ''}`);
+    for (const r of s.store.replicas) lines.push(`  replica ${r.id}: api ${r.api}, xds ${r.xds}, last heartbeat ${r.heartbeatAt}${r.id === s.store.self ? ' (this one)' : ''}`);
+  }
   if (s.translationError) lines.push(`Translation error: ${s.translationError}`);
   for (const p of s.xds.proxies) {
     const types = Object.entries(p.types).map(([t, v]) => `${t}=${v.ackedVersion ?? '-'}${v.pending ? '(pending)' : ''}${v.nack ? '(NACK)' : ''}`);

@@ -93,10 +93,10 @@ export class TestNode {
    * 0.0.0.0, internal, api and envoyAdmin on the namespace's control address
    * (`host`, reachable from the test), xds on 127.0.0.1.
    */
-  static async init(domain: string, opts: { xdsVariant?: 'delta' | 'sotw'; netns?: TestNodeNetns } = {}): Promise<TestNode> {
+  static async init(domain: string, opts: { xdsVariant?: 'delta' | 'sotw'; netns?: TestNodeNetns; initArgs?: string[] } = {}): Promise<TestNode> {
     const node = new TestNode(domain, join(tempDir(domain), 'home'), await freePorts(5), opts.netns);
     const r = node.cli(['init', domain, '--public-port', String(node.ports.public), '--internal-port', String(node.ports.internal),
-      '--api-port', String(node.ports.api), '--admin-port', String(node.ports.admin), '--xds-port', String(node.ports.xds)]);
+      '--api-port', String(node.ports.api), '--admin-port', String(node.ports.admin), '--xds-port', String(node.ports.xds), ...(opts.initArgs ?? [])]);
     if (r.code !== 0) throw new Error(`ferry init ${domain} failed: ${r.stderr}`);
     if (opts.netns) {
       const config = readConfig(node.home);

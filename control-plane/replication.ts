@@ -1,0 +1,98 @@
+// Several replicas of one domain over a shared store (etcd): which one leads
+// (and so does the singleton work), the domain's certificates shared through
+// the store, and what `ferry status` and /readyz say about it. With the
+// embedded store there is one replica, the leader, and nothing is shared.
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { homePaths, type NodeConfig } from './config.ts';
+import { EtcdStore } from './store/etcd.ts';
+import { EtcdLeadership, LocalLeadership, type Leadership, type ReplicaInfo } from './store/leader.ts';
+import { SharedCerts } from './store/shared-secrets.ts';
+import { readStoreKey } from './store/secrets.ts';
+import type { ResourceStore } from './store/store.ts';
+
+export interface StoreStatus {
+  backend: string;
+  location: string;
+  /** The store revision this replica's view has reached. */
+  revision: number;
+  reachable: boolean;
+  error?: string;
+  leader?: string;
+  self: string;
+  isLeader: boolean;
+  replicas: ReplicaInfo[];
+}
+
+export interface SingletonWork {
+  /** This replica now leads: start the singleton work. */
+  elected(): void;
+  /** It leads no more: stop it. */
+  deposed(reason: string): void;
+  /** Another replica changed the domain's certificates: reload them. */
+  certsChanged(): void;
+}
+
+export class Replication {
+  readonly leadership: Leadership;
+  private readonly certs: SharedCerts | undefined;
+  private readonly store: ResourceStore;
+  private readonly log: Logger;
+
+  private constructor(store: ResourceStore, leadership: Leadership, certs: SharedCerts | undefined, log: Logger) {
+    this.store = store;
+    this.leadership = leadership;
+    this.certs = certs;
+    this.log = log;
+  }
+
+  /** Before the node reads its certificates: with etcd, they come from (or go to) the store. */
+  static async open(home: string, config: NodeConfig, store: ResourceStore, log: Logger): Promise<Replication> {
+    const l = config.listeners;
+    const self = { id: `${hostname()}-${l.api.port}`, api: `${l.api.address}:${l.api.port}`, xds: `${l.xds.address}:${l.xds.port}` };
+    if (!(store instanceof EtcdStore)) return new Replication(store, new LocalLeadership(self), undefined, log);
+    if (!config.storeKeyFile) throw new Error(`${homePaths(home).config}: storeKeyFile is required with a shared store (secrets in it are sealed with that key): set it, or run \`ferry init --store ... --store-key-file F\``);
+    const certs = new SharedCerts(store, readStoreKey(config.storeKeyFile), homePaths(home).certs, log);
+    const how = await certs.sync();
+    log.info({ certificates: how === 'from-store' ? 'taken from the store' : 'put into the store (first replica)' }, 'shared store: domain certificates in place');
+    const leadership = new EtcdLeadership(store, self, {
+      ...(process.env.FERRY_LEASE_TTL ? { ttlSeconds: Number(process.env.FERRY_LEASE_TTL) } : {}),
+      onError: (e) => log.warn({ err: e.message }, 'leader election: etcd did not answer; retrying'),
+    });
+    return new Replication(store, leadership, certs, log);
+  }
+
+  async start(work: SingletonWork): Promise<void> {
+    this.leadership.on('elected', () => {
+      this.log.info({ replica: this.leadership.id }, 'this replica leads: singleton work (certificate renewal, token rolling, link probes) runs here');
+      work.elected();
+    });
+    this.leadership.on('deposed', (reason: string) => {
+      this.log.warn({ replica: this.leadership.id, reason }, 'this replica leads no more: singleton work stopped');
+      work.deposed(reason);
+    });
+    await this.certs?.follow(() => work.certsChanged());
+    await this.leadership.start();
+  }
+
+  /** The leader renewed or rotated: the other replicas take the new files from the store. */
+  publishCerts(): void {
+    this.certs?.publish().catch((e: Error) => this.log.error({ err: e.message }, 'shared store: could not publish the renewed certificates; replicas keep the old ones until the next renewal'));
+  }
+
+  async status(revision: number): Promise<StoreStatus> {
+    const base = { ...this.store.info, revision, self: this.leadership.id, isLeader: this.leadership.isLeader };
+    try {
+      await this.store.revision();
+      const [leader, replicas] = await Promise.all([this.leadership.leader(), this.leadership.replicas()]);
+      return { ...base, reachable: true, ...(leader ? { leader } : {}), replicas };
+    } catch (e) {
+      return { ...base, reachable: false, error: (e as Error).message, replicas: [] };
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.certs?.stop();
+    await this.leadership.stop();
+  }
+}

@@ -1,0 +1,117 @@
+// Issue 14: two replicas of bob over a real 3-member etcd, traffic from alice
+// at a steady rate. The replicas share bob's certificates through the store
+// (sealed), both serve xDS, one leads. SIGKILL the leader's control plane:
+// leadership moves to the other replica within the lease TTL and no request
+// fails (its Envoy lives on). One etcd member lost: nothing visible. Quorum
+// lost: the replicas serve the last configuration, refuse writes with 503,
+// /readyz says why, and all comes back when quorum does, nothing lost.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startHttpEcho, type Echo } from '../../examples/echo-services.ts';
+import { startLoad } from '../support/load.ts';
+import { startEtcd, ETCD, type EtcdCluster } from '../support/etcd.ts';
+import { TestNode, curl, docs, partnerDomain, routeTo, service, tempDir, waitFor } from '../support/harness.ts';
+
+type StoreView = { backend: string; reachable: boolean; leader?: string; self: string; isLeader: boolean; revision: number; replicas: { id: string; heartbeatAt: string }[] };
+const storeOf = async (n: TestNode) => ((await n.status()) as unknown as { store: StoreView }).store;
+
+describe('replicas of one domain over etcd', { skip: !ETCD && 'etcd is not installed (scripts/debian-tools.sh installs etcd-server)' }, () => {
+  let etcd: EtcdCluster;
+  let alice: TestNode, bobA: TestNode, bobB: TestNode;
+  let echo: Echo;
+  const env = { FERRY_LEASE_TTL: '3' };
+
+  before(async () => {
+    etcd = await startEtcd(3);
+    const keyFile = join(tempDir('store-key'), 'store.key');
+    writeFileSync(keyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+    const initArgs = ['--store', etcd.url, '--store-key-file', keyFile];
+    [alice, bobA, bobB] = await Promise.all([TestNode.init('alice'), TestNode.init('bob', { initArgs }), TestNode.init('bob', { initArgs })]);
+    echo = await startHttpEcho('echo@bob');
+    // A first, so it leads; B takes bob's certificates from the store.
+    await Promise.all([alice.start(), bobA.start(env)]);
+    await bobB.start(env);
+  });
+  after(async () => {
+    await Promise.all([alice, bobA, bobB].map((n) => n?.stop()));
+    for (const n of [alice, bobA, bobB]) n?.cleanup();
+    await echo?.close();
+    await etcd?.stop();
+  });
+
+  test('both replicas share bob\'s CA through the store, see one leader and each other', async () => {
+    assert.equal(bobB.cli(['cert', 'export']).stdout, bobA.cli(['cert', 'export']).stdout, 'B took bob\'s CA from the store');
+    const [a, b] = await Promise.all([storeOf(bobA), storeOf(bobB)]);
+    assert.equal(a.backend, 'etcd');
+    assert.equal(a.isLeader, true);
+    assert.equal(b.isLeader, false);
+    assert.equal(b.leader, a.self);
+    assert.deepEqual(b.replicas.map((r) => r.id).sort(), [a.self, b.self].sort());
+    const status = bobB.cli(['status']);
+    assert.match(status.stdout, /Store:\s+etcd etcd:\/\/127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/ferry\/bob\/, revision \d+/);
+    assert.match(status.stdout, new RegExp(`Leader:\\s+${a.self}\\n`));
+    assert.match(status.stdout, /replica \S+: api 127\.0\.0\.1:\d+, xds 127\.0\.0\.1:\d+, last heartbeat \d{4}-/);
+  });
+
+  test('an apply through replica B is served by replica A\'s Envoy', async () => {
+    await alice.apply(docs(partnerDomain(bobA), routeTo(alice, bobA)));
+    // Written through B (the follower); alice's route goes to A's public port.
+    await bobB.apply(docs(partnerDomain(alice), service('echo', echo.port, { access: 'alice' })));
+    await waitFor('A serves what B stored', async () => {
+      const r = await curl(['-H', 'Host: echo.bob.svc', `http://127.0.0.1:${alice.ports.internal}/via-a`]);
+      return r.status === 200 ? r : undefined;
+    });
+  });
+
+  test('SIGKILL of the leader: leadership moves to B within the lease, and no request through A\'s Envoy fails', async () => {
+    const load = startLoad({ port: alice.ports.internal, host: 'echo.bob.svc', concurrency: 4, maxMs: 120_000 });
+    await waitFor('traffic flows', async () => (load.result.sent > 50 ? true : undefined));
+    const killedAt = Date.now();
+    await bobA.crash();
+    const b = await waitFor('B leads', async () => { const s = await storeOf(bobB); return s.isLeader ? s : undefined; }, 15_000);
+    const moved = Date.now() - killedAt;
+    console.log(`leadership moved in ${moved} ms (lease TTL 3 s, heartbeat 1 s)`);
+    assert.equal(b.leader, b.self);
+    const sentAtMove = load.result.sent;
+    await waitFor('more traffic after the move', async () => (load.result.sent > sentAtMove + 50 ? true : undefined));
+    const r = await load.stop();
+    assert.deepEqual(r.failures, [], `${r.sent} sent, ${r.failures.length} failed`);
+    // A's entry expires with its lease: B sees itself alone.
+    await waitFor('A\'s replica entry expires', async () => ((await storeOf(bobB)).replicas.length === 1 ? true : undefined), 15_000);
+    // A comes back as a follower: Envoy adopted, B keeps leading.
+    await bobA.start(env);
+    const a = await storeOf(bobA);
+    assert.equal(a.isLeader, false);
+    assert.equal(a.leader, b.self);
+  });
+
+  test('one etcd member lost: nothing visible; quorum lost: last configuration served, writes 503, /readyz says why; all back with quorum', async () => {
+    await etcd.kill(0);
+    await bobB.apply(service('echo2', echo.port, { access: 'alice' }));
+    assert.equal((await bobA.readyz()).ready, true);
+    await etcd.kill(1);
+    const load = startLoad({ port: alice.ports.internal, host: 'echo.bob.svc', concurrency: 2, maxMs: 120_000 });
+    const down = await waitFor('B sees the store gone', async () => { const r = await bobB.readyz(); return r.ready ? undefined : r; }, 20_000);
+    assert.match(down.reasons.join('; '), /the store etcd:\/\/.* does not answer .*Envoy serves the last configuration; writes are refused/);
+    const write = bobB.cli(['apply', '-f', '-'], service('echo3', echo.port, { access: 'alice' }));
+    assert.equal(write.code, 1);
+    assert.match(write.stderr, /^ferry: error: .*could not (read|write) .*check that a quorum of etcd members is up/);
+    assert.equal(write.stderr.trim().split('\n').length, 1);
+    const served = await curl(['-H', 'Host: echo.bob.svc', `http://127.0.0.1:${alice.ports.internal}/while-no-quorum`]);
+    assert.equal(served.status, 200, 'the last configuration is served');
+    await etcd.restart(0);
+    await etcd.restart(1);
+    await etcd.waitHealthy();
+    await waitFor('B ready again', async () => ((await bobB.readyz()).ready ? true : undefined), 30_000);
+    await bobB.apply(service('echo3', echo.port, { access: 'alice' }));
+    const names = ((await (await bobA.api('/api/v1/resources/Service')).json()) as { items: { metadata: { name: string } }[] }).items.map((i) => i.metadata.name);
+    assert.deepEqual(names, ['echo', 'echo2', 'echo3'], 'nothing lost, and A sees what B wrote');
+    const r = await load.stop();
+    assert.deepEqual(r.failures, [], `${r.sent} sent during the quorum loss, ${r.failures.length} failed`);
+    const s = await waitFor('a leader again', async () => { const v = await storeOf(bobB); return v.leader ? v : undefined; }, 15_000);
+    assert.ok([s.self, ...s.replicas.map((x) => x.id)].includes(s.leader!));
+  });
+});
