@@ -262,8 +262,9 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
     case 'store': {
       const h = home();
       if (args[0] === 'check') {
-        const { checkStore } = await import('../store/check.ts');
-        const result = checkStore(h);
+        const { checkStore, checkSharedStore } = await import('../store/check.ts');
+        const shared = readConfig(h).store;
+        const result = shared ? await checkSharedStore(h, shared) : checkStore(h);
         console.log(result.lines.join('\n'));
         if (!result.ok) process.exitCode = 1;
         return;

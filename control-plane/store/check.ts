@@ -6,9 +6,30 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { homePaths } from '../config.ts';
 import { storeMarker } from './open.ts';
+import { EtcdStore } from './etcd.ts';
+import { storeUrl, type StoreConfig } from './location.ts';
 import { SCHEMA_VERSION } from './sqlite-schema.ts';
 
 export interface StoreCheck { ok: boolean; lines: string[] }
+
+/** The shared store (etcd): does it answer, is it this node's, what does it hold. */
+export async function checkSharedStore(home: string, config: StoreConfig): Promise<StoreCheck> {
+  const marker = storeMarker(home);
+  const expected = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : undefined;
+  const store = new EtcdStore({ endpoints: config.endpoints, prefix: config.prefix, ...(config.tls ? { tls: config.tls } : {}) });
+  try {
+    const id = await store.storeId(false);
+    const { items, revision } = await store.list();
+    const lines = [`ok   ${storeUrl(config)} answers: revision ${revision}, ${items.length} object(s)`];
+    if (!id) return { ok: !expected, lines: [...lines, `${expected ? 'FAIL' : 'ok  '} no Ferry store under ${config.prefix}${expected ? `, but this node has run with store ${expected}: restore etcd from its snapshot (\`etcdctl snapshot restore\`)` : ' yet: the first replica creates it'}`] };
+    if (expected && id !== expected) return { ok: false, lines: [...lines, `FAIL the prefix holds store ${id}, not this node's store ${expected} (${marker})`] };
+    return { ok: true, lines: [...lines, `ok   store ${id}${expected ? ' (this node\'s)' : ''}`] };
+  } catch (e) {
+    return { ok: false, lines: [`FAIL ${storeUrl(config)} does not answer (${(e as Error).message}): start a quorum of etcd members`] };
+  } finally {
+    await store.close();
+  }
+}
 
 export function checkStore(home: string): StoreCheck {
   const paths = homePaths(home);

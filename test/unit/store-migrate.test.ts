@@ -58,6 +58,9 @@ describe('ferry store migrate', { skip: !ETCD && 'etcd is not installed (scripts
     const again = ferry(['store', 'migrate', '--to', to, '--store-key-file', keyFile, '--home', home]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /already uses .*nothing to do/);
+    const check = ferry(['store', 'check', '--home', home]);
+    assert.equal(check.code, 0, check.stdout);
+    assert.match(check.stdout, /answers: revision \d+, 20 object\(s\)\nok   store [0-9a-f-]+ \(this node's\)/);
     // Writes now go to etcd.
     assert.equal(ferry(['apply', '--home', home, '-f', '-'], services(1, 100)).code, 0);
     assert.ok((await listEtcd('/ferry/alice/')).includes('svc-100'));
