@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHttpEcho, type Echo } from '../../examples/echo-services.ts';
 import { startLoad } from '../support/load.ts';
@@ -30,6 +30,8 @@ describe('replicas of one domain over etcd', { skip: !ETCD && 'etcd is not insta
     writeFileSync(keyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
     const initArgs = ['--store', etcd.url, '--store-key-file', keyFile];
     [alice, bobA, bobB] = await Promise.all([TestNode.init('alice'), TestNode.init('bob', { initArgs }), TestNode.init('bob', { initArgs })]);
+    // Short-lived gateway certificates: the leader renews every ~30 s, so a renewal falls within the test.
+    for (const n of [bobA, bobB]) appendFileSync(join(n.home, 'ferry.yaml'), 'gatewayCertLifetime: 45s\n');
     echo = await startHttpEcho('echo@bob');
     // A first, so it leads; B takes bob's certificates from the store.
     await Promise.all([alice.start(), bobA.start(env)]);
@@ -86,6 +88,17 @@ describe('replicas of one domain over etcd', { skip: !ETCD && 'etcd is not insta
     const a = await storeOf(bobA);
     assert.equal(a.isLeader, false);
     assert.equal(a.leader, b.self);
+  });
+
+  test('certificate renewal goes on at the new leader, and every replica takes the renewed certificate', async () => {
+    type Certs = { gateway: { serial: string } };
+    const serial = async (n: TestNode) => ((await (await n.api('/api/v1/certs')).json()) as Certs).gateway.serial;
+    const before = await serial(bobB);
+    assert.equal(await serial(bobA), before, 'A (a follower now) has the certificate B has');
+    const renewed = await waitFor('B (the leader) renews', async () => { const s = await serial(bobB); return s !== before ? s : undefined; }, 60_000);
+    await waitFor('A takes the renewed certificate from the store', async () => ((await serial(bobA)) === renewed ? true : undefined), 15_000);
+    const ok = await curl(['-H', 'Host: echo.bob.svc', `http://127.0.0.1:${alice.ports.internal}/after-renewal`]);
+    assert.equal(ok.status, 200, 'A\'s Envoy serves with the renewed certificate');
   });
 
   test('one etcd member lost: nothing visible; quorum lost: last configuration served, writes 503, /readyz says why; all back with quorum', async () => {
