@@ -18,10 +18,12 @@ export interface Condition {
   lastTransitionTime: string;
 }
 
+/** Free-form, written by the object's controller; these two fields are the convention every controller follows. */
 export interface ObjectStatus {
   /** The generation the conditions were computed for. */
   observedGeneration?: number;
   conditions?: Condition[];
+  [field: string]: unknown;
 }
 
 /** The fields the store owns in metadata; whatever a writer puts there is replaced. */
