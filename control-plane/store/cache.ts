@@ -36,12 +36,12 @@ export class StoreCache extends EventEmitter {
     return this.rev;
   }
 
-  list(kind?: Kind): StoredResource[] {
+  list(kind?: string): StoredResource[] {
     this.sorted ??= [...this.byKey.values()].sort(byKindAndName);
     return kind ? this.sorted.filter((r) => r.kind === kind) : this.sorted;
   }
 
-  get(kind: Kind, name: string): StoredResource | undefined {
+  get(kind: string, name: string): StoredResource | undefined {
     return this.byKey.get(`${kind}/${name}`);
   }
 

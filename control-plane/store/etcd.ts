@@ -76,13 +76,13 @@ export class EtcdStore implements ResourceStore {
     return Number(res.header.revision);
   }
 
-  async list(kind?: Kind): Promise<{ items: StoredResource[]; revision: number }> {
+  async list(kind?: string): Promise<{ items: StoredResource[]; revision: number }> {
     const key = Buffer.from(kind ? `${this.prefix}${kind}/` : this.prefix);
     const res = await this.call('read', () => this.kv.range({ key, range_end: prefixEnd(key) }));
     return { items: res.kvs.map(fromKv).sort(byKindAndName), revision: Number(res.header.revision) };
   }
 
-  async get(kind: Kind, name: string): Promise<StoredResource | undefined> {
+  async get(kind: string, name: string): Promise<StoredResource | undefined> {
     const res = await this.call('read', () => this.kv.range({ key: this.key(kind, name) }));
     return res.kvs[0] ? fromKv(res.kvs[0]) : undefined;
   }
@@ -118,7 +118,7 @@ export class EtcdStore implements ResourceStore {
     }
   }
 
-  async updateStatus(kind: Kind, name: string, status: ObjectStatus, resourceVersion?: string): Promise<StoredResource> {
+  async updateStatus(kind: string, name: string, status: ObjectStatus, resourceVersion?: string): Promise<StoredResource> {
     for (;;) {
       const kv = (await this.call('read', () => this.kv.range({ key: this.key(kind, name) }))).kvs[0];
       if (!kv) throw new NotFoundError(`${kind} ${name} not found`);
@@ -135,7 +135,7 @@ export class EtcdStore implements ResourceStore {
     }
   }
 
-  async delete(kind: Kind, name: string, resourceVersion?: string): Promise<boolean> {
+  async delete(kind: string, name: string, resourceVersion?: string): Promise<boolean> {
     const key = this.key(kind, name);
     if (resourceVersion === undefined) {
       const res = await this.call('write', () => this.kv.txn({ compare: [], success: [{ request_delete_range: { key, prev_kv: true } }] }));
@@ -152,7 +152,7 @@ export class EtcdStore implements ResourceStore {
     throw new ConflictError(kind, name, resourceVersion, now.mod_revision);
   }
 
-  watch(kinds: readonly Kind[], fromRevision: number, onEvent: (e: WatchEvent) => void): Watch {
+  watch(kinds: readonly string[], fromRevision: number, onEvent: (e: WatchEvent) => void): Watch {
     let stopped = false;
     const sub = this.hub.subscribe(kinds, [], onEvent, false);
     const resync = (reason: string) => {

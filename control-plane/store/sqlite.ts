@@ -57,14 +57,14 @@ export class SqliteStore implements ResourceStore {
     return this.rev();
   }
 
-  async list(kind?: Kind): Promise<{ items: StoredResource[]; revision: number }> {
+  async list(kind?: string): Promise<{ items: StoredResource[]; revision: number }> {
     return this.read(() => {
       const rows = (kind ? this.db.prepare('SELECT * FROM objects WHERE kind = ?').all(kind) : this.db.prepare('SELECT * FROM objects').all()) as unknown as Row[];
       return { items: rows.map(fromRow).sort(byKindAndName), revision: this.rev() };
     });
   }
 
-  async get(kind: Kind, name: string): Promise<StoredResource | undefined> {
+  async get(kind: string, name: string): Promise<StoredResource | undefined> {
     return this.read(() => {
       const row = this.db.prepare('SELECT * FROM objects WHERE kind = ? AND name = ?').get(kind, name) as unknown as Row | undefined;
       return row ? fromRow(row) : undefined;
@@ -97,7 +97,7 @@ export class SqliteStore implements ResourceStore {
     });
   }
 
-  async updateStatus(kind: Kind, name: string, status: ObjectStatus, resourceVersion?: string): Promise<StoredResource> {
+  async updateStatus(kind: string, name: string, status: ObjectStatus, resourceVersion?: string): Promise<StoredResource> {
     const text = JSON.stringify(status);
     return this.write((revision, _now, events) => {
       const existing = this.row(kind, name);
@@ -112,7 +112,7 @@ export class SqliteStore implements ResourceStore {
     });
   }
 
-  async delete(kind: Kind, name: string, resourceVersion?: string): Promise<boolean> {
+  async delete(kind: string, name: string, resourceVersion?: string): Promise<boolean> {
     return this.write((revision, _now, events) => {
       const existing = this.row(kind, name);
       if (!existing) return false;
@@ -123,7 +123,7 @@ export class SqliteStore implements ResourceStore {
     });
   }
 
-  watch(kinds: readonly Kind[], fromRevision: number, onEvent: (e: WatchEvent) => void): Watch {
+  watch(kinds: readonly string[], fromRevision: number, onEvent: (e: WatchEvent) => void): Watch {
     // Read the backlog and subscribe in one synchronous step: no write can fall between them.
     const compacted = Number(this.meta('compacted') ?? 0);
     if (fromRevision < compacted) return this.hub.subscribe(kinds, [{ type: 'RESYNC', revision: this.rev(), reason: `revision ${fromRevision} is compacted (changes are kept from ${compacted + 1})` }], onEvent);

@@ -6,7 +6,7 @@
 import type { Kind, Metadata, Resource } from '../resources/types.ts';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
-export interface ApplyResult { kind: Kind; name: string; action: ApplyAction }
+export interface ApplyResult { kind: string; name: string; action: ApplyAction }
 
 /** A Kubernetes-style condition (type, status, reason, message, lastTransitionTime). */
 export interface Condition {
@@ -52,13 +52,17 @@ export interface StoreInfo {
   location: string;
 }
 
+/**
+ * Kinds are plain strings here: the store keeps any kind (the API and
+ * validation decide which ones a user may write; controllers add their own).
+ */
 export interface ResourceStore {
   readonly info: StoreInfo;
   /** The store-wide revision of the last write. */
   revision(): Promise<number>;
   /** Every object (of one kind), sorted by kind then name, with the revision the list was read at. */
-  list(kind?: Kind): Promise<{ items: StoredResource[]; revision: number }>;
-  get(kind: Kind, name: string): Promise<StoredResource | undefined>;
+  list(kind?: string): Promise<{ items: StoredResource[]; revision: number }>;
+  get(kind: string, name: string): Promise<StoredResource | undefined>;
   /**
    * Creates or updates specs, all or nothing. A resource naming
    * metadata.resourceVersion is written only if that is still its version
@@ -66,15 +70,15 @@ export interface ResourceStore {
    */
   apply(resources: readonly Resource[]): Promise<ApplyResult[]>;
   /** Writes status only: spec and generation stay. With resourceVersion: only if still current. */
-  updateStatus(kind: Kind, name: string, status: ObjectStatus, resourceVersion?: string): Promise<StoredResource>;
+  updateStatus(kind: string, name: string, status: ObjectStatus, resourceVersion?: string): Promise<StoredResource>;
   /** With resourceVersion: only if still current. False when nothing was there. */
-  delete(kind: Kind, name: string, resourceVersion?: string): Promise<boolean>;
+  delete(kind: string, name: string, resourceVersion?: string): Promise<boolean>;
   /**
    * Every change to the given kinds (all when empty) after fromRevision, in
    * revision order; a delete carries the object's last state. RESYNC when the
    * changes since fromRevision are no longer kept.
    */
-  watch(kinds: readonly Kind[], fromRevision: number, onEvent: (e: WatchEvent) => void): Watch;
+  watch(kinds: readonly string[], fromRevision: number, onEvent: (e: WatchEvent) => void): Watch;
   close(): Promise<void>;
 }
 

@@ -16,7 +16,7 @@ export class WatchHub {
   }
 
   /** `push` delivers to this watcher alone (a backend with one stream per watcher); `publish` to all. */
-  subscribe(kinds: readonly Kind[], backlog: WatchEvent[], onEvent: (e: WatchEvent) => void, shared = true): Watch & { push(events: WatchEvent[]): void } {
+  subscribe(kinds: readonly string[], backlog: WatchEvent[], onEvent: (e: WatchEvent) => void, shared = true): Watch & { push(events: WatchEvent[]): void } {
     const w: Watcher = { kinds: new Set(kinds), queue: [], scheduled: false, stopped: false, onEvent };
     if (shared) this.watchers.add(w);
     this.enqueue(w, backlog);
