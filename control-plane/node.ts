@@ -58,6 +58,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   const envoy = opts.externalEnvoy ? { bin: undefined, version: 'external' } : locateEnvoy();
   const store = await openStore(home, config);
   const cache = new StoreCache(store);
+  cache.on('stale', (err: Error) => log.warn({ err: err.message }, 'store: could not list again after missing changes; serving what this node has, retrying'));
   try {
     await cache.start();
   } catch (e) {

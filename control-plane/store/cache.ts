@@ -11,7 +11,11 @@ export interface CacheChange {
   revision: number;
 }
 
-/** Emits 'change' (CacheChange) after each applied event batch, and 'resync' when it listed again. */
+/**
+ * Emits 'change' (CacheChange) after each applied event batch, 'resync' when
+ * it listed again, and 'stale' (the error) while listing again fails: it
+ * keeps what it has and retries, never throws out of an event.
+ */
 export class StoreCache extends EventEmitter {
   readonly store: ResourceStore;
   private readonly byKey = new Map<string, StoredResource>();
@@ -62,6 +66,14 @@ export class StoreCache extends EventEmitter {
     this.watch?.stop();
   }
 
+  private relistUntilDone(delayMs = 250): void {
+    this.relist().catch((err: unknown) => {
+      if (this.stopped) return;
+      this.emit('stale', err);
+      setTimeout(() => this.relistUntilDone(Math.min(delayMs * 2, 5000)), delayMs).unref();
+    });
+  }
+
   private async relist(): Promise<void> {
     this.watch?.stop();
     const { items, revision } = await this.store.list();
@@ -78,7 +90,7 @@ export class StoreCache extends EventEmitter {
   private onEvent(e: WatchEvent): void {
     if (this.stopped) return;
     if (e.type === 'RESYNC') {
-      this.relist().catch((err: unknown) => this.emit('error', err));
+      this.relistUntilDone();
       return;
     }
     if (e.revision <= this.listedAt) return; // already in the list this cache was built from

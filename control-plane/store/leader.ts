@@ -64,6 +64,7 @@ export class EtcdLeadership extends EventEmitter implements Leadership {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private campaigning = false;
+  private failing = false;
 
   constructor(store: EtcdStore, self: Omit<ReplicaInfo, 'heartbeatAt' | 'startedAt'>, opts: EtcdLeadershipOptions = {}) {
     super();
@@ -106,8 +107,11 @@ export class EtcdLeadership extends EventEmitter implements Leadership {
       this.self.heartbeatAt = new Date().toISOString();
       await this.lease!.put(`${this.replicasPrefix}${this.id}`).value(JSON.stringify(this.self));
       await this.campaign();
+      this.failing = false;
     } catch (e) {
-      this.onError(e as Error);
+      // Once per outage, not every heartbeat.
+      if (!this.failing) this.onError(e as Error);
+      this.failing = true;
     }
     if (!this.stopped) {
       this.timer = setTimeout(() => { void this.tick(); }, this.heartbeatMs);
