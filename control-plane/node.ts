@@ -103,7 +103,8 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
       void tunnels.sync(ir).catch((err) => log.error({ err }, 'reverse tunnels: could not start'));
       if (replication.leadership.isLeader) prober.sync(ir); // link probes: singleton work
     },
-    onStatuses: (statuses) => statusWriter.write(statuses),
+    // One writer of conditions per domain (the leader): replicas' views differ (probes run on the leader only).
+    onStatuses: (statuses) => { if (replication.leadership.isLeader) statusWriter.write(statuses); },
   });
   reconciler.reconcile();
   await replication.start({
