@@ -2,7 +2,7 @@
 // cluster, each member on its own loopback client and peer ports and its own
 // temp data dir; members can be killed and started again; stop() ends all.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePorts, tempDir, waitFor } from './harness.ts';
 
@@ -25,7 +25,8 @@ export interface EtcdCluster {
 
 export async function startEtcd(size: 1 | 3 = 1): Promise<EtcdCluster> {
   if (!ETCD) throw new Error('etcd is not installed (Debian package etcd-server; scripts/debian-tools.sh installs it)');
-  const dir = tempDir('etcd');
+  // Data on tmpfs when there is one: etcd fsyncs every write, and tests need no durability across reboots.
+  const dir = existsSync('/dev/shm') ? mkdtempSync(join('/dev/shm', 'ferry-etcd-')) : tempDir('etcd');
   const ports = await freePorts(size * 2);
   const members: Member[] = Array.from({ length: size }, (_, i) => ({ name: `m${i}`, clientPort: ports[2 * i]!, peerPort: ports[2 * i + 1]!, dataDir: join(dir, `m${i}`), log: [] }));
   const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
