@@ -4,7 +4,8 @@
 // real CLI; every refusal happens before Envoy would start.
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { openSync, readFileSync, rmSync, statSync, truncateSync, writeSync, closeSync, writeFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeSync, closeSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ferry, tempDir } from '../support/harness.ts';
 import { freePorts } from '../../control-plane/util/ports.ts';
@@ -88,5 +89,29 @@ describe('store integrity at start', () => {
     const check = ferry(['store', 'check', '--home', home]);
     assert.equal(check.code, 1, check.stdout);
     assert.match(check.stdout, /FAIL .*(integrity check found|cannot be read)/);
+  });
+});
+
+describe('a shared store at start', () => {
+  test('`ferry init --store` checks its flags before writing anything; `ferry start` on an etcd that does not answer is one line', async () => {
+    const dir = tempDir('store-etcd-down');
+    try {
+      const home = join(dir, 'home');
+      const [dead, ...ports] = await freePorts(6);
+      const portFlags = ['--public-port', String(ports[0]), '--internal-port', String(ports[1]), '--api-port', String(ports[2]), '--admin-port', String(ports[3]), '--xds-port', String(ports[4])];
+      const noKey = ferry(['init', 'bob', '--home', home, ...portFlags, '--store', `etcd://127.0.0.1:${dead}`]);
+      assertOneLineRefusal(noKey, /--store-key-file is required with --store: .*openssl rand -base64 32/);
+      assert.equal(existsSync(home), false, 'nothing written');
+      const badUrl = ferry(['init', 'bob', '--home', home, ...portFlags, '--store', 'http://127.0.0.1:2379']);
+      assertOneLineRefusal(badUrl, /--store: "http:\/\/127\.0\.0\.1:2379" is not a store address: write etcd:\/\/host:2379/);
+      const keyFile = join(dir, 'store.key');
+      writeFileSync(keyFile, randomBytes(32).toString('base64'));
+      const init = ferry(['init', 'bob', '--home', home, ...portFlags, '--store', `etcd://127.0.0.1:${dead}`, '--store-key-file', keyFile]);
+      assert.equal(init.code, 0, init.stderr);
+      assert.match(init.stdout, /store: etcd:\/\/127\.0\.0\.1:\d+ \(keys under \/ferry\/bob\/\)/);
+      assertOneLineRefusal(ferry(['start', '--home', home]), /the store etcd:\/\/127\.0\.0\.1:\d+\/ferry\/bob\/ does not answer \(.*\): start etcd \(a quorum of its members\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
