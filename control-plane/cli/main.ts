@@ -239,9 +239,8 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
       const items = name
         ? [await client.call<Record<string, unknown>>('GET', `/api/v1/resources/${kind}/${encodeURIComponent(name)}`)]
         : (await client.call<{ items: Record<string, unknown>[] }>('GET', `/api/v1/resources/${kind}`)).items;
-      const clean = items.map(({ meta, ...rest }) => rest);
-      if (output === 'json') console.log(JSON.stringify(name ? clean[0] : clean, null, 2));
-      else if (output === 'yaml') console.log(clean.map((i) => YAML.stringify(i)).join('---\n').trimEnd());
+      if (output === 'json') console.log(JSON.stringify(name ? items[0] : items, null, 2));
+      else if (output === 'yaml') console.log(items.map((i) => YAML.stringify(i)).join('---\n').trimEnd());
       else console.log(formatList(items as never));
       return;
     }
