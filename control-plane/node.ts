@@ -78,6 +78,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     home, domain: config.domain, store: cache, log: log.child({ component: 'tokens' }),
     install: () => reconciler!.installNow(),
     ...(process.env.FERRY_HEARTBEAT_MS ? { heartbeatMs: Number(process.env.FERRY_HEARTBEAT_MS) } : {}),
+    ...(replication.sharedTokens ? { shared: replication.sharedTokens } : {}),
   });
   const renewer = new CertRenewer({ home, domain: config.domain, lifetimeSeconds, log: log.child({ component: 'certs' }), onRenewed: (gw) => { reconciler?.setGateway(gw); replication.publishCerts(); }, onCaChanged: (pem) => { reconciler?.setOwnCa(pem); replication.publishCerts(); } });
   const tunnels = new TunnelManager({
@@ -108,8 +109,9 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   });
   reconciler.reconcile();
   await replication.start({
-    elected: () => { renewer.reload(); renewer.start(); reconciler!.schedule(); },
-    deposed: () => renewer.stop(),
+    elected: () => { renewer.reload(); renewer.start(); tokens.leadershipChanged(); reconciler!.schedule(); },
+    deposed: () => { renewer.stop(); tokens.leadershipChanged(); },
+    tokensChanged: () => reconciler!.schedule(),
     certsChanged: () => { renewer.reload(); reconciler!.setGateway(renewer.gateway); reconciler!.setOwnCa(publishedCaBundle(home)); },
   });
   metrics.tokens = () => tokens.states();

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import { homePaths, type NodeConfig } from './config.ts';
 import { EtcdStore } from './store/etcd.ts';
 import { EtcdLeadership, LocalLeadership, type Leadership, type ReplicaInfo } from './store/leader.ts';
-import { SharedCerts } from './store/shared-secrets.ts';
+import { SharedCerts, SharedTokenState } from './store/shared-secrets.ts';
+import type { SharedTokens } from './tokens/manager.ts';
 import { readStoreKey } from './store/secrets.ts';
 import type { ResourceStore } from './store/store.ts';
 
@@ -31,18 +32,29 @@ export interface SingletonWork {
   deposed(reason: string): void;
   /** Another replica changed the domain's certificates: reload them. */
   certsChanged(): void;
+  /** The leader shared new tokens: a follower sends them from now on. */
+  tokensChanged(): void;
 }
 
 export class Replication {
   readonly leadership: Leadership;
   private readonly certs: SharedCerts | undefined;
+  private readonly tokens: SharedTokenState | undefined;
+  /** For the token manager: undefined with the embedded store (one replica). */
+  readonly sharedTokens: SharedTokens | undefined;
   private readonly store: ResourceStore;
   private readonly log: Logger;
 
-  private constructor(store: ResourceStore, leadership: Leadership, certs: SharedCerts | undefined, log: Logger) {
+  private constructor(store: ResourceStore, leadership: Leadership, certs: SharedCerts | undefined, tokens: SharedTokenState | undefined, log: Logger) {
     this.store = store;
     this.leadership = leadership;
     this.certs = certs;
+    this.tokens = tokens;
+    this.sharedTokens = tokens && {
+      isLeader: () => leadership.isLeader,
+      publish: (obtained) => tokens.publish(obtained),
+      obtained: () => tokens.obtained(),
+    };
     this.log = log;
   }
 
@@ -50,16 +62,19 @@ export class Replication {
   static async open(home: string, config: NodeConfig, store: ResourceStore, log: Logger): Promise<Replication> {
     const l = config.listeners;
     const self = { id: `${hostname()}-${l.api.port}`, api: `${l.api.address}:${l.api.port}`, xds: `${l.xds.address}:${l.xds.port}` };
-    if (!(store instanceof EtcdStore)) return new Replication(store, new LocalLeadership(self), undefined, log);
+    if (!(store instanceof EtcdStore)) return new Replication(store, new LocalLeadership(self), undefined, undefined, log);
     if (!config.storeKeyFile) throw new Error(`${homePaths(home).config}: storeKeyFile is required with a shared store (secrets in it are sealed with that key): set it, or run \`ferry init --store ... --store-key-file F\``);
-    const certs = new SharedCerts(store, readStoreKey(config.storeKeyFile), homePaths(home).certs, log);
+    const key = readStoreKey(config.storeKeyFile);
+    const certs = new SharedCerts(store, key, homePaths(home).certs, log);
+    const tokens = new SharedTokenState(store, key, log);
+    await tokens.load();
     const how = await certs.sync();
     log.info({ certificates: how === 'from-store' ? 'taken from the store' : 'put into the store (first replica)' }, 'shared store: domain certificates in place');
     const leadership = new EtcdLeadership(store, self, {
       ...(process.env.FERRY_LEASE_TTL ? { ttlSeconds: Number(process.env.FERRY_LEASE_TTL) } : {}),
       onError: (e) => log.warn({ err: e.message }, 'leader election: etcd did not answer; retrying'),
     });
-    return new Replication(store, leadership, certs, log);
+    return new Replication(store, leadership, certs, tokens, log);
   }
 
   async start(work: SingletonWork): Promise<void> {
@@ -72,6 +87,7 @@ export class Replication {
       work.deposed(reason);
     });
     await this.certs?.follow(() => work.certsChanged());
+    await this.tokens?.follow(() => { if (!this.leadership.isLeader) work.tokensChanged(); });
     await this.leadership.start();
   }
 
@@ -93,6 +109,7 @@ export class Replication {
 
   async stop(): Promise<void> {
     await this.certs?.stop();
+    await this.tokens?.stop();
     await this.leadership.stop();
   }
 }

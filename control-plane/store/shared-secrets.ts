@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { writeSecretFile } from '../home.ts';
 import type { EtcdStore } from './etcd.ts';
+import type { ObtainedToken } from '../tokens/client.ts';
 import { seal, unseal, type StoreKey } from './secrets.ts';
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -98,5 +99,59 @@ export class SharedCerts {
     renameSync(`${path}.new`, path);
     this.known.set(file, h);
     return true;
+  }
+}
+
+/**
+ * The leader replica's obtained Kuscia tokens (outbound Token routes), sealed
+ * under <prefix>secrets/tokens/obtained: the other replicas send them, and a
+ * new leader continues the sessions from them (control-plane/tokens/manager.ts).
+ */
+export class SharedTokenState {
+  private readonly store: EtcdStore;
+  private readonly key: StoreKey;
+  private readonly name: string;
+  private readonly log: Logger;
+  private current: Record<string, ObtainedToken> = {};
+  private watcher: { cancel(): Promise<void> } | undefined;
+
+  constructor(store: EtcdStore, key: StoreKey, log: Logger) {
+    this.store = store;
+    this.key = key;
+    this.name = `${store.root}secrets/tokens/obtained`;
+    this.log = log;
+  }
+
+  async load(): Promise<void> {
+    const sealed = await this.store.client.get(this.name).string();
+    if (sealed) this.current = JSON.parse(unseal(this.key, 'tokens/obtained', sealed)) as Record<string, ObtainedToken>;
+  }
+
+  obtained(): Record<string, ObtainedToken> {
+    return this.current;
+  }
+
+  publish(obtained: Record<string, ObtainedToken>): void {
+    this.current = obtained;
+    this.store.client.put(this.name).value(seal(this.key, 'tokens/obtained', JSON.stringify(obtained)))
+      .catch((e: Error) => this.log.warn({ err: e.message }, 'shared store: could not publish the obtained tokens; the other replicas keep the previous ones'));
+  }
+
+  async follow(onChange: () => void): Promise<void> {
+    const w = await this.store.client.watch().key(this.name).create();
+    this.watcher = w;
+    w.on('put', (kv) => {
+      try {
+        this.current = JSON.parse(unseal(this.key, 'tokens/obtained', kv.value.toString())) as Record<string, ObtainedToken>;
+        onChange();
+      } catch (e) {
+        this.log.error({ err: (e as Error).message }, 'shared store: the obtained tokens do not unseal');
+      }
+    });
+    w.on('error', (e) => this.log.warn({ err: e.message }, 'shared tokens: watch failed; it resumes when etcd answers'));
+  }
+
+  async stop(): Promise<void> {
+    await this.watcher?.cancel().catch(() => undefined);
   }
 }

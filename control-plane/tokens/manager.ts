@@ -30,11 +30,21 @@ export interface TokenManagerDeps {
   /** Translates and pushes now; resolves when Envoy runs the result. */
   install: () => Promise<void>;
   heartbeatMs?: number;
+  /** Replicas (shared store): token sessions (handshake, rolling, heartbeats) run on the leader only; the others send the leader's tokens. */
+  shared?: SharedTokens;
+}
+
+/** The leader's obtained tokens, shared with the other replicas through the store (control-plane/store/shared-secrets.ts). */
+export interface SharedTokens {
+  isLeader(): boolean;
+  publish(obtained: Record<string, ObtainedToken>): void;
+  obtained(): Record<string, ObtainedToken>;
 }
 
 export class TokenManager {
   readonly issuer: TokenIssuer;
-  readonly client: TokenClient;
+  client: TokenClient;
+  private readonly newClient: (restored: Record<string, ObtainedToken>) => TokenClient;
   private readonly deps: TokenManagerDeps;
   private readonly paths;
   private server: Awaited<ReturnType<typeof startHandshakeServer>> | undefined;
@@ -49,7 +59,7 @@ export class TokenManager {
     const persist = () => this.writeFile();
     const install = () => this.install();
     this.issuer = new TokenIssuer({ domain: deps.domain, privateKeys, lookup: (s) => this.lookupSource(s), install, persist }, saved.issued);
-    this.client = new TokenClient({
+    this.newClient = (restored) => new TokenClient({
       domain: deps.domain,
       privateKeys,
       publicKey: () => rsaPublicKeyPem(readCa(deps.home).certPem),
@@ -58,7 +68,8 @@ export class TokenManager {
       persist,
       log: deps.log,
       ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
-    }, saved.obtained);
+    }, restored);
+    this.client = this.newClient(deps.shared ? deps.shared.obtained() : (saved.obtained ?? {}));
     deps.store.on('change', (c: { spec: boolean }) => { if (c.spec) this.refresh(); });
     deps.store.on('resync', () => this.refresh());
   }
@@ -72,6 +83,23 @@ export class TokenManager {
     clearTimeout(this.expiryTimer);
     this.client.stop();
     await this.server?.close();
+  }
+
+  /**
+   * This replica now leads (or leads no more): a new leader continues the
+   * sessions from the tokens the old one shared; a follower runs none.
+   */
+  leadershipChanged(): void {
+    if (!this.deps.shared) return;
+    this.client.stop();
+    if (this.deps.shared.isLeader()) this.client = this.newClient(this.deps.shared.obtained());
+    if (!this.server) return; // not started yet: start() follows the routes
+    this.refresh();
+    void this.install().catch(() => undefined);
+  }
+
+  private leads(): boolean {
+    return !this.deps.shared || this.deps.shared.isLeader();
   }
 
   /** Token state per partner and direction, for /metrics. */
@@ -92,8 +120,8 @@ export class TokenManager {
     return {
       tokens: {
         inbound: this.issuer.accepted(),
-        outbound: this.client.outbound(),
-        describe: (direction, peer) => (direction === 'outbound' ? this.client.describe(peer) : this.issuer.describe(peer)),
+        outbound: this.leads() ? this.client.outbound() : this.followerOutbound(),
+        describe: (direction, peer) => (direction === 'outbound' ? (this.leads() ? this.client.describe(peer) : this.followerDescribe(peer)) : this.issuer.describe(peer)),
       },
       sockets: { handshake: this.paths.handshakeSocket, egress: this.paths.egressSocket, run: this.paths.run },
     };
@@ -103,7 +131,7 @@ export class TokenManager {
   /** Follows the stored routes: sessions for outbound Token routes, forget sources without one. */
   private refresh(): void {
     const set = groupResources(this.deps.store.list());
-    this.client.sync(this.outboundRoutes(set));
+    this.client.sync(this.leads() ? this.outboundRoutes(set) : []);
     const inbound = new Set(set.routes.filter((r) => r.spec.destination === this.deps.domain && r.spec.authenticationType === 'Token').map((r) => r.spec.source));
     if (this.issuer.retain(inbound)) this.writeFile();
     this.scheduleExpiry();
@@ -174,7 +202,25 @@ export class TokenManager {
     }
   }
 
+  /** A follower sends the leader's tokens: per destination of this node's outbound Token routes. */
+  private followerOutbound(): Map<string, { value: string } | { pending: string }> {
+    const shared = this.deps.shared!.obtained();
+    const out = new Map<string, { value: string } | { pending: string }>();
+    for (const r of this.outboundRoutes(groupResources(this.deps.store.list()))) {
+      const t = shared[r.destination];
+      out.set(r.destination, t && t.expiresAt > Date.now() ? { value: t.token } : { pending: `waiting for the leader replica's token for ${r.destination}` });
+    }
+    return out;
+  }
+
+  private followerDescribe(peer: string): { ready: boolean; reason: string; fix?: string } | undefined {
+    const t = this.deps.shared!.obtained()[peer];
+    if (!t || t.expiresAt <= Date.now()) return { ready: false, reason: `no token: the leader replica has none for ${peer} yet (token sessions run on the leader)` };
+    return { ready: true, reason: `token revision ${t.revision} obtained ${new Date(t.obtainedAt).toISOString()} by the leader replica` };
+  }
+
   private writeFile(): void {
+    if (this.deps.shared?.isLeader()) this.deps.shared.publish(this.client.obtained());
     const data: TokensFile = { issued: Object.fromEntries(this.issuer.partners), obtained: this.client.obtained() };
     writeSecretFile(`${this.paths.tokens}.new`, JSON.stringify(data));
     // rename is atomic: a crash leaves the old or the new file, never half of one

@@ -14,6 +14,7 @@ import { startHttpEcho, type Echo } from '../../examples/echo-services.ts';
 import { startLoad } from '../support/load.ts';
 import { startEtcd, ETCD, type EtcdCluster } from '../support/etcd.ts';
 import { TestNode, curl, docs, partnerDomain, routeTo, service, tempDir, waitFor } from '../support/harness.ts';
+import { tokenRoute } from '../support/routes.ts';
 
 type StoreView = { backend: string; reachable: boolean; leader?: string; self: string; isLeader: boolean; revision: number; replicas: { id: string; heartbeatAt: string }[] };
 const storeOf = async (n: TestNode) => ((await n.status()) as unknown as { store: StoreView }).store;
@@ -68,6 +69,17 @@ describe('replicas of one domain over etcd', { skip: !ETCD && 'etcd is not insta
     });
   });
 
+  test('token sessions run on the leader; the follower sends the leader\'s token', async () => {
+    // bob -> alice by Token: alice accepts bob's tokens; bob's replicas call alice's echoa.
+    await alice.apply(docs(tokenRoute(bobA, alice), service('echoa', echo.port, { access: 'bob' })));
+    await bobA.apply(tokenRoute(bobA, alice, { endpoint: { host: '127.0.0.1', port: alice.ports.public } }));
+    const call = (n: TestNode) => curl(['-H', 'Host: echoa.alice.svc', `http://127.0.0.1:${n.ports.internal}/by-token`]);
+    await waitFor('A (leader) calls alice with its token', async () => ((await call(bobA)).status === 200 ? true : undefined));
+    await waitFor('B (follower) calls alice with the leader\'s token', async () => ((await call(bobB)).status === 200 ? true : undefined));
+    const describe = bobB.cli(['describe', 'route', 'bob-alice']);
+    assert.match(describe.stdout, /by the leader replica/);
+  });
+
   test('SIGKILL of the leader: leadership moves to B within the lease, and no request through A\'s Envoy fails', async () => {
     const load = startLoad({ port: alice.ports.internal, host: 'echo.bob.svc', concurrency: 4, maxMs: 120_000 });
     await waitFor('traffic flows', async () => (load.result.sent > 50 ? true : undefined));
@@ -83,6 +95,8 @@ describe('replicas of one domain over etcd', { skip: !ETCD && 'etcd is not insta
     assert.deepEqual(r.failures, [], `${r.sent} sent, ${r.failures.length} failed`);
     // A's entry expires with its lease: B sees itself alone.
     await waitFor('A\'s replica entry expires', async () => ((await storeOf(bobB)).replicas.length === 1 ? true : undefined), 15_000);
+    // B continues the token session from the token A shared.
+    assert.equal((await curl(['-H', 'Host: echoa.alice.svc', `http://127.0.0.1:${bobB.ports.internal}/by-token-after`])).status, 200);
     // A comes back as a follower: Envoy adopted, B keeps leading.
     await bobA.start(env);
     const a = await storeOf(bobA);
