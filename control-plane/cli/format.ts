@@ -2,7 +2,8 @@
 import YAML from 'yaml';
 import type { NodeStatus } from '../api/status.ts';
 
-type Condition = { type: string; status: string; reason: string; message: string; lastTransitionTime: string };
+/** Stored Kubernetes-style conditions, and the Kuscia-field ones of the last translation ({type, field, message}). */
+type Condition = { type: string; status?: string; reason?: string; message: string; lastTransitionTime?: string; field?: string };
 type Item = {
   kind: string;
   metadata: { name: string; generation?: number; resourceVersion?: string };
@@ -32,7 +33,7 @@ export function formatDescribe(item: Item & Record<string, unknown>): string {
   if (status?.fix) lines.push(`Fix:     ${status.fix}`);
   lines.push(`Generation: ${item.metadata.generation ?? '-'} (observed ${status?.observedGeneration ?? '-'}), resourceVersion ${item.metadata.resourceVersion ?? '-'}`);
   if (status?.conditions?.length) {
-    lines.push('Conditions:', ...table([['TYPE', 'STATUS', 'REASON', 'LAST TRANSITION', 'MESSAGE'], ...status.conditions.map((c) => [c.type, c.status, c.reason, c.lastTransitionTime, c.message])]).split('\n').map((l) => `  ${l}`));
+    lines.push('Conditions:', ...table([['TYPE', 'STATUS', 'REASON', 'LAST TRANSITION', 'MESSAGE'], ...status.conditions.map((c) => [c.type, c.status ?? '-', c.reason ?? '-', c.lastTransitionTime ?? '-', c.field ? `${c.field} ${c.message}` : c.message])]).split('\n').map((l) => `  ${l}`));
   }
   const doc = resource as Record<string, unknown>;
   lines.push('Resource:', ...YAML.stringify(doc).trimEnd().split('\n').map((l) => `  ${l}`));
