@@ -31,8 +31,9 @@ describe('replicas of one domain over etcd', { skip: !ETCD && 'etcd is not insta
     writeFileSync(keyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
     const initArgs = ['--store', etcd.url, '--store-key-file', keyFile];
     [alice, bobA, bobB] = await Promise.all([TestNode.init('alice'), TestNode.init('bob', { initArgs }), TestNode.init('bob', { initArgs })]);
-    // Short-lived gateway certificates: the leader renews every ~30 s, so a renewal falls within the test.
-    for (const n of [bobA, bobB]) appendFileSync(join(n.home, 'ferry.yaml'), 'gatewayCertLifetime: 45s\n');
+    // Short-lived gateway certificates: the leader renews every ~60 s, so a renewal falls within the test,
+    // and a certificate still outlives the quorum loss below (no renewal happens without a leader).
+    for (const n of [bobA, bobB]) appendFileSync(join(n.home, 'ferry.yaml'), 'gatewayCertLifetime: 90s\n');
     echo = await startHttpEcho('echo@bob');
     // A first, so it leads; B takes bob's certificates from the store.
     await Promise.all([alice.start(), bobA.start(env)]);
@@ -109,7 +110,7 @@ describe('replicas of one domain over etcd', { skip: !ETCD && 'etcd is not insta
     const serial = async (n: TestNode) => ((await (await n.api('/api/v1/certs')).json()) as Certs).gateway.serial;
     const before = await serial(bobB);
     assert.equal(await serial(bobA), before, 'A (a follower now) has the certificate B has');
-    const renewed = await waitFor('B (the leader) renews', async () => { const s = await serial(bobB); return s !== before ? s : undefined; }, 60_000);
+    const renewed = await waitFor('B (the leader) renews', async () => { const s = await serial(bobB); return s !== before ? s : undefined; }, 90_000);
     await waitFor('A takes the renewed certificate from the store', async () => ((await serial(bobA)) === renewed ? true : undefined), 15_000);
     const ok = await curl(['-H', 'Host: echo.bob.svc', `http://127.0.0.1:${alice.ports.internal}/after-renewal`]);
     assert.equal(ok.status, 200, 'A\'s Envoy serves with the renewed certificate');
