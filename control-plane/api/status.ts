@@ -1,6 +1,7 @@
 // The node status shape shared by the API, `ferry status` and `ferry describe`.
 import type { ProxyStatus, Nack } from '../ads/server.ts';
 import type { ResourceStatus } from '../translate/ir.ts';
+import type { WriteCondition } from '../write-failures.ts';
 
 export interface NodeStatus {
   domain: string;
@@ -8,5 +9,7 @@ export interface NodeStatus {
   envoy: { pid?: number; ready: boolean; adopted: boolean; restarts: number; lastExit?: { code: number | null; signal: string | null; at: string } };
   xds: { snapshotVersion?: string; converged: boolean; proxies: ProxyStatus[]; recentNacks: { node: string; type: string; nack: Nack }[] };
   translationError?: string;
+  /** Open failures to write the node's own files (a full disk...): the node serves on; each clears on the next good write. */
+  conditions?: WriteCondition[];
   resources: ResourceStatus[];
 }

@@ -36,6 +36,7 @@ export function formatStatus(s: NodeStatus): string {
     `xDS:        snapshot ${s.xds.snapshotVersion ?? '-'}, ${s.xds.converged ? 'acknowledged by every proxy' : 'NOT yet acknowledged'}`,
   ];
   if (s.translationError) lines.push(`Translation error: ${s.translationError}`);
+  for (const c of s.conditions ?? []) lines.push(`WriteFailing: ${c.what}: ${c.message} (${c.failures} attempts since ${c.since}; the node serves on and retries)`);
   for (const p of s.xds.proxies) {
     const types = Object.entries(p.types).map(([t, v]) => `${t}=${v.ackedVersion ?? '-'}${v.pending ? '(pending)' : ''}${v.nack ? '(NACK)' : ''}`);
     lines.push(`  proxy ${p.node}: ${types.join(' ')}`);
