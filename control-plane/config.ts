@@ -13,8 +13,14 @@ export interface NodeConfig {
     internal: { address: string; port: number };
     /** REST API, /healthz, /readyz, /openapi.json. */
     api: { address: string; port: number };
-    envoyAdmin: { address: string; port: number };
-    xds: { address: string; port: number };
+    /**
+     * Optional TCP ports for Envoy's admin API and for xDS (--admin-port,
+     * --xds-port). The node itself always uses the Unix sockets in <home>/run
+     * (0600); a TCP port is reachable by every local user, so it is off unless
+     * asked for (docs/security.md "Local exposure").
+     */
+    envoyAdmin?: { address: string; port: number };
+    xds?: { address: string; port: number };
   };
   /** ADS variant Envoy uses: delta (default) or sotw (state of the world). */
   xdsVariant?: 'delta' | 'sotw';
@@ -34,6 +40,7 @@ export interface NodeConfig {
 
 export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001 } as const;
 
+/** A new node's configuration; the admin and xDS TCP ports only when given (the Unix sockets always exist). */
 export function defaultConfig(domain: string, ports: Partial<Record<keyof typeof DEFAULT_PORTS, number>> = {}): NodeConfig {
   const p = { ...DEFAULT_PORTS, ...ports };
   return {
@@ -42,8 +49,8 @@ export function defaultConfig(domain: string, ports: Partial<Record<keyof typeof
       public: { address: '0.0.0.0', port: p.public },
       internal: { address: '127.0.0.1', port: p.internal },
       api: { address: '127.0.0.1', port: p.api },
-      envoyAdmin: { address: '127.0.0.1', port: p.envoyAdmin },
-      xds: { address: '127.0.0.1', port: p.xds },
+      ...(ports.envoyAdmin !== undefined ? { envoyAdmin: { address: '127.0.0.1', port: ports.envoyAdmin } } : {}),
+      ...(ports.xds !== undefined ? { xds: { address: '127.0.0.1', port: ports.xds } } : {}),
     },
   };
 }
@@ -67,6 +74,11 @@ export function homePaths(home: string) {
     /** Unix sockets (paths must stay short: 108 bytes at most). */
     handshakeSocket: join(home, 'run', 'handshake.sock'),
     egressSocket: join(home, 'run', 'egress.sock'),
+    /** The control plane's xDS server and Envoy's admin API (0600, in the 0700 run directory). */
+    xdsSocket: join(home, 'run', 'xds.sock'),
+    adminSocket: join(home, 'run', 'admin.sock'),
+    /** The secret Envoy presents on its xDS stream (bootstrap); the server serves no stream without it. */
+    xdsSecret: join(home, 'data', 'xds-secret'),
     /** Kuscia tokens issued and obtained (secret: 0600), so a restart keeps them. */
     tokens: join(home, 'data', 'tokens.json'),
   };
@@ -102,5 +114,5 @@ export function readConfig(home: string): NodeConfig {
 }
 
 export function writeConfig(home: string, config: NodeConfig): void {
-  writeFileSync(homePaths(home).config, YAML.stringify(config));
+  writeFileSync(homePaths(home).config, YAML.stringify(config), { mode: 0o600 });
 }

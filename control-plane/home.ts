@@ -1,7 +1,8 @@
 // `ferry init`: a node's home directory with config, CA, gateway certificate
 // and API token; and loading them back.
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createDomainCa, issueGatewayCert, type CertAndKey } from '../certs/authority.ts';
 import { defaultConfig, homePaths, writeConfig, type DEFAULT_PORTS, type NodeConfig } from './config.ts';
 
@@ -26,8 +27,11 @@ export function initHome(home: string, domain: string, ports: Partial<Record<key
   if (existsSync(paths.config)) {
     throw new Error(`${paths.config} already exists: this home is initialised; use another --home or remove it`);
   }
-  for (const dir of [home, paths.certs, paths.data, paths.logs, paths.run]) mkdirSync(dir, { recursive: true });
-  chmodSync(paths.certs, 0o700);
+  // The home is its owner's alone: keys, store, logs, bootstrap and the sockets in run/.
+  for (const dir of [home, paths.certs, paths.data, paths.logs, paths.run]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  }
   const config = defaultConfig(domain, ports);
   if (opts.bind) config.listeners.internal.address = config.listeners.api.address = opts.bind;
   const ca = opts.ca ?? createDomainCa(domain);
@@ -37,6 +41,7 @@ export function initHome(home: string, domain: string, ports: Partial<Record<key
   writeSecretFile(paths.gatewayKey, gateway.keyPem);
   writeFileSync(paths.gatewayCert, gateway.certPem);
   writeSecretFile(paths.apiToken, (opts.apiToken ?? randomBytes(32).toString('base64url')) + '\n');
+  writeSecretFile(paths.xdsSecret, randomBytes(32).toString('base64url') + '\n');
   writeConfig(home, config);
   return config;
 }
@@ -57,6 +62,62 @@ function checkCa(ca: CertAndKey, domain: string): void {
     throw new Error(`--ca-key: not a PEM private key (${(e as Error).message})`);
   }
   if (!matches) throw new Error(`--ca-key: the key does not belong to the certificate in --ca-cert (domain ${domain})`);
+}
+
+/**
+ * Closes a home made by an older Ferry (0755 directories, 0644 files): the
+ * home and its directories become 0700, the files in them 0600 (certificates
+ * included: partners get the CA from `ferry cert export`). Run at every start.
+ */
+export function secureHome(home: string): string[] {
+  const paths = homePaths(home);
+  const notOurs: string[] = [];
+  // Only what this user owns can be changed: a mounted volume (a Kubernetes
+  // emptyDir, owned by root, group fsGroup) is left as it is, and reported.
+  const tighten = (path: string, mode: number) => {
+    const st = lstatSync(path);
+    if ((st.mode & 0o777) === mode || (st.isFile() && (st.mode & 0o077) === 0)) return;
+    if (process.getuid && st.uid !== process.getuid()) notOurs.push(path);
+    else chmodSync(path, mode);
+  };
+  for (const dir of [home, paths.certs, paths.data, paths.logs, paths.run]) {
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    tighten(dir, 0o700);
+    for (const name of readdirSync(dir)) {
+      const f = join(dir, name);
+      if (lstatSync(f).isFile()) tighten(f, lstatSync(f).mode & 0o700);
+    }
+  }
+  return notOurs;
+}
+
+/**
+ * What `ferry start` does to the home before anything else: a private umask
+ * (the node's and its Envoy's files and sockets are their user's alone), the
+ * home closed, socket paths checked, and the pid file written: the first
+ * write, so a full or read-only disk stops the start here, before Envoy or
+ * any port.
+ */
+export function prepareRun(home: string): { notOurs: string[] } {
+  const paths = homePaths(home);
+  process.umask(0o077);
+  const notOurs = secureHome(home);
+  for (const s of [paths.xdsSocket, paths.adminSocket]) {
+    if (Buffer.byteLength(s) > 107) throw new Error(`the Unix socket path ${s} is longer than 107 bytes: use a shorter --home`);
+  }
+  try {
+    writeFileSync(paths.pid, `${process.pid}\n`);
+  } catch (err) {
+    throw Object.assign(err as Error, { path: paths.pid });
+  }
+  return { notOurs };
+}
+
+/** The per-home xDS secret (made on first use for homes from before it existed). */
+export function xdsSecret(home: string): string {
+  const path = homePaths(home).xdsSecret;
+  if (!existsSync(path)) writeSecretFile(path, randomBytes(32).toString('base64url') + '\n');
+  return readFileSync(path, 'utf8').trim();
 }
 
 /** Writes a secret (a key, the API token) readable by its owner only. */

@@ -6,6 +6,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ResourceStatus } from './translate/ir.ts';
 import { SHORT_TYPE_NAME } from './xds/envoy-types.ts';
 import type { ResourceStore } from './store/store.ts';
+import { adminRequest, type AdminTarget } from '../envoy/admin.ts';
+import { WRITE_TARGETS } from './write-failures.ts';
 
 export interface TokenState {
   peer: string;
@@ -24,6 +26,7 @@ export class ControlPlaneMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly xdsRefused = new Counter({ name: 'ferry_xds_refused_streams_total', help: 'xDS streams refused because they did not present this node\'s xDS secret (not one of its own Envoys)', registers: [this.registry] });
   readonly xdsProxies = new Gauge({ name: 'ferry_xds_connected_proxies', help: 'Proxies with an open ADS stream, by variant', labelNames: ['variant'] as const, registers: [this.registry] });
   readonly translationErrors = new Counter({ name: 'ferry_translation_errors_total', help: 'Translations that failed (the previous configuration stayed in force)', registers: [this.registry] });
   readonly translations = new Counter({ name: 'ferry_translations_total', help: 'Translations of the stored resources into Envoy configuration', registers: [this.registry] });
@@ -34,6 +37,25 @@ export class ControlPlaneMetrics {
     registers: [this.registry],
   });
   readonly envoyRestarts = new Counter({ name: 'ferry_envoy_restarts_total', help: 'Times the supervisor restarted Envoy after it exited', registers: [this.registry] });
+  readonly writeFailures = new Counter({ name: 'ferry_write_failures_total', help: 'Failed writes of the node\'s own files, by what (gateway-certificate, ca-rotation, log, ...) and errno code (ENOSPC, EACCES, ...); the node kept serving', labelNames: ['what', 'code'] as const, registers: [this.registry] });
+  readonly uncaughtErrors = new Counter({ name: 'ferry_uncaught_errors_total', help: 'Errors that reached the process-level guard (a bug: each is logged with its stack); the node kept running', labelNames: ['kind'] as const, registers: [this.registry] });
+
+  /** Set by the node: what it cannot write now (open write-failure conditions). */
+  writeConditions: () => string[] = () => [];
+  readonly writeFailing = new Gauge({
+    name: 'ferry_write_failing',
+    help: 'Whether the node cannot write this file now (1: the last attempt failed; ferry status shows the cause) or can (0)',
+    labelNames: ['what'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.writeFailing.reset();
+      const open = new Set(this.writeConditions());
+      for (const what of new Set([...WRITE_TARGETS, ...open])) this.writeFailing.set({ what }, open.has(what) ? 1 : 0);
+    },
+  });
+
+  /** Set by the node: where Envoy's admin answers (its Unix socket); else the scrape's `admin` address. */
+  envoyAdmin: AdminTarget | undefined;
 
   /** Set by the node: the certificates whose expiry /metrics reports. */
   certificates: () => { cert: string; notAfter: Date }[] = () => [];
@@ -170,9 +192,11 @@ export class ControlPlaneMetrics {
   async exposition(envoy: EnvoyStatsSource, timeoutMs = 2000): Promise<string> {
     let envoyText: string | undefined;
     try {
-      const host = ['0.0.0.0', '::'].includes(envoy.admin.address) ? '127.0.0.1' : envoy.admin.address;
-      const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${envoy.admin.port}/stats/prometheus?filter=${encodeURIComponent(ENVOY_STATS_FILTER)}`, { signal: AbortSignal.timeout(timeoutMs) });
-      if (res.ok) envoyText = await res.text();
+      const target = this.envoyAdmin ?? envoy.admin;
+      if (target) {
+        const res = await adminRequest(target, `/stats/prometheus?filter=${encodeURIComponent(ENVOY_STATS_FILTER)}`, { timeoutMs });
+        if (res.status === 200) envoyText = res.body;
+      }
     } catch { /* Envoy down or slow: reported by ferry_envoy_up */ }
     const own = await this.registry.metrics();
     const up = `# HELP ferry_envoy_up Whether this scrape read Envoy's statistics (1) or Envoy did not answer (0: the ferry_envoy_* traffic metrics are missing from this scrape)\n# TYPE ferry_envoy_up gauge\nferry_envoy_up ${envoyText === undefined ? 0 : 1}\n`;
@@ -199,7 +223,7 @@ export type ObservableStore = Pick<ResourceStore, 'apply' | 'delete' | 'updateSt
 
 export interface EnvoyStatsSource {
   domain: string;
-  admin: { address: string; port: number };
+  admin?: { address: string; port: number } | undefined;
   /** The public listener: its TLS handshake failures are the inbound ones. */
   publicListener: { address: string; port: number };
 }

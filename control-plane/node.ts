@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { assertNoNodeRunning, homePaths, readConfig, type NodeConfig } from './config.ts';
-import { readApiToken, readCa } from './home.ts';
+import { prepareRun, readApiToken, readCa, xdsSecret } from './home.ts';
+import { adminRequest } from '../envoy/admin.ts';
 import { CertRenewer } from './cert-renewer.ts';
 import { decodePartnerCa, parseDuration } from './resources/validate.ts';
 import { inspectCertificate, splitPemCertificates } from '../certs/authority.ts';
@@ -26,15 +27,17 @@ import { TunnelManager } from './tunnels/manager.ts';
 import { LinkProber } from './diagnose/prober.ts';
 import { startDiagnoseServer } from './diagnose/server.ts';
 import { diagnoseSocket } from './translate/resources-to-ir.ts';
+import { guardNode } from './process-guard.ts';
 
 export interface RunningNode {
   config: NodeConfig;
   status: () => Promise<NodeStatus>;
-  stop: () => Promise<void>;
+  /** keepEnvoy: Envoy goes on serving, for the next start to adopt (a hitless restart or upgrade). */
+  stop: (opts?: { keepEnvoy?: boolean }) => Promise<void>;
 }
 
-/** The file each node logger writes, so log rotation can make it reopen its path. */
-const logFiles = new WeakMap<Logger, { reopen: () => void }>();
+/** The file each node logger writes, so log rotation can make it reopen its path; and where its write errors go. */
+const logFiles = new WeakMap<Logger, { reopen: () => void; ready: Promise<unknown>; onError?: (err: unknown) => void }>();
 
 export function nodeLogger(home: string): Logger {
   const { logs } = homePaths(home);
@@ -42,7 +45,12 @@ export function nodeLogger(home: string): Logger {
   const level = (process.env.FERRY_LOG_LEVEL ?? 'info') as pino.Level;
   const file = pino.destination({ dest: join(logs, 'ferry.log'), mkdir: true, sync: false });
   const logger = pino({ level, base: { app: 'ferry' } }, pino.multistream([{ level, stream: process.stdout }, { level, stream: file }]));
-  logFiles.set(logger, file);
+  // Opened asynchronously: exiting before it is open would throw from pino's exit hook.
+  const ready = new Promise((resolve) => { file.once('ready', resolve); file.once('error', resolve); });
+  const entry: { reopen: () => void; ready: Promise<unknown>; onError?: (err: unknown) => void } = { reopen: () => file.reopen(), ready };
+  logFiles.set(logger, entry);
+  // A full disk must not kill the node through its own log: the failure is counted, the node serves on.
+  file.on('error', (err: unknown) => entry.onError?.(err));
   return logger;
 }
 
@@ -55,6 +63,9 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   const config = readConfig(home);
   const paths = homePaths(home);
   assertNoNodeRunning(home);
+  await logFiles.get(log)?.ready;
+  const { notOurs } = prepareRun(home);
+  if (notOurs.length) log.warn({ paths: notOurs }, 'not owned by this user, so left as they are: make sure only this user can read them');
   const envoy = opts.externalEnvoy ? { bin: undefined, version: 'external' } : locateEnvoy();
   const store = await openStore(home, config);
   const cache = new StoreCache(store);
@@ -70,7 +81,12 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   const metrics = new ControlPlaneMetrics();
   metrics.observeStore(store, cache);
   const statusWriter = new StatusWriter(store, (kind, name) => cache.get(kind, name), (err) => log.warn({ err: (err as Error).message }, 'could not write resource conditions to the store'));
-  const ads = new AdsServer(log.child({ component: 'xds' }), metrics);
+  const { failures, removeGuard } = guardNode(log, metrics);
+  const logEntry = logFiles.get(log);
+  if (logEntry) logEntry.onError = (err) => failures.record('log', err);
+  const secret = xdsSecret(home);
+  const ads = new AdsServer(log.child({ component: 'xds' }), metrics, { secret });
+  metrics.envoyAdmin = { socket: paths.adminSocket };
   const lifetimeSeconds = parseDuration(config.gatewayCertLifetime ?? '24h');
   if (!lifetimeSeconds || lifetimeSeconds < 10) throw new Error(`gatewayCertLifetime in ${paths.config}: "${config.gatewayCertLifetime}" is not a duration of 10s or more, e.g. "24h"`);
   let reconciler: Reconciler | undefined;
@@ -80,7 +96,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     ...(process.env.FERRY_HEARTBEAT_MS ? { heartbeatMs: Number(process.env.FERRY_HEARTBEAT_MS) } : {}),
     ...(replication.sharedTokens ? { shared: replication.sharedTokens } : {}),
   });
-  const renewer = new CertRenewer({ home, domain: config.domain, lifetimeSeconds, log: log.child({ component: 'certs' }), onRenewed: (gw) => { reconciler?.setGateway(gw); replication.publishCerts(); }, onCaChanged: (pem) => { reconciler?.setOwnCa(pem); replication.publishCerts(); } });
+  const renewer = new CertRenewer({ home, domain: config.domain, lifetimeSeconds, failures, log: log.child({ component: 'certs' }), onRenewed: (gw) => { reconciler?.setGateway(gw); replication.publishCerts(); }, onCaChanged: (pem) => { reconciler?.setOwnCa(pem); replication.publishCerts(); } });
   const tunnels = new TunnelManager({
     publicListener: config.listeners.public,
     log: log.child({ component: 'tunnels' }),
@@ -130,12 +146,13 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     return [{ cert: 'gateway', notAfter: s.gateway.notAfter }, { cert: 'ca', notAfter: s.ca.notAfter }, ...partners];
   };
   metrics.routes = () => routeReadiness(config.domain, cache.list(), reconciler.outcome.statuses);
-  await ads.listen(config.listeners.xds.address, config.listeners.xds.port);
+  await ads.listenUnix(paths.xdsSocket);
+  if (config.listeners.xds) await ads.listen(config.listeners.xds.address, config.listeners.xds.port); // optional, secret required too
   await tokens.start();
   const diagnose = await startDiagnoseServer(diagnoseSocket(paths.run), config.domain, log);
 
-  const supervisor = new EnvoySupervisor({ ...(envoy.bin ? { envoyBin: envoy.bin } : { external: true }), bootstrapPath: paths.bootstrap, logDir: paths.logs, config, log: log.child({ component: 'supervisor' }), onRestart: () => metrics.envoyRestarts.inc() });
-  supervisor.start();
+  const supervisor = new EnvoySupervisor({ ...(envoy.bin ? { envoyBin: envoy.bin } : { external: true }), bootstrapPath: paths.bootstrap, logDir: paths.logs, config, local: { adminSocket: paths.adminSocket, xdsSocket: paths.xdsSocket, xdsSecret: secret }, log: log.child({ component: 'supervisor' }), onRestart: () => metrics.envoyRestarts.inc(), onWriteError: (what, err) => failures.record(what, err) });
+  await supervisor.start();
 
   const status = async (): Promise<NodeStatus> => {
     const l = config.listeners;
@@ -145,6 +162,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
       envoy: { pid: supervisor.pid, ready: await supervisor.envoyReady(), adopted: supervisor.adopted, restarts: supervisor.restarts, lastExit: supervisor.lastExit },
       xds: { snapshotVersion: reconciler.outcome.snapshotVersion, converged: ads.converged() && !reconciler.pending, proxies: ads.proxies(), recentNacks: ads.nacks.slice(-10) },
       ...(reconciler.outcome.error ? { translationError: reconciler.outcome.error } : {}),
+      conditions: failures.conditions(),
       resources: reconciler.outcome.statuses,
       store: await replication.status(cache.revision),
     };
@@ -159,8 +177,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     checkEveryMs: Number(process.env.FERRY_LOG_CHECK_MS ?? 30_000),
     reopen: {
       envoy: async () => {
-        const { envoyAdmin } = config.listeners;
-        await fetch(`http://${envoyAdmin.address}:${envoyAdmin.port}/reopen_logs`, { method: 'POST', signal: AbortSignal.timeout(5000) });
+        await adminRequest({ socket: paths.adminSocket }, '/reopen_logs', { method: 'POST', timeoutMs: 5000 });
       },
       node: () => logFiles.get(log)?.reopen(),
     },
@@ -173,7 +190,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   return {
     config,
     status,
-    stop: async () => {
+    stop: async ({ keepEnvoy = false } = {}) => {
       if (stopped) return;
       stopped = true;
       await replication.stop();
@@ -184,14 +201,16 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
       await tunnels.stop();
       prober.stop();
       await diagnose.close();
-      await supervisor.stop();
+      if (keepEnvoy) supervisor.detach();
+      else await supervisor.stop();
       await api.close();
       await ads.close();
       cache.stop();
       await statusWriter.idle();
       await store.close();
       rmSync(paths.pid, { force: true });
-      log.info('Ferry node stopped');
+      log.info(keepEnvoy ? 'Ferry node stopped; Envoy serves on for the next start to adopt' : 'Ferry node stopped');
+      removeGuard();
     },
   };
 }

@@ -61,7 +61,7 @@ export class Replication {
   /** Before the node reads its certificates: with etcd, they come from (or go to) the store. */
   static async open(home: string, config: NodeConfig, store: ResourceStore, log: Logger): Promise<Replication> {
     const l = config.listeners;
-    const self = { id: `${hostname()}-${l.api.port}`, api: `${l.api.address}:${l.api.port}`, xds: `${l.xds.address}:${l.xds.port}` };
+    const self = { id: `${hostname()}-${l.api.port}`, api: `${l.api.address}:${l.api.port}`, xds: l.xds ? `${l.xds.address}:${l.xds.port}` : homePaths(home).xdsSocket };
     if (!(store instanceof EtcdStore)) return new Replication(store, new LocalLeadership(self), undefined, undefined, log);
     if (!config.storeKeyFile) throw new Error(`${homePaths(home).config}: storeKeyFile is required with a shared store (secrets in it are sealed with that key): set it, or run \`ferry init --store ... --store-key-file F\``);
     const key = readStoreKey(config.storeKeyFile);

@@ -2,7 +2,10 @@
 // and state-of-the-world) on one port, fed from one Snapshot. Several proxies
 // (gateway replicas) may connect; encoded resources are shared by all.
 import { EventEmitter } from 'node:events';
+import { timingSafeEqual } from 'node:crypto';
+import { chmodSync, rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { XDS_SECRET_HEADER } from '../../envoy/bootstrap.ts';
 import type { Logger } from 'pino';
 import type { ControlPlaneMetrics } from '../metrics.ts';
 import { SHORT_TYPE_NAME, type ResourceTypeUrl } from '../xds/envoy-types.ts';
@@ -26,10 +29,14 @@ export class AdsServer extends EventEmitter implements StreamHost {
   /** When the configuration now being rolled out was changed (for the convergence histogram). */
   private changeStartedAt: number | undefined;
 
-  constructor(log: Logger, metrics?: ControlPlaneMetrics) {
+  /** When set, only streams presenting it (Ferry's own Envoys: see envoy/bootstrap.ts) are served or counted. */
+  private readonly secret: Buffer | undefined;
+
+  constructor(log: Logger, metrics?: ControlPlaneMetrics, local: { secret?: string } = {}) {
     super();
     this.log = log;
     this.metrics = metrics;
+    this.secret = local.secret === undefined ? undefined : Buffer.from(local.secret);
     const method = (name: string, decode: (b: Buffer) => unknown) => ({
       path: `${SERVICE}/${name}`,
       requestStream: true,
@@ -54,7 +61,22 @@ export class AdsServer extends EventEmitter implements StreamHost {
     );
   }
 
+  /** Whether the call presents this node's xDS secret (constant-time compare). */
+  private trusted(call: grpc.ServerDuplexStream<unknown, Uint8Array>): boolean {
+    if (!this.secret) return true;
+    const given = call.metadata.get(XDS_SECRET_HEADER)[0];
+    const b = Buffer.from(typeof given === 'string' ? given : '');
+    return b.length === this.secret.length && timingSafeEqual(b, this.secret);
+  }
+
   private serve<R>(call: grpc.ServerDuplexStream<R, Uint8Array>, stream: AdsStream, handle: (s: AdsStream, req: R) => void): void {
+    // A stranger gets nothing (no keys, no configuration) and is not a proxy readiness waits for.
+    if (!this.trusted(call as grpc.ServerDuplexStream<unknown, Uint8Array>)) {
+      this.metrics?.xdsRefused.inc();
+      this.log.warn({ peer: call.getPeer() }, 'xDS stream refused: it does not present this node\'s xDS secret (not one of its own Envoys)');
+      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `not one of this node's Envoys: the ${XDS_SECRET_HEADER} header is missing or wrong` });
+      return;
+    }
     this.streams.add(stream);
     this.metrics?.xdsProxies.inc({ variant: stream.variant });
     const close = () => {
@@ -126,6 +148,19 @@ export class AdsServer extends EventEmitter implements StreamHost {
     return new Promise((resolve, reject) => {
       this.grpcServer.bindAsync(`${address}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
     });
+  }
+
+  /**
+   * Binds a Unix socket, mode 0600 (the node's own Envoy connects there). A
+   * socket left by a previous run is replaced: the caller made sure no node
+   * runs for this home.
+   */
+  async listenUnix(path: string): Promise<void> {
+    rmSync(path, { force: true });
+    await new Promise<number>((resolve, reject) => {
+      this.grpcServer.bindAsync(`unix:${path}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    });
+    chmodSync(path, 0o600);
   }
 
   close(): Promise<void> {

@@ -18,7 +18,7 @@ import { startGrpcEcho, startHttpEcho, grpcEchoCall, type Echo } from '../../exa
 interface DemoDomain {
   name: string;
   home: string;
-  ports: { public: number; internal: number; api: number; envoyAdmin: number; xds: number };
+  ports: { public: number; internal: number; api: number };
   node?: RunningNode;
   echo?: Echo;
   greeter?: Echo;
@@ -39,8 +39,9 @@ export async function runDemo(opts: { keep: boolean }): Promise<void> {
   let ok = false;
   try {
     for (const name of ['alice', 'bob']) {
-      const [pub, internal, api, envoyAdmin, xds] = (await freePorts(5)) as [number, number, number, number, number];
-      const d: DemoDomain = { name, home: join(dir, name), ports: { public: pub, internal, api, envoyAdmin, xds } };
+      // Envoy admin and xDS stay on the Unix sockets in <home>/run.
+      const [pub, internal, api] = (await freePorts(3)) as [number, number, number];
+      const d: DemoDomain = { name, home: join(dir, name), ports: { public: pub, internal, api } };
       initHome(d.home, name, d.ports);
       domains.push(d);
     }

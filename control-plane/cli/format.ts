@@ -53,6 +53,7 @@ export function formatStatus(s: NodeStatus): string {
     for (const r of s.store.replicas) lines.push(`  replica ${r.id}: api ${r.api}, xds ${r.xds}, last heartbeat ${r.heartbeatAt}${r.id === s.store.self ? ' (this one)' : ''}`);
   }
   if (s.translationError) lines.push(`Translation error: ${s.translationError}`);
+  for (const c of s.conditions ?? []) lines.push(`WriteFailing: ${c.what}: ${c.message} (${c.failures} attempts since ${c.since}; the node serves on and retries)`);
   for (const p of s.xds.proxies) {
     const types = Object.entries(p.types).map(([t, v]) => `${t}=${v.ackedVersion ?? '-'}${v.pending ? '(pending)' : ''}${v.nack ? '(NACK)' : ''}`);
     lines.push(`  proxy ${p.node}: ${types.join(' ')}`);

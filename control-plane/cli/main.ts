@@ -24,6 +24,7 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
              [--bind ADDR] [--ca-cert FILE --ca-key FILE] [--api-token-file FILE]   (an existing CA/token, e.g. from a Kubernetes Secret)
              [--store etcd://HOST:2379[,HOST2:2379...] [--etcd-ca F --etcd-cert F --etcd-key F] --store-key-file F]
   ferry start --home DIR [--external-envoy]   (--external-envoy: Envoy runs elsewhere with <home>/run/envoy-bootstrap.json)
+  ferry stop --home DIR [--keep-envoy]             --keep-envoy: Envoy serves on; the next start adopts it (hitless restart)
   ferry cert export --home DIR
   ferry cert status --home DIR [-o json]           expiries, issuers, next renewal
   ferry cert rotate --home DIR                     issue a new gateway certificate now
@@ -83,6 +84,7 @@ function parseOptions(argv: string[]) {
       file: { type: 'string', short: 'f' },
       output: { type: 'string', short: 'o' },
       keep: { type: 'boolean' },
+      'keep-envoy': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       'public-port': { type: 'string' },
       'internal-port': { type: 'string' },
@@ -139,8 +141,9 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
         public: port(values['public-port'], '--public-port') ?? DEFAULT_PORTS.public,
         internal: port(values['internal-port'], '--internal-port') ?? DEFAULT_PORTS.internal,
         api: port(values['api-port'], '--api-port') ?? DEFAULT_PORTS.api,
-        envoyAdmin: port(values['admin-port'], '--admin-port') ?? DEFAULT_PORTS.envoyAdmin,
-        xds: port(values['xds-port'], '--xds-port') ?? DEFAULT_PORTS.xds,
+        // Envoy admin and xDS: Unix sockets in <home>/run; a TCP port only when asked for.
+        ...(values['admin-port'] !== undefined ? { envoyAdmin: port(values['admin-port'], '--admin-port')! } : {}),
+        ...(values['xds-port'] !== undefined ? { xds: port(values['xds-port'], '--xds-port')! } : {}),
       }, {
         ...(values['ca-cert'] ? { ca: { certPem: read('ca-cert'), keyPem: read('ca-key') } } : {}),
         ...(values['api-token-file'] ? { apiToken: read('api-token-file').trim() } : {}),
@@ -163,10 +166,27 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
       // while the asynchronous log stream is still opening printed a stray stack trace.
       await (await (await import('../store/open.ts')).openStore(h, readConfig(h))).close();
       const { startNode, nodeLogger } = await import('../node.ts');
-      const node = await startNode(h, nodeLogger(h), { externalEnvoy: values['external-envoy'] ?? false });
-      const stop = () => { node.stop().then(() => process.exit(0), () => process.exit(1)); };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      let node: Awaited<ReturnType<typeof startNode>>;
+      try {
+        node = await startNode(h, nodeLogger(h), { externalEnvoy: values['external-envoy'] ?? false });
+      } catch (e) {
+        // A full or read-only disk: say so in one line, not as a bare errno.
+        const { errorCode, describeWriteError } = await import('../write-failures.ts');
+        if (errorCode(e) === 'error' || !(e as NodeJS.ErrnoException).syscall) throw e;
+        throw new Error(`cannot start the node for ${h}: ${describeWriteError(e)}; free space (or fix the filesystem) and start again`);
+      }
+      // SIGTERM, SIGINT: stop the node and its Envoy. SIGUSR2 (`ferry stop --keep-envoy`):
+      // stop the node only; Envoy serves on and the next start adopts it (docs/operations.md).
+      const stop = (keepEnvoy: boolean) => () => { node.stop({ keepEnvoy }).then(() => process.exit(0), () => process.exit(1)); };
+      process.once('SIGINT', stop(false));
+      process.once('SIGTERM', stop(false));
+      process.once('SIGUSR2', stop(true));
+      return;
+    }
+    case 'stop': {
+      const h = home();
+      readConfig(h);
+      await stopNode(h, Boolean(values['keep-envoy']));
       return;
     }
     case 'cert': {
@@ -329,6 +349,45 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+/**
+ * Stops the node running for `home` (SIGTERM, or SIGUSR2 to keep Envoy) and
+ * waits until it is gone. Without a node, `ferry stop` stops an Envoy that a
+ * `--keep-envoy` stop (or a crash) left running, unless told to keep it.
+ */
+async function stopNode(home: string, keepEnvoy: boolean): Promise<void> {
+  const { processAlive } = await import('../supervisor/envoy-supervisor.ts');
+  const gone = async (pid: number, what: string, seconds: number) => {
+    const deadline = Date.now() + seconds * 1000;
+    while (processAlive(pid)) {
+      if (Date.now() > deadline) throw new Error(`${what} (pid ${pid}) did not stop within ${seconds} s; look at ${homePaths(home).logs}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const pid = runningNodePid(home);
+  if (pid) {
+    process.kill(pid, keepEnvoy ? 'SIGUSR2' : 'SIGTERM');
+    await gone(pid, 'the node', 30);
+    console.log(keepEnvoy ? `node stopped (pid ${pid}); Envoy serves on until the next \`ferry start --home ${home}\` adopts it` : `node stopped (pid ${pid})`);
+    return;
+  }
+  const leftEnvoy = (): number | undefined => {
+    try {
+      const p = Number(readFileSync(`${homePaths(home).run}/envoy.pid`, 'utf8').trim());
+      return p > 0 && processAlive(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(homePaths(home).bootstrap) ? p : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const envoyPid = leftEnvoy();
+  if (!keepEnvoy && envoyPid) {
+    process.kill(envoyPid, 'SIGTERM');
+    await gone(envoyPid, 'Envoy', 15);
+    console.log(`no node was running; stopped its Envoy (pid ${envoyPid})`);
+    return;
+  }
+  console.log(`no node is running for ${home}`);
 }
 
 /**

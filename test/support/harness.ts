@@ -93,17 +93,19 @@ export class TestNode {
    * 0.0.0.0, internal, api and envoyAdmin on the namespace's control address
    * (`host`, reachable from the test), xds on 127.0.0.1.
    */
-  static async init(domain: string, opts: { xdsVariant?: 'delta' | 'sotw'; netns?: TestNodeNetns; initArgs?: string[] } = {}): Promise<TestNode> {
+  static async init(domain: string, opts: { xdsVariant?: 'delta' | 'sotw'; netns?: TestNodeNetns; initArgs?: string[]; socketsOnly?: boolean } = {}): Promise<TestNode> {
     const node = new TestNode(domain, join(tempDir(domain), 'home'), await freePorts(5), opts.netns);
+    // Tests read Envoy's admin over TCP (ports.admin) beside the Unix sockets; socketsOnly: as `ferry init` does by default.
+    const tcp = opts.socketsOnly ? [] : ['--admin-port', String(node.ports.admin), '--xds-port', String(node.ports.xds)];
     const r = node.cli(['init', domain, '--public-port', String(node.ports.public), '--internal-port', String(node.ports.internal),
-      '--api-port', String(node.ports.api), '--admin-port', String(node.ports.admin), '--xds-port', String(node.ports.xds), ...(opts.initArgs ?? [])]);
+      '--api-port', String(node.ports.api), ...tcp, ...(opts.initArgs ?? [])]);
     if (r.code !== 0) throw new Error(`ferry init ${domain} failed: ${r.stderr}`);
     if (opts.netns) {
       const config = readConfig(node.home);
       const l = config.listeners;
       l.public.address = '0.0.0.0';
-      l.internal.address = l.api.address = l.envoyAdmin.address = node.host;
-      l.xds.address = '127.0.0.1';
+      l.internal.address = l.api.address = l.envoyAdmin!.address = node.host;
+      l.xds!.address = '127.0.0.1';
       writeConfig(node.home, config);
     }
     if (opts.xdsVariant) {
@@ -170,6 +172,29 @@ export class TestNode {
     const r = this.cli(['cert', 'export']);
     if (r.code !== 0) throw new Error(r.stderr);
     return Buffer.from(r.stdout).toString('base64');
+  }
+
+  /** Runs the CLI without blocking this process's event loop (test servers and loads live in it). */
+  cliAsync(args: string[]): Promise<CliResult> {
+    const [cmd, argv] = wrapIn(this.netns, process.execPath, [...NODE_ARGS, CLI, ...args, '--home', this.home]);
+    return new Promise((resolve) => {
+      const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+      child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+  }
+
+  /** `ferry stop --keep-envoy`: the node exits, its Envoy serves on for the next start() to adopt. */
+  async stopKeepingEnvoy(): Promise<CliResult> {
+    const child = this.child;
+    this.child = undefined;
+    const exited = child && child.exitCode === null ? new Promise((r) => child.once('exit', r)) : undefined;
+    const r = await this.cliAsync(['stop', '--keep-envoy']);
+    await exited;
+    return r;
   }
 
   /** Kills the node process alone (SIGKILL), as a crash would; its Envoy keeps running. */

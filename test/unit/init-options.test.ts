@@ -21,7 +21,8 @@ test('initHome with a given CA, token and bind address: gateway issued by that C
   assert.ok(new X509Certificate(readFileSync(p.gatewayCert, 'utf8')).verify(new X509Certificate(ca.certPem).publicKey), 'gateway certificate signed by the given CA');
   assert.equal(readFileSync(p.apiToken, 'utf8').trim(), 'a-token-of-sixteen-chars');
   const l = readConfig(home).listeners;
-  assert.deepEqual([l.api.address, l.internal.address, l.envoyAdmin.address, l.xds.address], ['0.0.0.0', '0.0.0.0', '127.0.0.1', '127.0.0.1'], 'admin and xDS stay on loopback');
+  assert.deepEqual([l.api.address, l.internal.address], ['0.0.0.0', '0.0.0.0']);
+  assert.deepEqual([l.envoyAdmin, l.xds], [undefined, undefined], 'admin and xDS stay on their Unix sockets (no TCP port)');
 });
 
 test('initHome refuses a CA whose key does not match, a non-CA certificate and a short token, writing nothing', () => {

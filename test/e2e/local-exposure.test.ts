@@ -1,0 +1,122 @@
+// Local exposure (issue 12, item 8): Envoy's admin API and the xDS server are
+// Unix sockets (0600) in the node's 0700 home, not TCP ports, unless asked for;
+// an unprivileged local user can reach neither them nor the home's files
+// (store, logs, bootstrap, ferry.yaml, keys); and an xDS client that is not
+// one of the node's own Envoys (no per-home secret) gets nothing and cannot
+// hold /readyz at 503 (whether on the socket or on an optional TCP port).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { startHttpEcho, type Echo } from '../../examples/echo-services.ts';
+import { DeltaClient } from '../support/ads-client.ts';
+import { TestNode, service, waitFor } from '../support/harness.ts';
+
+const isRoot = process.getuid?.() === 0;
+const asNobody = (cmd: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd], { encoding: 'utf8', timeout: 20_000 });
+
+/** An xDS client that asks for everything (the gateway key among it) and never ACKs. */
+class Stranger extends DeltaClient {
+  status: grpc.StatusObject | undefined;
+  constructor(target: string) {
+    super(target, 'alice-gateway'); // even with the node id of the node's own Envoy
+    this.call.on('status', (s: grpc.StatusObject) => { this.status = s; });
+    for (const t of ['Cluster', 'Listener', 'extensions.transport_sockets.tls.v3.Secret']) {
+      const typeUrl = `type.googleapis.com/envoy.${t.includes('.') ? t : `config.${t.toLowerCase()}.v3.${t}`}`;
+      this.subscribe(typeUrl, ['*']);
+    }
+  }
+  protected override onResponse(): void {
+    this.received.push({ typeUrl: '', nonce: '', names: [], removed: [], version: '' }); // never ACKed
+  }
+}
+
+describe('local exposure', () => {
+  let alice: TestNode, carol: TestNode;
+  let echo: Echo;
+
+  before(async () => {
+    // alice: a new home as `ferry init` makes it (sockets only); carol: with the optional TCP xDS and admin ports.
+    [alice, carol] = await Promise.all([TestNode.init('alice', { socketsOnly: true }), TestNode.init('carol')]);
+    echo = await startHttpEcho('echo');
+    await Promise.all([alice.start(), carol.start()]);
+    await alice.apply(service('echo', echo.port));
+  });
+
+  after(async () => {
+    await Promise.all([alice?.stop(), carol?.stop()]);
+    await echo?.close();
+    alice?.cleanup();
+    carol?.cleanup();
+  });
+
+  test('admin and xDS are 0600 Unix sockets; Envoy and the node listen on no TCP port for them', () => {
+    for (const s of ['admin.sock', 'xds.sock']) {
+      const st = statSync(join(alice.home, 'run', s));
+      assert.ok(st.isSocket(), s);
+      assert.equal(st.mode & 0o777, 0o600, `${s} mode`);
+    }
+    const config = readFileSync(join(alice.home, 'ferry.yaml'), 'utf8');
+    assert.doesNotMatch(config, /envoyAdmin|xds:/);
+    const bootstrap = readFileSync(join(alice.home, 'run', 'envoy-bootstrap.json'), 'utf8');
+    assert.match(bootstrap, /admin\.sock/);
+    // alice's Envoy listens on TCP for its public and internal listeners only, its node for the API only.
+    const envoyPid = Number(readFileSync(join(alice.home, 'run', 'envoy.pid'), 'utf8'));
+    const listening = (pid: number) => [...new Set(spawnSync('ss', ['-Hltnp'], { encoding: 'utf8' }).stdout.split('\n')
+      .filter((l) => l.includes(`pid=${pid},`)).map((l) => Number(/:(\d+)$/.exec(l.split(/\s+/)[3] ?? '')?.[1])))].sort(); // one socket per worker
+    assert.deepEqual(listening(envoyPid), [alice.ports.public, alice.ports.internal].sort());
+    assert.deepEqual(listening(alice.pid!), [alice.ports.api]);
+  });
+
+  test('the home is 0700 and nothing in it is readable by others', () => {
+    assert.equal(statSync(alice.home).mode & 0o777, 0o700);
+    const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(dir, e.name), ...walk(join(dir, e.name))] : [join(dir, e.name)]));
+    const loose = walk(alice.home).filter((f) => (statSync(f).mode & 0o077) !== 0 && !statSync(f).isSocket());
+    assert.deepEqual(loose, [], 'files or directories readable by group or others');
+    for (const f of ['ferry.yaml', 'data/ferry.db', 'logs/ferry.log', 'logs/envoy.log', 'run/envoy-bootstrap.json']) {
+      assert.equal(statSync(join(alice.home, f)).mode & 0o077, 0, f);
+    }
+  });
+
+  test('an unprivileged user can reach neither the sockets nor the files', { skip: isRoot ? false : 'needs root to act as nobody' }, () => {
+    const admin = asNobody(['curl', '-sS', '--max-time', '5', '--unix-socket', join(alice.home, 'run', 'admin.sock'), 'http://envoy/ready']);
+    assert.notEqual(admin.status, 0, `nobody reached the admin socket: ${admin.stdout}`);
+    assert.match(admin.stderr, /Permission denied|Couldn't connect|Failed to connect/i);
+    const quit = asNobody(['curl', '-sS', '--max-time', '5', '-X', 'POST', '--unix-socket', join(alice.home, 'run', 'admin.sock'), 'http://envoy/quitquitquit']);
+    assert.notEqual(quit.status, 0);
+    const xds = asNobody(['curl', '-sS', '--max-time', '5', '--http2-prior-knowledge', '--unix-socket', join(alice.home, 'run', 'xds.sock'), 'http://xds/']);
+    assert.notEqual(xds.status, 0);
+    for (const f of ['ferry.yaml', 'data/ferry.db', 'logs/ferry.log', 'run/envoy-bootstrap.json', 'certs/gateway.key', 'data/xds-secret']) {
+      const r = asNobody(['cat', join(alice.home, f)]);
+      assert.notEqual(r.status, 0, `nobody read ${f}`);
+      assert.match(r.stderr, /Permission denied/, f);
+    }
+    // Envoy still answers its owner.
+    assert.equal(spawnSync('curl', ['-sS', '--unix-socket', join(alice.home, 'run', 'admin.sock'), 'http://envoy/ready'], { encoding: 'utf8' }).stdout.trim(), 'LIVE');
+  });
+
+  test('an xDS client without the node\'s secret gets nothing and cannot hold /readyz at 503', async () => {
+    // On alice's socket (as its own user) and on carol's optional TCP port.
+    const strangers = [new Stranger(`unix:${join(alice.home, 'run', 'xds.sock')}`), new Stranger(`127.0.0.1:${carol.ports.xds}`)];
+    try {
+      for (const s of strangers) {
+        await waitFor('the refusal', async () => s.status);
+        assert.equal(s.status!.code, grpc.status.UNAUTHENTICATED, s.status!.details);
+        assert.equal(s.received.length, 0, 'no resource (no key) was sent');
+      }
+      // A change: readiness follows the node's own Envoy alone.
+      await alice.apply(service('echo2', echo.port));
+      await carol.apply(service('echo', echo.port));
+      assert.equal((await alice.readyz()).ready, true);
+      assert.equal((await carol.readyz()).ready, true);
+      const proxies = ((await alice.status()) as unknown as { xds: { proxies: unknown[] } }).xds.proxies;
+      assert.equal(proxies.length, 1, 'only its own Envoy counts');
+      const metrics = await (await alice.api('/metrics')).text();
+      assert.match(metrics, /ferry_xds_refused_streams_total [1-9]/);
+    } finally {
+      for (const s of strangers) s.close();
+    }
+  });
+});
