@@ -9,7 +9,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import YAML from 'yaml';
 import { ROOT, freePorts, tempDir } from '../support/harness.ts';
 import { renderTask, type AppImageSpec, type RenderedTask } from '../../control-plane/runtime/render.ts';
@@ -45,7 +45,7 @@ function idsOf(file: string): string[] {
 interface Ran { code: number | null; signal: string | null; log: string }
 
 function runParty(task: RenderedTask, logFile: string): Promise<Ran> {
-  for (const [path, content] of Object.entries(task.files)) writeFileSync(path, content);
+  for (const [path, content] of Object.entries(task.files)) { mkdirSync(dirname(path), { recursive: true }); writeFileSync(path, content); }
   mkdirSync(task.env.TMPDIR!, { recursive: true });
   return new Promise((resolve) => {
     const out: Buffer[] = [];
@@ -68,22 +68,31 @@ describe('the PSI engine (spu 0.9.5) under Ferry\'s task environment, two partie
   after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
   /** Renders both parties' tasks the way Ferry's runtime does, for one task input config. */
-  async function tasks(taskID: string, inputConfig: object) {
+  async function tasks(taskID: string, inputConfig: object, spec: AppImageSpec = app!.spec) {
     const [pa, pb] = await freePorts(2);
     const parties = [{ domainID: 'alice' }, { domainID: 'bob' }];
     const render = (self: string, port: number, peer: string, peerPort: number) => {
       const taskDir = join(dir, self, 'tasks', taskID);
       mkdirSync(taskDir, { recursive: true });
       return renderTask({
-        self, taskID, role: '', taskInputConfig: JSON.stringify(inputConfig), app: app!.spec, parties,
+        self, taskID, role: '', taskInputConfig: JSON.stringify(inputConfig), app: spec, parties,
         ports: { psi: port }, peerEndpoints: { [peer]: { psi: `127.0.0.1:${peerPort}` } }, taskDir,
       });
     };
     return { alice: render('alice', pa!, 'bob', pb!), bob: render('bob', pb!, 'alice', pa!) };
   }
 
-  for (const [protocol, seed] of [['PROTOCOL_ECDH', 1], ['PROTOCOL_RR22', 2]] as const) {
-    test(`${protocol}: 10k × 10k rows, both parties write the intersection the test chose, aligned`, async () => {
+  // Kuscia's own PSI AppImage shape: a task-config.conf template read with --kuscia.
+  const kusciaShape = (): AppImageSpec => {
+    const c = app!.spec.deployTemplates[0]!.spec.containers[0]!;
+    return {
+      configTemplates: { 'task-config.conf': '{\n  "task_id": "{{.TASK_ID}}",\n  "task_input_config": "{{.TASK_INPUT_CONFIG}}",\n  "task_cluster_def": "{{.TASK_CLUSTER_DEFINE}}",\n  "allocated_ports": "{{.ALLOCATED_PORTS}}"\n}\n' },
+      deployTemplates: [{ name: 'psi', spec: { containers: [{ ...c, workingDir: '/work', command: [...c.command!, '--kuscia', '/work/kuscia/task-config.conf'], configVolumeMounts: [{ mountPath: '/work/kuscia/task-config.conf', subPath: 'task-config.conf' }] }] } }],
+    };
+  };
+
+  for (const [protocol, seed, shape] of [['PROTOCOL_ECDH', 1, 'env'], ['PROTOCOL_RR22', 2, 'env'], ['PROTOCOL_KKRT', 3, 'kuscia']] as const) {
+    test(`${protocol}: 10k × 10k rows, both parties write the intersection the test chose, aligned (task inputs from ${shape === 'env' ? 'the environment' : "Kuscia's task-config.conf"})`, async () => {
       const data = datasets(seed);
       const paths: Record<string, { input: string; output: string }> = {};
       for (const p of ['alice', 'bob'] as const) {
@@ -111,7 +120,8 @@ describe('the PSI engine (spu 0.9.5) under Ferry\'s task environment, two partie
           } },
         },
       };
-      const t = await tasks(`psi-${protocol.toLowerCase().replace('protocol_', '')}`, inputConfig);
+      const t = await tasks(`psi-${protocol.toLowerCase().replace('protocol_', '')}`, inputConfig, shape === 'env' ? app!.spec : kusciaShape());
+      if (shape === 'kuscia') assert.ok(t.alice.command.includes(join(t.alice.cwd, 'kuscia', 'task-config.conf')), t.alice.command.join(' '));
       assert.deepEqual(JSON.parse(t.bob.env.TASK_CLUSTER_DEFINE!).selfPartyIdx, 1);
       const [a, b] = await Promise.all([runParty(t.alice, join(dir, `alice-${protocol}.log`)), runParty(t.bob, join(dir, `bob-${protocol}.log`))]);
       assert.equal(a.code, 0, `alice: ${a.signal ?? ''}\n${a.log.slice(-3000)}`);
