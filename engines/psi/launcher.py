@@ -230,8 +230,9 @@ def psi_plan(task: dict, names: list[str], rank: int) -> dict:
     receiver_rank = rank if role == "ROLE_RECEIVER" else 1 - rank
     # The partner's entry, when the task input config carries it, must agree.
     peer = by_party.get(other)
-    if isinstance(peer, dict):
-        ppc = field(field(peer, "psi_config", other) or {}, "protocol_config", other) or {}
+    peer_psi = field(peer, "psi_config", other) if isinstance(peer, dict) else None
+    if isinstance(peer_psi, dict) and isinstance(field(peer_psi, "protocol_config", other), dict):
+        ppc = field(peer_psi, "protocol_config", other)
         if field(ppc, "protocol", other) not in (None, protocol):
             raise ConfigError(f"TASK_INPUT_CONFIG.sf_psi_config_map: {domain} runs {protocol} but {other} runs {field(ppc, 'protocol', other)}; give both the same protocol")
         if field(ppc, "role", other) == role:
@@ -342,6 +343,10 @@ def main(argv: list[str], env: dict) -> int:
         plan = psi_plan(task, [n for n, _ in parties], rank)
     except ConfigError as e:
         print(f"psi: bad configuration: {e}", file=sys.stderr, flush=True)
+        return 2
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as e:
+        # A value of the wrong JSON type somewhere the checks above do not name.
+        print(f"psi: bad configuration: {type(e).__name__}: {e} (compare the task input config with docs/engines.md)", file=sys.stderr, flush=True)
         return 2
     receiver = parties[plan["receiver_rank"]][0]
     gets = plan["broadcast_result"] or plan["receiver_rank"] == rank

@@ -158,6 +158,9 @@ describe('the PSI engine (spu 0.9.5) under Ferry\'s task environment, two partie
       [base({ input_config: { path: join(dir, 'missing.csv') } }), /input_config\.path: .*missing\.csv is not a readable file/],
       [base({ intersection_threshold: 5 }), /intersection_threshold: not supported/],
       [{ sf_psi_config_map: { bob: {} } }, /sf_psi_config_map: no entry for this party "alice"/],
+      [{ sf_psi_config_map: { ...base({}).sf_psi_config_map, bob: { psi_config: { protocol_config: { protocol: 'PROTOCOL_RR22', role: 'ROLE_SENDER' } } } } }, /alice runs PROTOCOL_ECDH but bob runs PROTOCOL_RR22; give both the same protocol/],
+      [base({ keys: 'id' }), /psi_config\.keys: give the key columns/],
+      [base({ input_config: 'x.csv' }), /input_config: must be a JSON object/],
     ];
     for (const [config, message] of cases) {
       const t = (await tasks('bad', config)).alice;
