@@ -1,4 +1,5 @@
 // The node's configuration file, <home>/ferry.yaml, written by `ferry init`.
+import type { AutoApproveRule } from './jobs/policy.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoreConfig } from './store/location.ts';
@@ -36,6 +37,8 @@ export interface NodeConfig {
   store?: StoreConfig;
   /** File holding the key that encrypts secrets kept in a shared store (32 bytes, base64 or hex). */
   storeKeyFile?: string;
+  /** Jobs (docs/jobs.md): which partners' jobs are approved without a person. None by default. */
+  jobs?: { autoApprove?: AutoApproveRule[] };
 }
 
 export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001 } as const;

@@ -26,8 +26,13 @@ import { publishedCaBundle } from './ca-rotation.ts';
 import { TunnelManager } from './tunnels/manager.ts';
 import { LinkProber } from './diagnose/prober.ts';
 import { startDiagnoseServer } from './diagnose/server.ts';
-import { diagnoseSocket } from './translate/resources-to-ir.ts';
+import { diagnoseSocket, interopSocket } from './translate/resources-to-ir.ts';
 import { guardNode } from './process-guard.ts';
+import { JobsController } from './jobs/controller.ts';
+import { InteropClient } from './jobs/interop-client.ts';
+import { startInteropServer } from './jobs/interop-server.ts';
+import { approvalPolicy } from './jobs/policy.ts';
+import { RuntimeController } from './runtime/controller.ts';
 
 export interface RunningNode {
   config: NodeConfig;
@@ -124,9 +129,10 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     onStatuses: (statuses) => { if (replication.leadership.isLeader) statusWriter.write(statuses); },
   });
   reconciler.reconcile();
+  let jobsLeader: { start: () => Promise<void>; stop: () => Promise<void> } | undefined; // set once the jobs parts exist, below
   await replication.start({
-    elected: () => { renewer.reload(); renewer.start(); tokens.leadershipChanged(); reconciler!.schedule(); },
-    deposed: () => { renewer.stop(); tokens.leadershipChanged(); },
+    elected: () => { renewer.reload(); renewer.start(); tokens.leadershipChanged(); reconciler!.schedule(); void jobsLeader?.start().catch((err: unknown) => log.error({ err }, 'jobs: could not start on this leader')); },
+    deposed: () => { renewer.stop(); tokens.leadershipChanged(); void jobsLeader?.stop(); },
     tokensChanged: () => reconciler!.schedule(),
     certsChanged: () => { renewer.reload(); reconciler!.setGateway(renewer.gateway); reconciler!.setOwnCa(publishedCaBundle(home)); },
   });
@@ -151,6 +157,19 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   await tokens.start();
   const diagnose = await startDiagnoseServer(diagnoseSocket(paths.run), config.domain, log);
 
+  // Jobs and their runtime: controllers over the store, like the gateway. Every
+  // replica answers partners (the inbox writes to the store); the leader alone
+  // runs the controllers (started and stopped with leadership, below).
+  const interopClient = new InteropClient({ host: internalHost, port: config.listeners.internal.port });
+  const jobs = new JobsController({
+    store, self: config.domain, client: interopClient, policy: approvalPolicy(config.jobs?.autoApprove), log: log.child({ component: 'jobs' }),
+    ...(process.env.FERRY_JOB_RESYNC_MS ? { resyncMs: Number(process.env.FERRY_JOB_RESYNC_MS) } : {}),
+  });
+  const runtime = new RuntimeController({ store, self: config.domain, tasksDir: join(paths.data, 'tasks'), logsDir: join(paths.logs, 'tasks'), log: log.child({ component: 'runtime' }) });
+  const interop = await startInteropServer(interopSocket(paths.run), config.domain, jobs, log);
+  jobsLeader = { start: async () => { await runtime.start(); await jobs.start(); }, stop: async () => { await jobs.stop(); await runtime.stop(); } };
+  if (replication.leadership.isLeader) await jobsLeader.start();
+
   const supervisor = new EnvoySupervisor({ ...(envoy.bin ? { envoyBin: envoy.bin } : { external: true }), bootstrapPath: paths.bootstrap, logDir: paths.logs, config, local: { adminSocket: paths.adminSocket, xdsSocket: paths.xdsSocket, xdsSecret: secret }, log: log.child({ component: 'supervisor' }), onRestart: () => metrics.envoyRestarts.inc(), onWriteError: (what, err) => failures.record(what, err) });
   await supervisor.start();
 
@@ -168,7 +187,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     };
   };
 
-  const api = await buildApi({ config, store, cache, apiToken: readApiToken(home), status, metrics, certs: renewer, log });
+  const api = await buildApi({ config, store, cache, apiToken: readApiToken(home), status, metrics, certs: renewer, log, taskLogs: runtime.logsDir });
   await api.listen({ host: config.listeners.api.address, port: config.listeners.api.port });
   const stopRotation = startRotation({
     dir: paths.logs,
@@ -201,6 +220,9 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
       await tunnels.stop();
       prober.stop();
       await diagnose.close();
+      await jobsLeader.stop();
+      await interop.close();
+      interopClient.close();
       if (keepEnvoy) supervisor.detach();
       else await supervisor.stop();
       await api.close();

@@ -16,6 +16,7 @@ import type { NodeConfig } from '../config.ts';
 import type { NodeStatus } from './status.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
 import type { CertRenewer } from '../cert-renewer.ts';
+import { jobsApi } from './jobs.ts';
 
 export interface ApiDeps {
   config: NodeConfig;
@@ -27,6 +28,8 @@ export interface ApiDeps {
   metrics: ControlPlaneMetrics;
   certs: Pick<CertRenewer, 'status' | 'renew' | 'startCaRotation' | 'finishCaRotation'>;
   log: Logger;
+  /** Where the runtime writes task logs (<home>/logs/tasks), for /api/v1/jobs/:name/logs. */
+  taskLogs?: string;
 }
 
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } } } as const;
@@ -235,6 +238,8 @@ export async function buildApi(deps: ApiDeps) {
     }
     return deps.certs.status();
   });
+
+  await app.register(jobsApi, { store: deps.store, domain: deps.config.domain, taskLogs: deps.taskLogs ?? '', seen });
 
   // The resource schemas, for clients that validate before sending.
   app.get('/api/v1/schemas', { schema: { hide: true } }, async () => RESOURCE_SCHEMAS);

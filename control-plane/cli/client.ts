@@ -37,4 +37,21 @@ export class ApiClient {
     if (res.status >= 300) throw new Error(res.body?.error ?? `API answered ${res.status}`);
     return res.body;
   }
+
+  /** A streamed text answer (logs): the body as it arrives; a non-2xx answer becomes an Error with the API's message. */
+  async stream(path: string): Promise<AsyncIterable<Uint8Array>> {
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, { headers: { authorization: `Bearer ${this.token}` } });
+    } catch (e) {
+      throw new NodeNotRunning(`node API at ${this.base} is not answering (${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}): start the node with \`ferry start --home DIR\``);
+    }
+    if (res.status >= 300) {
+      const text = await res.text();
+      let message = `API answered ${res.status}`;
+      try { message = (JSON.parse(text) as { error?: string }).error ?? message; } catch { /* not JSON */ }
+      throw new Error(message);
+    }
+    return res.body ?? (async function* () { /* no body */ })();
+  }
 }

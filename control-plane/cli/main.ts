@@ -10,6 +10,7 @@ import { decodeUtf8, parseDocuments } from '../../interop/documents.ts';
 import { ApiClient, NodeNotRunning } from './client.ts';
 import { formatCerts, formatDescribe, formatDiagnosis, formatList, formatStatus } from './format.ts';
 import type { NodeStatus } from '../api/status.ts';
+import { JOB_USAGE } from './job.ts';
 
 /** Same default as the API's (control-plane/api/server.ts); kept here so the CLI does not load Fastify. */
 const DEFAULT_CA_OVERLAP = '72h';
@@ -40,8 +41,9 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry logs --home DIR [--peer DOMAIN] [--status 5xx|404|...] [--follow] [-o json]
   ferry diagnose network <peer> --home DIR [--bytes 16MiB] [--max-body 64MiB] [--idle 5s] [-o json]
   ferry demo [--keep]
+${JOB_USAGE}
 
-kinds: domain, clusterdomainroute (route, cdr), domainroute (dr), service (svc)`;
+kinds: domain, clusterdomainroute (route, cdr), domainroute (dr), service (svc), kusciajob (job, kj), kusciatask (task, kt), appimage`;
 
 class UsageError extends Error {}
 
@@ -113,6 +115,9 @@ function parseOptions(argv: string[]) {
       to: { type: 'string' },
       force: { type: 'boolean' },
       idle: { type: 'string' },
+      reason: { type: 'string' },
+      task: { type: 'string' },
+      party: { type: 'string' },
     },
   });
 }
@@ -296,6 +301,10 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
         return;
       }
       throw new UsageError(`store: "${args[0] ?? ''}" is not a store command: use check or migrate`);
+    }
+    case 'job': {
+      const { jobCommand } = await import('./job.ts');
+      return jobCommand(args, { home: home(), ...(values.file ? { file: values.file } : {}), ...(output ? { output } : {}), ...(values.reason ? { reason: values.reason } : {}), ...(values.task ? { task: values.task } : {}), ...(values.party ? { party: values.party } : {}), ...(values.follow ? { follow: true } : {}) }, (m) => new UsageError(m));
     }
     case 'status': {
       const s = await new ApiClient(home()).call<NodeStatus>('GET', '/api/v1/status');

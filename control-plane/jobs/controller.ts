@@ -7,7 +7,8 @@
 // arrive through the inbox (interop-server.ts). Everything goes through the
 // store: the runtime and the API never call into this module.
 import type { Logger } from 'pino';
-import { computeJob, currentEpoch, jobParties, localActions, type JobSpec, type JobView, type PartyRecord, type PartyTaskRecord } from './phase.ts';
+import type { ResourceStore, StoredResource } from '../store/store.ts';
+import { computeJob, currentEpoch, jobParties, localActions, type JobSpec, type JobView, type PartyRecord, type PartyTaskPhase, type PartyTaskRecord } from './phase.ts';
 import { normalizeJobSpec, specHash } from './spec.ts';
 import { acceptProposal, acceptRecord } from './records.ts';
 import { eventsBetween, isTerminal, jobStatus, taskRecordFrom, type JobStatus, type RuntimeState } from './job-status.ts';
@@ -23,23 +24,11 @@ export const JOB_ID_LABEL = 'kuscia.secretflow/job-id';
 
 export type DesiredState = 'Reserved' | 'Running' | 'Stopped';
 
-/** A stored object as the jobs controller reads it (a subset of control-plane/store's StoredResource). */
-export interface StoredObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; resourceVersion: string; generation: number; annotations?: Record<string, string>; labels?: Record<string, string> };
-  spec: unknown;
-  status?: Record<string, unknown>;
-}
+/** A stored object as the jobs controller reads it. */
+export type StoredObject = StoredResource;
 
-/** What the controller needs of the store (control-plane/store's ResourceStore satisfies it). */
-export interface JobsStore {
-  get(kind: string, name: string): Promise<StoredObject | undefined>;
-  list(kind: string): Promise<{ items: StoredObject[]; revision: number }>;
-  apply(resources: readonly object[]): Promise<unknown>;
-  updateStatus(kind: string, name: string, status: object, resourceVersion?: string): Promise<unknown>;
-  watch(kinds: readonly string[], fromRevision: number, onEvent: (e: { type: string; object?: StoredObject }) => void): { stop(): void };
-}
+/** What the jobs controller (and the runtime, and job commands) need of the store. */
+export type JobsStore = Pick<ResourceStore, 'get' | 'list' | 'apply' | 'updateStatus' | 'watch'>;
 
 export interface ApprovalPolicy {
   /** Why this job is approved without a person, or undefined: it waits for `ferry job approve`. */
@@ -93,7 +82,6 @@ export class JobsController implements JobsInbox {
     this.watch = this.deps.store.watch([KJ, KT], revision, (e) => {
       if (e.type === 'RESYNC') return void this.deps.store.list(KJ).then((l) => l.items.forEach((j) => this.enqueue(j.metadata.name)), () => undefined);
       const o = e.object;
-      if (!o) return;
       if (o.kind === KJ) this.enqueue(o.metadata.name);
       else if (o.metadata.annotations?.[JOB_ANNOTATION]) this.enqueue(o.metadata.annotations[JOB_ANNOTATION]);
     });
@@ -205,11 +193,10 @@ export class JobsController implements JobsInbox {
     records[self] = own;
     view = computeJob(spec, Object.values(records));
 
-    // Events: what changed since the view the stored records give (the same after a restart: nothing repeats).
+    // Events: what changed since the view last written (the same after a restart: nothing repeats).
     const nowIso = new Date(this.now()).toISOString();
-    const storedRecords = Object.values(status.partyRecords ?? {});
-    const previousView = job.status?.specHash && storedRecords.length ? computeJob(spec, storedRecords) : undefined;
-    const next = jobStatus(view, records, status.specHash!, status, eventsBetween(previousView, view, nowIso, self), nowIso, job.metadata.generation);
+    const previousView = lastWrittenView(status);
+    const next = { ...jobStatus(view, records, status.specHash!, status, eventsBetween(previousView, view, nowIso, self), nowIso, job.metadata.generation), deliveries: this.deliveries(name) };
     this.views.set(name, view);
     if (!sameStatus(job.status as JobStatus | undefined, next)) {
       try {
@@ -307,13 +294,16 @@ export class JobsController implements JobsInbox {
         ? await this.deps.client.propose(peer, job, { spec, specHash: hash, record: own })
         : await this.deps.client.push(peer, job, own);
       if (answer.ok) {
+        if (s.lastError) this.enqueue(job);
         s.acked = own.seq;
         s.nextAt = -1;
         s.backoffMs = 200;
         delete s.lastError;
         if (answer.record) await this.pushRecord(peer, job, answer.record);
       } else {
-        s.lastError = `${answer.status || 'no answer'}: ${answer.reason}`;
+        const error = `${answer.status || 'no answer'}: ${answer.reason}`;
+        if (error !== s.lastError) this.enqueue(job); // describe shows the new cause
+        s.lastError = error;
         s.nextAt = now + s.backoffMs;
         s.backoffMs = Math.min(s.backoffMs * 2, 10_000);
         this.deps.log.debug({ job, peer, error: s.lastError }, 'jobs: record not delivered; retrying');
@@ -347,7 +337,7 @@ export class JobsController implements JobsInbox {
       if (existing) {
         if ((existing.status as JobStatus | undefined)?.specHash !== verdict.hash) return { ok: false, status: 409, reason: `another job named ${job} exists at ${this.deps.self}` };
       } else {
-        await this.deps.store.apply([{ apiVersion: 'kuscia.secretflow/v1alpha1', kind: KJ, metadata: { name: job, annotations: { [PROPOSED_BY_ANNOTATION]: caller } }, spec }]);
+        await this.deps.store.apply([{ apiVersion: 'kuscia.secretflow/v1alpha1', kind: KJ, metadata: { name: job, annotations: { [PROPOSED_BY_ANNOTATION]: caller } }, spec: spec as unknown as Record<string, unknown> }]);
         const created = (await this.deps.store.get(KJ, job))!;
         const own: PartyRecord = { domainID: this.deps.self, seq: 1, specHash: verdict.hash };
         await this.deps.store.updateStatus(KJ, job, { specHash: verdict.hash, partyRecords: { [this.deps.self]: own }, events: [] } satisfies JobStatus, created.metadata.resourceVersion);
@@ -392,4 +382,20 @@ function sameStatus(a: JobStatus | undefined, b: JobStatus): boolean {
   if (!a) return false;
   const strip = (s: JobStatus) => ({ ...s, conditions: s.conditions?.map((c) => ({ ...c, lastTransitionTime: '' })) });
   return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+}
+
+/** The view as the stored status last said it, for events (undefined before the first write). */
+function lastWrittenView(status: JobStatus): JobView | undefined {
+  if (!status.phase) return undefined;
+  return {
+    phase: status.phase as JobView['phase'],
+    epoch: status.epoch ?? 0,
+    approveStatus: (status.approveStatus ?? {}) as JobView['approveStatus'],
+    waitingFor: status.waitingFor ?? [],
+    schedulable: [],
+    tasks: Object.entries(status.partyTaskStatus ?? {}).map(([taskID, parties]) => ({
+      taskID, alias: taskID, tolerable: false, phase: 'Pending' as const,
+      parties: parties.map((p) => ({ domainID: p.domainID, phase: p.phase as PartyTaskPhase, ...(p.message ? { message: p.message } : {}) })),
+    })),
+  };
 }

@@ -3,7 +3,8 @@
 // path (direct, proxy, relay, reverse tunnel) and its authentication like any
 // engine's. Answers are bounded in size and time.
 import { Agent, request } from 'node:http';
-import { INTEROP_SERVICE, type Proposal } from './interop-server.ts';
+import { INTEROP_SERVICE } from '../resources/types.ts';
+import type { Proposal } from './interop-server.ts';
 import type { PartyRecord } from './phase.ts';
 
 export interface Gateway {

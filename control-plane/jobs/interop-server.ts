@@ -10,8 +10,6 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { JobSpec, PartyRecord } from './phase.ts';
 
-export const INTEROP_SERVICE = 'ferry-interop';
-export const interopSocket = (run: string) => `${run}/interop.sock`;
 
 export interface Proposal {
   spec: JobSpec;

@@ -32,7 +32,7 @@ export interface RuntimeState {
   stopped?: boolean;
 }
 
-export interface JobStatus {
+export type JobStatus = {
   phase?: string;
   approveStatus?: Record<string, string>;
   taskStatus?: Record<string, string>;
@@ -52,7 +52,7 @@ export interface JobStatus {
   /** Ferry: per task and party, Kuscia's partyTaskStatus shape. */
   partyTaskStatus?: Record<string, { domainID: string; role?: string; phase: string; message?: string; logTail?: string[] }[]>;
   events?: JobEvent[];
-}
+};
 
 const MAX_EVENTS = 100;
 const TERMINAL = new Set(['Succeeded', 'Failed', 'Cancelled', 'ApprovalReject']);

@@ -129,12 +129,21 @@ export function currentEpoch(records: readonly PartyRecord[]): number {
   return epoch;
 }
 
-/** A party's state of a task in this run: a success from an earlier run stands (restart resumes from failed tasks). */
+/** A party's state of a task in this run (records of earlier runs do not count here). */
 function partyTaskState(record: PartyRecord | undefined, taskID: string, epoch: number): PartyTaskRecord | undefined {
   const t = record?.tasks?.[taskID];
-  if (!t) return undefined;
-  if (t.epoch === epoch || t.phase === 'Succeeded') return t;
-  return undefined;
+  return t && t.epoch === epoch ? t : undefined;
+}
+
+/**
+ * Each party's state of a task. A task that succeeded at every party, in
+ * whichever run, stands (a restart resumes from the failed tasks); otherwise
+ * only this run's states count, so every party runs it again together.
+ */
+function taskStates(byDomain: ReadonlyMap<string, PartyRecord>, parties: readonly string[], taskID: string, epoch: number): (PartyTaskRecord | undefined)[] {
+  const latest = parties.map((d) => byDomain.get(d)?.tasks?.[taskID]);
+  if (latest.every((t) => t?.phase === 'Succeeded')) return latest;
+  return parties.map((d) => partyTaskState(byDomain.get(d), taskID, epoch));
 }
 
 function describeFailure(domainID: string, t: PartyTaskRecord): string {
@@ -215,8 +224,10 @@ function taskViews(spec: JobSpec, byDomain: Map<string, PartyRecord>, epoch: num
   const views = new Map<string, TaskView>();
   // Dependencies come before their dependents in a valid spec's topological order; compute in that order.
   for (const task of topologicalOrder(spec.tasks)) {
-    const parties = taskParties(task).map(({ domainID, role }) => {
-      const s = partyTaskState(byDomain.get(domainID), task.taskID, epoch);
+    const who = taskParties(task);
+    const states = taskStates(byDomain, who.map((p) => p.domainID), task.taskID, epoch);
+    const parties = who.map(({ domainID, role }, i) => {
+      const s = states[i];
       const view: PartyTaskView = { domainID, ...(role ? { role } : {}), phase: s?.phase ?? 'Pending' };
       if (s?.phase === 'Failed') {
         view.message = describeFailure(domainID, s);
@@ -227,7 +238,7 @@ function taskViews(spec: JobSpec, byDomain: Map<string, PartyRecord>, epoch: num
     const view: TaskView = { taskID: task.taskID, alias: task.alias, tolerable: task.tolerable === true, phase: 'Pending', parties };
     // A failure of a party's own run explains the task; sides stopped in consequence add nothing.
     const failedAll = parties.filter((p) => p.phase === 'Failed');
-    const own = failedAll.filter((p) => !partyTaskState(byDomain.get(p.domainID), task.taskID, epoch)?.stopped);
+    const own = failedAll.filter((p) => !states[who.findIndex((w) => w.domainID === p.domainID)]?.stopped);
     const failed = own.length ? own : failedAll;
     const blockedBy = (task.dependencies ?? []).map((alias) => views.get(alias)).find((d) => d?.phase === 'Failed');
     if (failed.length) {
@@ -323,7 +334,8 @@ export function localActions(spec: JobSpec, view: JobView, self: string, ownReco
       }
     }
     if (ended) continue;
-    if (!own && view.schedulable.includes(task.taskID)) actions.push({ kind: 'reserve', taskID: task.taskID });
+    // Reserve what is schedulable, and join a gang the other parties already started forming.
+    if (!own && tv.phase !== 'Succeeded' && (view.schedulable.includes(task.taskID) || tv.phase === 'Running')) actions.push({ kind: 'reserve', taskID: task.taskID });
     if (own?.phase === 'Reserved') {
       const missing = tv.parties.filter((p) => p.phase === 'Pending');
       if (missing.length === 0) actions.push({ kind: 'start', taskID: task.taskID });

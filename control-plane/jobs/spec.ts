@@ -5,7 +5,7 @@
 // Pure: no store, no clock.
 import { createHash } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
-import { ValidationError } from '../resources/validate.ts';
+import { ValidationError } from '../resources/validation-error.ts';
 import { topologicalOrder, type JobSpec, type JobTask } from './phase.ts';
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';

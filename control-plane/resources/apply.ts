@@ -2,12 +2,13 @@
 // one transaction, so a bad document changes nothing. An apply is
 // last-writer-wins (a resourceVersion in the document, e.g. from `kubectl get
 // -o yaml`, is ignored); `replace` writes only over the version it names.
+import { isDeepStrictEqual } from 'node:util';
 import type { ApplyResult, ResourceStore } from '../store/store.ts';
 import { validateResource, type ValidationContext } from './validate.ts';
 
 export class ApplyError extends Error {}
 
-export async function applyDocuments(store: Pick<ResourceStore, 'apply'>, docs: readonly unknown[], ctx: ValidationContext, mode: 'apply' | 'replace' = 'apply'): Promise<ApplyResult[]> {
+export async function applyDocuments(store: Pick<ResourceStore, 'apply' | 'get'>, docs: readonly unknown[], ctx: ValidationContext, mode: 'apply' | 'replace' = 'apply'): Promise<ApplyResult[]> {
   if (docs.length === 0) throw new ApplyError('no resources given: the input holds no documents');
   const resources = docs.map((doc, i) => {
     try {
@@ -25,6 +26,14 @@ export async function applyDocuments(store: Pick<ResourceStore, 'apply'>, docs: 
     seen.add(key);
     if (mode === 'apply') delete r.metadata.resourceVersion;
     else if (!r.metadata.resourceVersion) throw new ApplyError(`${key}: metadata.resourceVersion is required to replace (the version you read, from \`ferry get -o yaml\`)`);
+  }
+  // Every party's records are bound to a job's spec: it never changes once created.
+  for (const r of resources) {
+    if (r.kind !== 'KusciaJob') continue;
+    const existing = await store.get('KusciaJob', r.metadata.name);
+    if (existing && !isDeepStrictEqual(existing.spec, r.spec)) {
+      throw new ApplyError(`KusciaJob/${r.metadata.name}: a job's spec cannot change once created (every party holds its hash): delete the job and create another, or restart it`);
+    }
   }
   return store.apply(resources);
 }

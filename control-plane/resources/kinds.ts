@@ -7,12 +7,15 @@ const ALIASES: Record<string, Kind> = {
   route: 'ClusterDomainRoute', routes: 'ClusterDomainRoute',
   domainroute: 'DomainRoute', domainroutes: 'DomainRoute', dr: 'DomainRoute',
   service: 'Service', services: 'Service', svc: 'Service',
+  kusciajob: 'KusciaJob', kusciajobs: 'KusciaJob', kj: 'KusciaJob', job: 'KusciaJob', jobs: 'KusciaJob',
+  kusciatask: 'KusciaTask', kusciatasks: 'KusciaTask', kt: 'KusciaTask', task: 'KusciaTask', tasks: 'KusciaTask',
+  appimage: 'AppImage', appimages: 'AppImage',
 };
 
 export function resolveKind(text: string): Kind {
   const kind = ALIASES[text.toLowerCase()];
   if (!kind) {
-    throw new Error(`unknown kind "${text}": use one of domain, clusterdomainroute (route, cdr), domainroute (dr), service (svc)`);
+    throw new Error(`unknown kind "${text}": use one of domain, clusterdomainroute (route, cdr), domainroute (dr), service (svc), kusciajob (job, kj), kusciatask (task, kt), appimage`);
   }
   return kind;
 }

@@ -150,9 +150,15 @@ function resourceSchema(apiVersion: string, kind: string, spec: object) {
   } as const;
 }
 
+// Job kinds: the envelope here; the spec is checked whole by its part (jobs/spec.ts, runtime/app-image.ts).
+const jobSpec = { type: 'object' } as const;
+
 export const RESOURCE_SCHEMAS = {
   Domain: resourceSchema('kuscia.secretflow/v1alpha1', 'Domain', domainSpec),
   ClusterDomainRoute: resourceSchema('kuscia.secretflow/v1alpha1', 'ClusterDomainRoute', routeSpec),
   DomainRoute: resourceSchema('kuscia.secretflow/v1alpha1', 'DomainRoute', routeSpec),
   Service: resourceSchema('v1', 'Service', serviceSpec),
+  KusciaJob: resourceSchema('kuscia.secretflow/v1alpha1', 'KusciaJob', jobSpec),
+  KusciaTask: resourceSchema('kuscia.secretflow/v1alpha1', 'KusciaTask', jobSpec),
+  AppImage: resourceSchema('kuscia.secretflow/v1alpha1', 'AppImage', jobSpec),
 } as const;

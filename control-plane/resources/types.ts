@@ -2,8 +2,11 @@
 
 export const KUSCIA_API_VERSION = 'kuscia.secretflow/v1alpha1';
 
-export type Kind = 'Domain' | 'ClusterDomainRoute' | 'DomainRoute' | 'Service';
-export const KINDS: readonly Kind[] = ['Domain', 'ClusterDomainRoute', 'DomainRoute', 'Service'];
+export type GatewayKind = 'Domain' | 'ClusterDomainRoute' | 'DomainRoute' | 'Service';
+/** The job kinds (control-plane/jobs, control-plane/runtime): stored like the others, never translated. */
+export type JobKind = 'KusciaJob' | 'KusciaTask' | 'AppImage';
+export type Kind = GatewayKind | JobKind;
+export const KINDS: readonly Kind[] = ['Domain', 'ClusterDomainRoute', 'DomainRoute', 'Service', 'KusciaJob', 'KusciaTask', 'AppImage'];
 
 export interface Metadata {
   name: string;
@@ -74,7 +77,9 @@ interface Base<K extends Kind, S> {
 export type DomainResource = Base<'Domain', DomainSpec>;
 export type RouteResource = Base<'ClusterDomainRoute' | 'DomainRoute', RouteSpec>;
 export type ServiceResource = Base<'Service', ServiceSpec>;
-export type Resource = DomainResource | RouteResource | ServiceResource;
+/** KusciaJob, KusciaTask, AppImage: their specs are checked by their own parts (jobs/spec.ts, runtime/render.ts). */
+export type JobResource = Base<JobKind, Record<string, unknown>>;
+export type Resource = DomainResource | RouteResource | ServiceResource | JobResource;
 
 /** Annotation on a Service listing the partner domains that may call it. */
 export const ACCESS_DOMAIN_ANNOTATION = 'kuscia.secretflow/access-domain';
@@ -94,9 +99,11 @@ export const LOCAL_PORTS_ANNOTATION = 'ferry.secretflow/local-ports';
 /** On an outbound route: reach the endpoint through this HTTP forward proxy (CONNECT), e.g. "http://proxy.bank.example:3128". */
 export const PROXY_ANNOTATION = 'ferry.secretflow/proxy';
 /** Service names Ferry uses for itself on every domain: not available to Services. */
-export const RESERVED_SERVICE_NAMES = ['kuscia-handshake', 'ferry-relay', 'ferry-tunnel', 'ferry-diagnose'];
+export const RESERVED_SERVICE_NAMES = ['kuscia-handshake', 'ferry-relay', 'ferry-tunnel', 'ferry-diagnose', 'ferry-interop'];
 /** The built-in service every authenticated partner may call: `ferry diagnose network` measures a link with it. */
 export const DIAGNOSE_SERVICE = 'ferry-diagnose';
+/** The built-in service of the job protocol (control-plane/jobs, docs/jobs.md): every authenticated partner may call it. */
+export const INTEROP_SERVICE = 'ferry-interop';
 
 /** Everything the translator reads: the stored resources, grouped by kind. */
 export interface ResourceSet {
@@ -110,7 +117,7 @@ export function groupResources(all: readonly Resource[]): ResourceSet {
   for (const r of all) {
     if (r.kind === 'Domain') set.domains.push(r);
     else if (r.kind === 'Service') set.services.push(r);
-    else set.routes.push(r);
+    else if (r.kind === 'ClusterDomainRoute' || r.kind === 'DomainRoute') set.routes.push(r);
   }
   const byName = (a: Resource, b: Resource) => a.metadata.name.localeCompare(b.metadata.name);
   set.domains.sort(byName);

@@ -7,15 +7,12 @@ import { RESOURCE_SCHEMAS } from './schemas.ts';
 import { findUnencodableString, hostProblem, isIPv4, labelValueProblem, metadataKeyProblem, parseBandwidthKiBps, parseDuration, MAX_ANNOTATIONS_BYTES, MAX_BANDWIDTH_KIBPS, MAX_DURATION_SECONDS } from './limits.ts';
 
 export { parseBandwidthKiBps, parseDuration } from './limits.ts';
+import { ValidationError } from './validation-error.ts';
+import { normalizeJobSpec } from '../jobs/spec.ts';
+import { checkAppImage } from '../runtime/app-image.ts';
 import { KINDS, PROXY_ANNOTATION, RESERVED_SERVICE_NAMES, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
 
-export class ValidationError extends Error {
-  readonly field: string;
-  constructor(field: string, message: string) {
-    super(`${field}: ${message}`);
-    this.field = field;
-  }
-}
+export { ValidationError } from './validation-error.ts';
 
 const ajv = new Ajv({ allErrors: false, strict: false });
 const validators = Object.fromEntries(
@@ -135,6 +132,14 @@ function checkSemantics(r: Resource, ctx: ValidationContext): void {
       return checkRoute(r, ctx);
     case 'Service':
       return checkService(r);
+    case 'KusciaJob':
+      r.spec = normalizeJobSpec(r.metadata.name, r.spec, ctx.domain) as unknown as Record<string, unknown>;
+      return;
+    case 'AppImage':
+      checkAppImage(r.spec);
+      return;
+    case 'KusciaTask':
+      throw new ValidationError('kind', 'KusciaTask objects are made by the jobs controller for each task of a KusciaJob: create a KusciaJob (ferry job create -f)');
   }
 }
 

@@ -43,6 +43,10 @@ export class RuntimeController {
     this.deps = deps;
   }
 
+  get logsDir(): string {
+    return this.deps.logsDir;
+  }
+
   logFile(taskID: string): string {
     return join(this.deps.logsDir, `${taskID}.log`);
   }
@@ -51,7 +55,7 @@ export class RuntimeController {
     const { items, revision } = await this.deps.store.list(KT);
     for (const t of items) this.kick(t.metadata.name);
     this.watch = this.deps.store.watch([KT], revision, (e) => {
-      if (e.object) this.kick(e.object.metadata.name);
+      if (e.type !== 'RESYNC') this.kick(e.object.metadata.name);
     });
   }
 

@@ -23,6 +23,7 @@ export interface ObjectStatus {
   /** The generation the conditions were computed for. */
   observedGeneration?: number;
   conditions?: Condition[];
+  /** Each kind's own status fields (a KusciaJob's phase, party records...). */
   [field: string]: unknown;
 }
 

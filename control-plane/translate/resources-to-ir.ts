@@ -3,7 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
-import { DIAGNOSE_SERVICE, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
+import { DIAGNOSE_SERVICE, INTEROP_SERVICE, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
 import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
 
@@ -28,6 +28,7 @@ export interface TranslationRuntime {
 }
 
 export const diagnoseSocket = (run: string) => `${run}/diagnose.sock`;
+export const interopSocket = (run: string) => `${run}/interop.sock`;
 
 export const NO_RUNTIME: TranslationRuntime = {
   tokens: { inbound: new Map(), outbound: new Map() },
@@ -191,7 +192,12 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
   }
 
   // Last, so it never shadows a resource's status: the diagnose service, open to every trusted partner.
-  if (partners.length) services.push(diagnoseService(self, runtime.sockets.run, partners.map((p) => p.domain).sort()));
+  if (partners.length) {
+    const allowed = partners.map((p) => p.domain).sort();
+    services.push(builtInService(DIAGNOSE_SERVICE, diagnoseSocket(runtime.sockets.run), self, allowed));
+    // The job protocol (control-plane/jobs): partners propose jobs and exchange their records.
+    services.push(builtInService(INTEROP_SERVICE, interopSocket(runtime.sockets.run), self, allowed));
+  }
 
   return {
     domain: self,
@@ -213,22 +219,23 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
   };
 }
 
-let lastDiagnose: LocalService | undefined;
+const builtIns = new Map<string, LocalService>();
 
 /**
- * The built-in diagnose service, open to every trusted partner. The same
- * object while nothing about it changes, so its Envoy JSON (memoized per
- * object) is not rebuilt and re-encoded on every push.
+ * A built-in service (diagnose, job protocol), open to every trusted partner,
+ * on a Unix socket of the node. The same object while nothing about it
+ * changes, so its Envoy JSON (memoized per object) is not rebuilt and
+ * re-encoded on every push.
  */
-function diagnoseService(self: string, run: string, allowed: string[]): LocalService {
-  const socketPath = diagnoseSocket(run);
-  const known = lastDiagnose;
+function builtInService(name: string, socketPath: string, self: string, allowed: string[]): LocalService {
+  const known = builtIns.get(name);
   if (known && known.domain === self && known.socketPath === socketPath && known.allowed.join() === allowed.join()) return known;
-  lastDiagnose = {
-    name: DIAGNOSE_SERVICE, domain: self, host: `${DIAGNOSE_SERVICE}.${self}.svc`, cluster: DIAGNOSE_SERVICE,
+  const service: LocalService = {
+    name, domain: self, host: `${name}.${self}.svc`, cluster: name,
     addresses: [], socketPath, port: 0, protocol: 'HTTP', allowed, idleTimeoutSeconds: 3600, timeoutSeconds: 0,
   };
-  return lastDiagnose;
+  builtIns.set(name, service);
+  return service;
 }
 
 function inboundStatusFor(route: RouteResource, self: string, trusted: Map<string, PartnerTrust>, domains: DomainResource[], runtime: TranslationRuntime, tokenPartners: TokenPartner[]): ResourceStatus {
