@@ -38,7 +38,7 @@ export interface NodeConfig {
   /** File holding the key that encrypts secrets kept in a shared store (32 bytes, base64 or hex). */
   storeKeyFile?: string;
   /** Jobs (docs/jobs.md): which partners' jobs are approved without a person. None by default. */
-  jobs?: { autoApprove?: AutoApproveRule[] };
+  jobs?: { autoApprove?: AutoApproveRule[]; partyTimeoutSeconds?: number };
 }
 
 export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001 } as const;

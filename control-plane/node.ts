@@ -164,6 +164,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   const jobs = new JobsController({
     store, self: config.domain, client: interopClient, policy: approvalPolicy(config.jobs?.autoApprove), log: log.child({ component: 'jobs' }),
     ...(process.env.FERRY_JOB_RESYNC_MS ? { resyncMs: Number(process.env.FERRY_JOB_RESYNC_MS) } : {}),
+    ...(config.jobs?.partyTimeoutSeconds ? { partyTimeoutMs: config.jobs.partyTimeoutSeconds * 1000 } : {}),
   });
   const runtime = new RuntimeController({ store, self: config.domain, tasksDir: join(paths.data, 'tasks'), logsDir: join(paths.logs, 'tasks'), log: log.child({ component: 'runtime' }) });
   const interop = await startInteropServer(interopSocket(paths.run), config.domain, jobs, log);

@@ -11,7 +11,7 @@ import type { ResourceStore, StoredResource } from '../store/store.ts';
 import { computeJob, currentEpoch, jobParties, localActions, type JobSpec, type JobView, type PartyRecord, type PartyTaskPhase, type PartyTaskRecord } from './phase.ts';
 import { normalizeJobSpec, specHash } from './spec.ts';
 import { acceptProposal, acceptRecord } from './records.ts';
-import { eventsBetween, isTerminal, jobStatus, taskRecordFrom, type JobStatus, type RuntimeState } from './job-status.ts';
+import { eventsBetween, isTerminal, jobStatus, setCondition, taskRecordFrom, type JobStatus, type RuntimeState } from './job-status.ts';
 import type { InboxAnswer, JobsInbox, Proposal } from './interop-server.ts';
 import type { InteropClient } from './interop-client.ts';
 
@@ -46,6 +46,8 @@ export interface JobsControllerDeps {
   tickMs?: number;
   /** How often records are pulled from the other parties of unfinished jobs. */
   resyncMs?: number;
+  /** How long an unfinished job waits for an unreachable party before this party stops it (default 10 min). */
+  partyTimeoutMs?: number;
 }
 
 interface PushState {
@@ -53,6 +55,8 @@ interface PushState {
   nextAt: number;
   backoffMs: number;
   lastError?: string;
+  /** When pushes or pulls to this party started failing (cleared by any success). */
+  failingSince?: number;
 }
 
 const KJ = 'KusciaJob';
@@ -93,6 +97,29 @@ export class JobsController implements JobsInbox {
     this.watch?.stop();
     if (this.timer) clearInterval(this.timer);
     await this.draining;
+  }
+
+  /** The parties this job's records could not reach lately, for how long and why. */
+  private unreachable(job: string): { peer: string; forMs: number; error: string }[] {
+    const now = this.now();
+    return [...(this.pushes.get(job) ?? [])].filter(([, s]) => s.failingSince !== undefined).map(([peer, s]) => ({ peer, forMs: now - s.failingSince!, error: s.lastError ?? 'no answer' }));
+  }
+
+  private noteDelivery(job: string, peer: string, error: string | undefined): void {
+    const state = this.pushes.get(job) ?? new Map<string, PushState>();
+    this.pushes.set(job, state);
+    const s = state.get(peer) ?? { acked: 0, nextAt: -1, backoffMs: 200 };
+    state.set(peer, s);
+    const wasFailing = s.failingSince !== undefined;
+    if (error) {
+      s.failingSince ??= this.now();
+      if (s.lastError !== error) this.enqueue(job); // describe shows the new cause
+      s.lastError = error;
+    } else {
+      delete s.failingSince;
+      delete s.lastError;
+      if (wasFailing) this.enqueue(job);
+    }
   }
 
   /** Where a job's push to each party stands (for describe). */
@@ -171,7 +198,7 @@ export class JobsController implements JobsInbox {
     const ownTasks: Record<string, PartyTaskRecord> = { ...(own.tasks ?? {}) };
     for (const [taskID, kt] of tasks) {
       const runtime = (kt.status as { runtime?: RuntimeState } | undefined)?.runtime;
-      if (!runtime || Number(kt.metadata.annotations?.[EPOCH_ANNOTATION] ?? 0) !== epoch) continue;
+      if (!runtime || (runtime.epoch ?? 0) !== epoch) continue; // a state from an earlier run says nothing of this one
       const mine = ownTasks[taskID];
       if (mine && mine.epoch === epoch && (mine.phase === 'Failed' || mine.phase === 'Succeeded')) continue; // final in this run
       ownTasks[taskID] = taskRecordFrom(runtime, epoch);
@@ -179,6 +206,13 @@ export class JobsController implements JobsInbox {
     own = { ...own, tasks: ownTasks };
 
     let view = computeJob(spec, Object.values({ ...records, [self]: own }));
+    // A party unreachable for too long: this party stops the job, saying why (the others learn it when they can).
+    const gone = this.unreachable(name).find((u) => u.forMs > (this.deps.partyTimeoutMs ?? 600_000));
+    if (gone && !isTerminal(view.phase) && view.phase !== 'Suspended' && !own.commands?.some((c) => c.stage === 'Stop' && c.epoch === view.epoch)) {
+      const reason = `${gone.peer} unreachable for ${Math.round(gone.forMs / 1000)} s: ${gone.error}`;
+      own = { ...own, commands: [...(own.commands ?? []), { stage: 'Stop', epoch: view.epoch, reason, at: new Date(this.now()).toISOString() }] };
+      view = computeJob(spec, Object.values({ ...records, [self]: own }));
+    }
     for (const action of localActions(spec, view, self, own, this.now())) {
       const task = spec.tasks.find((t) => t.taskID === action.taskID)!;
       if (action.kind === 'reserve') await this.desire(name, spec, task.taskID, epoch, 'Reserved');
@@ -197,6 +231,14 @@ export class JobsController implements JobsInbox {
     const nowIso = new Date(this.now()).toISOString();
     const previousView = lastWrittenView(status);
     const next = { ...jobStatus(view, records, status.specHash!, status, eventsBetween(previousView, view, nowIso, self), nowIso, job.metadata.generation), deliveries: this.deliveries(name) };
+    const unreachable = this.unreachable(name);
+    next.conditions = setCondition(next.conditions, {
+      type: 'PartiesReachable',
+      status: unreachable.length ? 'False' : 'True',
+      reason: unreachable.length ? 'Unreachable' : 'Reachable',
+      message: unreachable.map((u) => `${u.peer} unreachable since ${new Date(this.now() - u.forMs).toISOString()}: ${u.error}`).join('; '),
+      lastTransitionTime: nowIso,
+    });
     this.views.set(name, view);
     if (!sameStatus(job.status as JobStatus | undefined, next)) {
       try {
@@ -294,16 +336,13 @@ export class JobsController implements JobsInbox {
         ? await this.deps.client.propose(peer, job, { spec, specHash: hash, record: own })
         : await this.deps.client.push(peer, job, own);
       if (answer.ok) {
-        if (s.lastError) this.enqueue(job);
+        this.noteDelivery(job, peer, undefined);
         s.acked = own.seq;
         s.nextAt = -1;
         s.backoffMs = 200;
-        delete s.lastError;
         if (answer.record) await this.pushRecord(peer, job, answer.record);
       } else {
-        const error = `${answer.status || 'no answer'}: ${answer.reason}`;
-        if (error !== s.lastError) this.enqueue(job); // describe shows the new cause
-        s.lastError = error;
+        this.noteDelivery(job, peer, `${answer.status || 'no answer'}: ${answer.reason}`);
         s.nextAt = now + s.backoffMs;
         s.backoffMs = Math.min(s.backoffMs * 2, 10_000);
         this.deps.log.debug({ job, peer, error: s.lastError }, 'jobs: record not delivered; retrying');
@@ -317,6 +356,8 @@ export class JobsController implements JobsInbox {
     const spec = stored.spec as JobSpec;
     for (const peer of jobParties(spec).filter((d) => d !== this.deps.self)) {
       const answer = await this.deps.client.pull(peer, job);
+      // 404: the party has not received the job yet (our push will bring it): not a reachability problem.
+      this.noteDelivery(job, peer, answer.ok || answer.status === 404 ? undefined : `${answer.status || 'no answer'}: ${answer.reason}`);
       if (answer.ok && answer.record) await this.pushRecord(peer, job, answer.record);
     }
   }

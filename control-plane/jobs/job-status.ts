@@ -21,6 +21,8 @@ export interface JobEvent {
 
 /** The runtime's side of one local task (control-plane/runtime), as it writes it in KusciaTask.status.runtime. */
 export interface RuntimeState {
+  /** The run this state belongs to (the KusciaTask's epoch annotation when the runtime wrote it). */
+  epoch?: number;
   phase: PartyTaskPhase;
   at: string;
   reservedAt?: string;

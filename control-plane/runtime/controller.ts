@@ -91,10 +91,12 @@ export class RuntimeController {
       if (!state) return;
       const reason = a[STOP_REASON_ANNOTATION] ?? 'stopped';
       if (state.phase === 'Running' && state.pid) {
-        this.stopping.set(taskID, reason);
+        this.stopping.set(`${taskID}/${epoch}`, reason);
         await stopGroup(state.pid, this.deps.stopGraceMs ?? 5000);
       }
-      return this.write(kt, { ...state, phase: 'Failed', at: now(), stopped: true, message: reason, logTail: tailLines(this.logFile(taskID), LOG_TAIL_LINES) });
+      await this.write(kt, { ...state, phase: 'Failed', at: now(), stopped: true, message: reason, logTail: tailLines(this.logFile(taskID), LOG_TAIL_LINES) });
+      this.stopping.delete(`${taskID}/${epoch}`);
+      return;
     }
     if (!state) {
       if (desired !== 'Reserved' && desired !== 'Running') return;
@@ -153,8 +155,7 @@ export class RuntimeController {
     const kt = await this.deps.store.get(KT, taskID);
     const state = (kt?.status as { runtime?: Runtime } | undefined)?.runtime;
     if (!kt || !state || state.epoch !== epoch || state.phase !== 'Running') return;
-    const stopReason = this.stopping.get(taskID);
-    this.stopping.delete(taskID);
+    const stopReason = this.stopping.get(`${taskID}/${epoch}`);
     const logTail = tailLines(this.logFile(taskID), LOG_TAIL_LINES);
     const at = new Date().toISOString();
     if (stopReason !== undefined) return this.write(kt, { ...state, phase: 'Failed', at, stopped: true, message: stopReason, logTail, ...exit });

@@ -26,7 +26,7 @@ spec:
             ports: [{ name: link, protocol: HTTP, scope: Cluster }]
 `;
 
-type Job = { status?: { phase?: string; message?: string; waitingFor?: { domainID: string; action: string }[]; taskStatus?: Record<string, string>; partyTaskStatus?: Record<string, { domainID: string; phase: string; message?: string; logTail?: string[] }[]> } };
+type Job = { status?: { conditions?: { type: string; status: string; message: string }[]; phase?: string; message?: string; waitingFor?: { domainID: string; action: string }[]; taskStatus?: Record<string, string>; partyTaskStatus?: Record<string, { domainID: string; phase: string; message?: string; logTail?: string[] }[]> } };
 
 function jobYaml(name: string, parties: string[], config: object, opts: { tasks?: string; mode?: string } = {}): string {
   const p = parties.map((d) => `{ domainID: ${d} }`).join(', ');
@@ -70,7 +70,7 @@ describe('cross-domain jobs', () => {
     [alice, bob, carol] = await Promise.all([TestNode.init('alice'), TestNode.init('bob'), TestNode.init('carol')]);
     // carol approves alice's jobs by policy; bob approves by hand.
     const c = readConfig(carol.home);
-    writeConfig(carol.home, { ...c, jobs: { autoApprove: [{ partners: ['alice'], appImages: ['test-engine'] }] } });
+    writeConfig(carol.home, { ...c, jobs: { autoApprove: [{ partners: ['alice'], appImages: ['test-engine', 'quick'] }] } });
     await Promise.all([alice, bob, carol].map((n) => n.start(secretEnv)));
     const nodes = [alice, bob, carol];
     await Promise.all(nodes.map((n) => n.apply(docs(appImage, ...nodes.filter((o) => o !== n).flatMap((o) => [partnerDomain(o), routeTo(n, o)])))));
@@ -178,8 +178,87 @@ describe('cross-domain jobs', () => {
       const j = await job(alice, 'part');
       return j?.status?.partyTaskStatus?.['part-only']?.find((p) => p.domainID === 'alice')?.phase === 'Succeeded' ? true : undefined;
     });
-    assert.equal((await job(alice, 'part'))?.status?.phase, 'Running', 'alice waits for bob\'s record');
+    const waiting = await waitFor('alice to say bob is unreachable', async () => {
+      const j = await job(alice, 'part');
+      return j?.status?.conditions?.find((c) => c.type === 'PartiesReachable' && c.status === 'False') ? j : undefined;
+    });
+    assert.equal(waiting.status?.phase, 'Running', 'alice waits for bob\'s record');
+    assert.match(waiting.status!.conditions!.find((c) => c.type === 'PartiesReachable')!.message, /^bob unreachable since /);
     await bob.start(secretEnv);
     await Promise.all([phaseAt(alice, 'part', 'Succeeded'), phaseAt(bob, 'part', 'Succeeded')]);
+  });
+
+  test('suspend stops every side; restart runs the job again from its unfinished task, to Succeeded', async () => {
+    const hold = join(tempDir('job-hold'), 'go');
+    const input = JSON.stringify(JSON.stringify({ default: { holdFile: hold } }));
+    create(alice, jobYaml('susp', ['alice', 'bob'], {}, { tasks: `
+    - { alias: first, appImage: test-engine, parties: [{ domainID: alice }, { domainID: bob }] }
+    - { alias: held, dependencies: [first], appImage: test-engine, taskInputConfig: ${input}, parties: [{ domainID: alice }, { domainID: bob }] }` }));
+    await waitFor('susp at bob', () => job(bob, 'susp'));
+    assert.equal(bob.cli(['job', 'approve', 'susp']).code, 0);
+    await waitFor('held running at both', async () => ((await job(bob, 'susp'))?.status?.partyTaskStatus?.['susp-held']?.every((p) => p.phase === 'Running') ? true : undefined));
+    assert.equal(bob.cli(['job', 'restart', 'susp']).code, 1, 'restart applies to a failed or suspended job only');
+    const r = bob.cli(['job', 'suspend', 'susp', '--reason', 'maintenance']);
+    assert.equal(r.code, 0, r.stderr);
+    const [a] = await Promise.all([phaseAt(alice, 'susp', 'Suspended'), phaseAt(bob, 'susp', 'Suspended')]);
+    assert.match(a.status?.message ?? '', /suspended by bob: maintenance/);
+    await waitFor('both sides stopped', async () => ((await job(alice, 'susp'))?.status?.partyTaskStatus?.['susp-held']?.every((p) => p.phase === 'Failed') ? true : undefined));
+    mkdirSync(join(hold, '..'), { recursive: true });
+    writeFileSync(hold, 'go');
+    assert.equal(alice.cli(['job', 'restart', 'susp']).code, 0);
+    const [done] = await Promise.all([phaseAt(alice, 'susp', 'Succeeded'), phaseAt(bob, 'susp', 'Succeeded')]);
+    assert.equal(done.status?.taskStatus?.['susp-first'], 'Succeeded');
+  });
+
+  test('cancel is final, everywhere', async () => {
+    create(alice, jobYaml('canc', ['alice', 'bob'], {}));
+    await waitFor('canc at bob', () => job(bob, 'canc'));
+    assert.equal(alice.cli(['job', 'cancel', 'canc', '--reason', 'wrong inputs']).code, 0);
+    const [, b] = await Promise.all([phaseAt(alice, 'canc', 'Cancelled'), phaseAt(bob, 'canc', 'Cancelled')]);
+    assert.match(b.status?.message ?? '', /cancelled by alice: wrong inputs/);
+    const approve = bob.cli(['job', 'approve', 'canc']);
+    assert.equal(approve.code, 1);
+    assert.match(approve.stderr, /cancelled/);
+  });
+
+  test('a record for another spec is refused; a job cannot be changed once created', async () => {
+    const put = (body: object) => new Promise<number>((resolve, reject) => {
+      const data = JSON.stringify(body);
+      const req = request({ host: '127.0.0.1', port: bob.ports.internal, method: 'PUT', path: '/v1/jobs/dag2/records/bob', headers: { host: 'ferry-interop.alice.svc', 'content-type': 'application/json', 'content-length': String(data.length) } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+      req.on('error', reject);
+      req.end(data);
+    });
+    assert.equal(await put({ domainID: 'bob', seq: 999, specHash: '0'.repeat(64) }), 409);
+    assert.equal(await put({ domainID: 'alice', seq: 999, specHash: '0'.repeat(64) }), 400, 'the path names the writer: bob cannot send a record as alice');
+    const changed = alice.cli(['apply', '-f', '-'], jobYaml('dag2', ['alice', 'bob'], { default: { lines: ['changed'] } }));
+    assert.equal(changed.code, 1);
+    assert.match(changed.stderr, /a job's spec cannot change once created/);
+  });
+
+  test('100 jobs submitted at once, each with maxParallelism 1, all end Succeeded at both parties', async () => {
+    const quick = `apiVersion: kuscia.secretflow/v1alpha1
+kind: AppImage
+metadata: { name: quick }
+spec: { deployTemplates: [{ spec: { containers: [{ name: q, command: [/bin/sh, -c, 'echo "$TASK_ID done"'] }] } }] }
+`;
+    await Promise.all([alice.apply(quick), carol.apply(quick)]);
+    const names = Array.from({ length: 100 }, (_, i) => `many-${i}`);
+    await Promise.all(names.map(async (name) => {
+      const body = { apiVersion: 'kuscia.secretflow/v1alpha1', kind: 'KusciaJob', metadata: { name }, spec: { initiator: 'alice', maxParallelism: 1, tasks: [
+        { alias: 'a', appImage: 'quick', parties: [{ domainID: 'alice' }, { domainID: 'carol' }] },
+        { alias: 'b', dependencies: ['a'], appImage: 'quick', parties: [{ domainID: 'alice' }, { domainID: 'carol' }] },
+      ] } };
+      const r = await alice.api('/api/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(r.status, 201, await r.text());
+    }));
+    let last = '';
+    for (const n of [alice, carol]) {
+      await waitFor(`100 jobs Succeeded at ${n.domain}`, async () => {
+        const { items } = (await (await n.api('/api/v1/jobs')).json()) as { items: { name: string; phase: string }[] };
+        const phases = items.filter((j) => j.name.startsWith('many-')).map((j) => j.phase);
+        last = `${n.domain}: ${phases.length} jobs, ${JSON.stringify(Object.fromEntries([...new Set(phases)].map((p) => [p, phases.filter((x) => x === p).length])))}`;
+        return phases.filter((p) => p === 'Succeeded').length === 100 ? true : undefined;
+      }, 300_000).catch((e: Error) => { throw new Error(`${e.message} (${last})`); });
+    }
   });
 });
