@@ -9,9 +9,9 @@ const DEFAULT = ['psi-1c2g', 'datapath']; // datapath's goal table quotes psi-1c
  * Run only when named: xds (minutes: 10k-Service points and 1,000 simulated
  * clients; it was the default before the data-path benchmarks, and the default
  * set must finish within 20 minutes), idle (30 minutes by design), rotation, store,
- * reachability.
+ * reachability, jobs.
  */
-const KNOWN = [...DEFAULT, 'xds', 'idle', 'rotation', 'reachability', 'store'];
+const KNOWN = [...DEFAULT, 'xds', 'idle', 'rotation', 'reachability', 'store', 'jobs'];
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of names.length ? names : DEFAULT) {
   if (!KNOWN.includes(name)) {
