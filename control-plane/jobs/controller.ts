@@ -14,6 +14,7 @@ import { acceptProposal, acceptRecord } from './records.ts';
 import { eventsBetween, isTerminal, jobStatus, setCondition, taskRecordFrom, type JobStatus, type RuntimeState } from './job-status.ts';
 import type { InboxAnswer, JobsInbox, Proposal } from './interop-server.ts';
 import type { InteropClient } from './interop-client.ts';
+import { RecordDelivery } from './deliveries.ts';
 
 export const JOB_ANNOTATION = 'ferry.secretflow/job';
 export const EPOCH_ANNOTATION = 'ferry.secretflow/epoch';
@@ -50,15 +51,6 @@ export interface JobsControllerDeps {
   partyTimeoutMs?: number;
 }
 
-interface PushState {
-  acked: number;
-  nextAt: number;
-  backoffMs: number;
-  lastError?: string;
-  /** When pushes or pulls to this party started failing (cleared by any success). */
-  failingSince?: number;
-}
-
 const KJ = 'KusciaJob';
 const KT = 'KusciaTask';
 
@@ -68,7 +60,7 @@ export class JobsController implements JobsInbox {
   private readonly queue = new Set<string>();
   private draining: Promise<void> | undefined;
   private readonly chains = new Map<string, Promise<unknown>>();
-  private readonly pushes = new Map<string, Map<string, PushState>>();
+  private readonly delivery: RecordDelivery;
   private readonly views = new Map<string, JobView>();
   private watch: { stop(): void } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -78,18 +70,56 @@ export class JobsController implements JobsInbox {
   constructor(deps: JobsControllerDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+    this.delivery = new RecordDelivery({
+      self: deps.self, client: deps.client, log: deps.log, now: this.now,
+      ownRecord: async (job) => {
+        const stored = await deps.store.get(KJ, job);
+        const status = stored?.status as JobStatus | undefined;
+        return stored && status?.specHash ? { spec: stored.spec as JobSpec, hash: status.specHash, record: status.partyRecords?.[deps.self] } : undefined;
+      },
+      received: (peer, job, record) => void this.pushRecord(peer, job, record),
+      changed: (job) => this.enqueue(job),
+    });
   }
 
   async start(): Promise<void> {
-    const { items, revision } = await this.deps.store.list(KJ);
+    // KusciaTasks are indexed by job from the watch, so a reconcile reads its own tasks, not every task.
+    const tasks = await this.deps.store.list(KT);
+    for (const t of tasks.items) this.index(t, false);
+    const { items } = await this.deps.store.list(KJ);
     for (const j of items) this.enqueue(j.metadata.name);
-    this.watch = this.deps.store.watch([KJ, KT], revision, (e) => {
-      if (e.type === 'RESYNC') return void this.deps.store.list(KJ).then((l) => l.items.forEach((j) => this.enqueue(j.metadata.name)), () => undefined);
+    this.watch = this.deps.store.watch([KJ, KT], tasks.revision, (e) => {
+      if (e.type === 'RESYNC') return void this.relist();
       const o = e.object;
       if (o.kind === KJ) this.enqueue(o.metadata.name);
-      else if (o.metadata.annotations?.[JOB_ANNOTATION]) this.enqueue(o.metadata.annotations[JOB_ANNOTATION]);
+      else {
+        this.index(o, e.type === 'DELETED');
+        if (o.metadata.annotations?.[JOB_ANNOTATION]) this.enqueue(o.metadata.annotations[JOB_ANNOTATION]);
+      }
     });
     this.timer = setInterval(() => this.tick(), this.deps.tickMs ?? 1000);
+  }
+
+  private readonly tasksByJob = new Map<string, Map<string, StoredObject>>();
+
+  private index(t: StoredObject, deleted: boolean): void {
+    const job = t.metadata.annotations?.[JOB_ANNOTATION];
+    if (!job) return;
+    let m = this.tasksByJob.get(job);
+    if (!m) this.tasksByJob.set(job, (m = new Map()));
+    if (deleted) m.delete(t.metadata.name);
+    else m.set(t.metadata.name, t);
+  }
+
+  private async relist(): Promise<void> {
+    try {
+      const tasks = await this.deps.store.list(KT);
+      this.tasksByJob.clear();
+      for (const t of tasks.items) this.index(t, false);
+      for (const j of (await this.deps.store.list(KJ)).items) this.enqueue(j.metadata.name);
+    } catch (err) {
+      this.deps.log.warn({ err }, 'jobs: could not list after a watch resync; the next tick retries');
+    }
   }
 
   async stop(): Promise<void> {
@@ -97,34 +127,6 @@ export class JobsController implements JobsInbox {
     this.watch?.stop();
     if (this.timer) clearInterval(this.timer);
     await this.draining;
-  }
-
-  /** The parties this job's records could not reach lately, for how long and why. */
-  private unreachable(job: string): { peer: string; forMs: number; error: string }[] {
-    const now = this.now();
-    return [...(this.pushes.get(job) ?? [])].filter(([, s]) => s.failingSince !== undefined).map(([peer, s]) => ({ peer, forMs: now - s.failingSince!, error: s.lastError ?? 'no answer' }));
-  }
-
-  private noteDelivery(job: string, peer: string, error: string | undefined): void {
-    const state = this.pushes.get(job) ?? new Map<string, PushState>();
-    this.pushes.set(job, state);
-    const s = state.get(peer) ?? { acked: 0, nextAt: -1, backoffMs: 200 };
-    state.set(peer, s);
-    const wasFailing = s.failingSince !== undefined;
-    if (error) {
-      s.failingSince ??= this.now();
-      if (s.lastError !== error) this.enqueue(job); // describe shows the new cause
-      s.lastError = error;
-    } else {
-      delete s.failingSince;
-      delete s.lastError;
-      if (wasFailing) this.enqueue(job);
-    }
-  }
-
-  /** Where a job's push to each party stands (for describe). */
-  deliveries(job: string): Record<string, { acked: number; lastError?: string }> {
-    return Object.fromEntries([...(this.pushes.get(job) ?? [])].map(([peer, s]) => [peer, { acked: s.acked, ...(s.lastError ? { lastError: s.lastError } : {}) }]));
   }
 
   private enqueue(job: string): void {
@@ -158,20 +160,18 @@ export class JobsController implements JobsInbox {
     const resync = now - this.lastResync >= (this.deps.resyncMs ?? 15_000);
     if (resync) this.lastResync = now;
     for (const [job, view] of this.views) {
-      if (!isTerminal(view.phase) || this.pushesPending(job)) this.enqueue(job);
-      if (resync && !isTerminal(view.phase)) void this.pullAll(job);
+      // Time matters only to a task in flight (gang start, lifecycle) and to a record not yet delivered.
+      if ((view.phase === 'Running' && view.tasks.some((t) => t.phase === 'Running')) || this.delivery.pending(job)) this.enqueue(job);
+      if (resync && !isTerminal(view.phase)) void this.delivery.pullAll(job);
     }
-  }
-
-  private pushesPending(job: string): boolean {
-    return [...(this.pushes.get(job)?.values() ?? [])].some((s) => s.nextAt >= 0);
   }
 
   private async reconcile(name: string): Promise<void> {
     const job = await this.deps.store.get(KJ, name);
     if (!job) {
       this.views.delete(name);
-      this.pushes.delete(name);
+      this.delivery.forget(name);
+      this.tasksByJob.delete(name);
       return;
     }
     const self = this.deps.self;
@@ -194,7 +194,7 @@ export class JobsController implements JobsInbox {
 
     // This party's side of each task, as the runtime reports it.
     const epoch = currentEpoch(Object.values({ ...records, [self]: own }));
-    const tasks = await this.localTasks(name);
+    const tasks = this.localTasks(name);
     const ownTasks: Record<string, PartyTaskRecord> = { ...(own.tasks ?? {}) };
     for (const [taskID, kt] of tasks) {
       const runtime = (kt.status as { runtime?: RuntimeState } | undefined)?.runtime;
@@ -207,7 +207,7 @@ export class JobsController implements JobsInbox {
 
     let view = computeJob(spec, Object.values({ ...records, [self]: own }));
     // A party unreachable for too long: this party stops the job, saying why (the others learn it when they can).
-    const gone = this.unreachable(name).find((u) => u.forMs > (this.deps.partyTimeoutMs ?? 600_000));
+    const gone = this.delivery.unreachable(name).find((u) => u.forMs > (this.deps.partyTimeoutMs ?? 600_000));
     if (gone && !isTerminal(view.phase) && view.phase !== 'Suspended' && !own.commands?.some((c) => c.stage === 'Stop' && c.epoch === view.epoch)) {
       const reason = `${gone.peer} unreachable for ${Math.round(gone.forMs / 1000)} s: ${gone.error}`;
       own = { ...own, commands: [...(own.commands ?? []), { stage: 'Stop', epoch: view.epoch, reason, at: new Date(this.now()).toISOString() }] };
@@ -230,8 +230,8 @@ export class JobsController implements JobsInbox {
     // Events: what changed since the view last written (the same after a restart: nothing repeats).
     const nowIso = new Date(this.now()).toISOString();
     const previousView = lastWrittenView(status);
-    const next = { ...jobStatus(view, records, status.specHash!, status, eventsBetween(previousView, view, nowIso, self), nowIso, job.metadata.generation), deliveries: this.deliveries(name) };
-    const unreachable = this.unreachable(name);
+    const next = { ...jobStatus(view, records, status.specHash!, status, eventsBetween(previousView, view, nowIso, self), nowIso, job.metadata.generation), deliveries: this.delivery.states(name) };
+    const unreachable = this.delivery.unreachable(name);
     next.conditions = setCondition(next.conditions, {
       type: 'PartiesReachable',
       status: unreachable.length ? 'False' : 'True',
@@ -250,23 +250,11 @@ export class JobsController implements JobsInbox {
       }
     }
     await this.writeTaskStatuses(name, view, tasks);
-    if (own.seq > 0) this.schedulePushes(name, spec, own);
-    this.flush(name, spec, status.specHash!);
+    if (own.seq > 0) this.delivery.send(name, spec, own.seq);
   }
 
-  /** Deliveries run beside reconciles (a slow partner must not hold up other jobs), one flush per job at a time. */
-  private readonly flushing = new Set<string>();
-  private flush(job: string, spec: JobSpec, hash: string): void {
-    if (this.flushing.has(job)) return;
-    this.flushing.add(job);
-    this.flushPushes(job, spec, hash)
-      .catch((err: unknown) => this.deps.log.warn({ err, job }, 'jobs: delivering records failed; retrying'))
-      .finally(() => this.flushing.delete(job));
-  }
-
-  private async localTasks(job: string): Promise<Map<string, StoredObject>> {
-    const { items } = await this.deps.store.list(KT);
-    return new Map(items.filter((t) => t.metadata.annotations?.[JOB_ANNOTATION] === job).map((t) => [t.metadata.name, t]));
+  private localTasks(job: string): Map<string, StoredObject> {
+    return new Map(this.tasksByJob.get(job) ?? []);
   }
 
   /** Tells the runtime what a local task should be, through the KusciaTask's annotations. */
@@ -308,57 +296,6 @@ export class JobsController implements JobsInbox {
         if ((e as { statusCode?: number }).statusCode !== 409) throw e;
         this.enqueue(job); // the runtime wrote meanwhile: the next pass writes ours
       }
-    }
-  }
-
-  private schedulePushes(job: string, spec: JobSpec, own: PartyRecord): void {
-    const peers = jobParties(spec).filter((d) => d !== this.deps.self);
-    const state = this.pushes.get(job) ?? new Map<string, PushState>();
-    for (const p of peers) {
-      const s = state.get(p) ?? { acked: 0, nextAt: 0, backoffMs: 200 };
-      if (s.acked < own.seq && s.nextAt < 0) s.nextAt = 0;
-      state.set(p, s);
-    }
-    this.pushes.set(job, state);
-  }
-
-  /** Sends this party's record to each party that has not acknowledged its newest seq (the initiator's first send proposes the job). */
-  private async flushPushes(job: string, spec: JobSpec, hash: string): Promise<void> {
-    const state = this.pushes.get(job);
-    if (!state) return;
-    const now = this.now();
-    const fresh = await this.deps.store.get(KJ, job);
-    const own = (fresh?.status as JobStatus | undefined)?.partyRecords?.[this.deps.self];
-    if (!own) return;
-    await Promise.all([...state].map(async ([peer, s]) => {
-      if (s.acked >= own.seq || s.nextAt < 0 || s.nextAt > now) return;
-      const answer = spec.initiator === this.deps.self
-        ? await this.deps.client.propose(peer, job, { spec, specHash: hash, record: own })
-        : await this.deps.client.push(peer, job, own);
-      if (answer.ok) {
-        this.noteDelivery(job, peer, undefined);
-        s.acked = own.seq;
-        s.nextAt = -1;
-        s.backoffMs = 200;
-        if (answer.record) await this.pushRecord(peer, job, answer.record);
-      } else {
-        this.noteDelivery(job, peer, `${answer.status || 'no answer'}: ${answer.reason}`);
-        s.nextAt = now + s.backoffMs;
-        s.backoffMs = Math.min(s.backoffMs * 2, 10_000);
-        this.deps.log.debug({ job, peer, error: s.lastError }, 'jobs: record not delivered; retrying');
-      }
-    }));
-  }
-
-  private async pullAll(job: string): Promise<void> {
-    const stored = await this.deps.store.get(KJ, job);
-    if (!stored) return;
-    const spec = stored.spec as JobSpec;
-    for (const peer of jobParties(spec).filter((d) => d !== this.deps.self)) {
-      const answer = await this.deps.client.pull(peer, job);
-      // 404: the party has not received the job yet (our push will bring it): not a reachability problem.
-      this.noteDelivery(job, peer, answer.ok || answer.status === 404 ? undefined : `${answer.status || 'no answer'}: ${answer.reason}`);
-      if (answer.ok && answer.record) await this.pushRecord(peer, job, answer.record);
     }
   }
 
