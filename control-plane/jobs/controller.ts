@@ -65,7 +65,8 @@ export class JobsController implements JobsInbox {
   private watch: { stop(): void } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastResync = 0;
-  private stopped = false;
+  /** Until start() (and after stop()): the inbox still stores partners' records, nothing is reconciled. */
+  private stopped = true;
 
   constructor(deps: JobsControllerDeps) {
     this.deps = deps;
@@ -82,7 +83,11 @@ export class JobsController implements JobsInbox {
     });
   }
 
+  /** Starts the controller (on the leader); stop() ends it and start() may run it again. */
   async start(): Promise<void> {
+    if (this.watch) return;
+    this.stopped = false;
+    this.tasksByJob.clear();
     // KusciaTasks are indexed by job from the watch, so a reconcile reads its own tasks, not every task.
     const tasks = await this.deps.store.list(KT);
     for (const t of tasks.items) this.index(t, false);
@@ -125,8 +130,10 @@ export class JobsController implements JobsInbox {
   async stop(): Promise<void> {
     this.stopped = true;
     this.watch?.stop();
+    this.watch = undefined;
     if (this.timer) clearInterval(this.timer);
     await this.draining;
+    this.views.clear();
   }
 
   private enqueue(job: string): void {

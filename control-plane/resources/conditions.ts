@@ -21,7 +21,7 @@ export function acceptanceConditions(r: Resource, self: string): AcceptanceCondi
     if (r.spec.master) ignored('spec.master', 'a Ferry node has no master');
     return out;
   }
-  if (r.kind === 'Service') return out;
+  if (r.kind !== 'ClusterDomainRoute' && r.kind !== 'DomainRoute') return out;
   return routeConditions(r, self, out, ignored);
 }
 

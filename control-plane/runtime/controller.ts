@@ -52,6 +52,7 @@ export class RuntimeController {
   }
 
   async start(): Promise<void> {
+    if (this.watch) return;
     const { items, revision } = await this.deps.store.list(KT);
     for (const t of items) this.kick(t.metadata.name);
     this.watch = this.deps.store.watch([KT], revision, (e) => {
@@ -61,6 +62,7 @@ export class RuntimeController {
 
   async stop(): Promise<void> {
     this.watch?.stop();
+    this.watch = undefined;
     await Promise.all(this.busy.values());
   }
 
