@@ -65,7 +65,7 @@ describe('API contract', () => {
       ['POST', '/healthz', false, 'GET, HEAD'],
       ['DELETE', '/readyz', false, 'GET, HEAD'],
       ['PUT', '/api/v1/apply', true, 'POST'],
-      ['PATCH', '/api/v1/resources/service/echo', true, 'GET, DELETE, HEAD'],
+      ['PATCH', '/api/v1/resources/service/echo', true, 'PUT, GET, DELETE, HEAD'],
       ['POST', '/api/v1/status?x=1', true, 'GET, HEAD'],
     ];
     for (const [method, url, withToken, allow] of cases) {
