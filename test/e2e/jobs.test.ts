@@ -161,7 +161,7 @@ describe('cross-domain jobs', () => {
     assert.equal(claimed.status, 404, 'a header claiming bob is overwritten with carol\'s identity');
   });
 
-  test('bob is down mid-job and comes back: the job converges at both, from the records kept in the stores', async () => {
+  test('bob is down for 30 s mid-job and comes back: the job converges at both, from the records kept in the stores, nothing lost or repeated', async () => {
     const hold = join(tempDir('job-hold'), 'go');
     create(alice, jobYaml('part', ['alice', 'bob'], { default: { holdFile: hold } }, { tasks: `
     - { alias: only, appImage: test-engine, taskInputConfig: ${JSON.stringify(JSON.stringify({ default: { holdFile: hold } }))}, parties: [{ domainID: alice }, { domainID: bob }] }` }));
@@ -184,8 +184,23 @@ describe('cross-domain jobs', () => {
     });
     assert.equal(waiting.status?.phase, 'Running', 'alice waits for bob\'s record');
     assert.match(waiting.status!.conditions!.find((c) => c.type === 'PartiesReachable')!.message, /^bob unreachable since /);
+    // The partition lasts 30 s as alice sees it (her own condition says since when), then bob comes back.
+    await waitFor('alice to have seen bob unreachable for 30 s', async () => {
+      const j = await job(alice, 'part');
+      const since = /^bob unreachable since (\S+):/.exec(j?.status?.conditions?.find((c) => c.type === 'PartiesReachable')?.message ?? '')?.[1];
+      return since && Date.now() - Date.parse(since) >= 30_000 ? true : undefined;
+    }, 90_000);
+    assert.equal((await job(alice, 'part'))?.status?.phase, 'Running');
     await bob.start(secretEnv);
     await Promise.all([phaseAt(alice, 'part', 'Succeeded'), phaseAt(bob, 'part', 'Succeeded')]);
+    const a = await waitFor('alice to see bob reachable again', async () => {
+      const j = await job(alice, 'part');
+      return j?.status?.conditions?.find((c) => c.type === 'PartiesReachable')?.status === 'True' ? j : undefined;
+    });
+    // Nothing lost, nothing twice: each of bob's states reached alice once.
+    const bobEvents = ((a.status as { events?: { party: string; message: string }[] }).events ?? []).filter((e) => e.party === 'bob').map((e) => e.message);
+    assert.deepEqual(bobEvents.filter((m) => m.startsWith('task only:')), [...new Set(bobEvents.filter((m) => m.startsWith('task only:')))]);
+    assert.ok(bobEvents.includes('task only: Succeeded'), bobEvents.join(' | '));
   });
 
   test('suspend stops every side; restart runs the job again from its unfinished task, to Succeeded', async () => {
