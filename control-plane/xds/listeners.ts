@@ -4,7 +4,7 @@ import type { Ir, Peer } from '../translate/ir.ts';
 import { handshakeHost } from '../../interop/kuscia-handshake.ts';
 import { LISTENER, SECRET, TYPE } from './envoy-types.ts';
 import { DENY_ALL_RBAC } from './access.ts';
-import { type J, ads, sds, overwrite, addIfAbsent, errorHeader, H2_WINDOWS, routeMeta, outboundStats, partnerAlpn, tunnelListenerName, relayHost, tunnelHost, proxyClusterName, INTERNAL_LOOPBACK, partnerStatPrefix, UNSENT_RETRY, BANDWIDTH_FILTER, bandwidthLimit, outboundHeaders } from './common.ts';
+import { type J, ads, sds, overwrite, addIfAbsent, errorHeader, H2_WINDOWS, routeMeta, outboundStats, partnerAlpn, tunnelListenerName, relayHost, tunnelHost, proxyClusterName, INTERNAL_LOOPBACK, partnerStatPrefix, PUBLIC_EARLY_MUTATION, UNSENT_RETRY, BANDWIDTH_FILTER, bandwidthLimit, outboundHeaders } from './common.ts';
 import { tokenGate } from './routes.ts';
 
 /**
@@ -35,7 +35,7 @@ export function localReplyConfig(ir: Ir, listener: string): J {
       {
         filter: { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 403, runtime_key: 'ferry.rbac_status' } } } },
         headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener,
-          'Kuscia-Source "%REQ(kuscia-source)%" does not match the client certificate (%DOWNSTREAM_PEER_URI_SAN%) or the origin is not allowed'))],
+          'Kuscia-Source "%REQ(kuscia-source)%" / Kuscia-Origin-Source "%REQ(kuscia-origin-source)%" is not the caller proven by its client certificate (%DOWNSTREAM_PEER_URI_SAN%) or token, or the origin is not allowed'))],
       },
     ],
     body_format: {
@@ -104,6 +104,8 @@ export function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[]
       '@type': TYPE.hcm,
       stat_prefix: statPrefix,
       codec_type: 'AUTO',
+      // The caller's identity and the target, fixed before any route is chosen (common.ts).
+      ...(listener === LISTENER.public ? { early_header_mutation_extensions: [PUBLIC_EARLY_MUTATION] } : {}),
       ...(inline ? { route_config: inline.routes } : { rds: { route_config_name: listener, config_source: ads } }),
       http_filters: [...httpFilters, { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } }],
       strip_any_host_port: true,
