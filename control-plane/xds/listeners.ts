@@ -174,6 +174,11 @@ export function publicListener(ir: Ir): J {
     // route exists (docs/security.md).
     default_filter_chain: {
       name: ir.tokenPartners.length ? 'token-senders' : 'any-partner',
+      // The trusted partners are part of the chain: when they change, Envoy
+      // replaces the chain and drains its connections, so a partner that
+      // connected here before it was trusted (no chain of its own yet, no
+      // identity) reconnects onto its own chain, and a removed one is cut off.
+      metadata: { filter_metadata: { ferry: { partners: ir.partners.map((p) => p.domain).join(',') } } },
       transport_socket: ir.tokenPartners.length
         ? downstreamTls({}, false)
         : downstreamTls({ validation_context_sds_secret_config: sds(SECRET.partnerTrust) }),
