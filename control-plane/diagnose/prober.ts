@@ -33,7 +33,7 @@ export class LinkProber {
 
   /** Follows the translation: which partners this node calls. A changed set is checked at once. */
   sync(ir: Ir): void {
-    const peers = ir.peers.map((p) => p.domain).sort();
+    const peers = ir.peers.filter((p) => p.gateway === 'ferry').map((p) => p.domain).sort(); // a Kuscia gateway has no diagnose service
     if (peers.join() === this.peers.join()) return;
     this.peers = peers;
     for (const peer of [...this.results.keys()]) if (!peers.includes(peer)) this.results.delete(peer);

@@ -2,20 +2,35 @@
 // over reverse tunnels), local services, the node's own sockets; certificates.
 import type { Ir, LocalService, Peer } from '../translate/ir.ts';
 import { SECRET, TYPE, spiffeId } from './envoy-types.ts';
-import { type J, type GatewayKeyMaterial, IPV4, sds, memo, endpointCluster, httpOptions, pipeCluster, partnerAlpn, tunnelListenerName, proxyClusterName, relayClusterName, INTERNAL_LOOPBACK, HANDSHAKE_CLUSTER } from './common.ts';
+import { type J, type GatewayKeyMaterial, IPV4, sds, memo, endpointCluster, httpOptions, H2_WINDOWS, pipeCluster, partnerAlpn, tunnelListenerName, proxyClusterName, relayClusterName, INTERNAL_LOOPBACK, HANDSHAKE_CLUSTER } from './common.ts';
 
 export function peerCluster(ir: Ir, p: Peer): J {
   // Token routes prove the sender by Kuscia-Token: no client certificate and no
   // partner ALPN token, so the peer authenticates exactly as it would behind a
   // TLS-terminating gateway.
   const mtls = p.auth === 'MTLS';
+  const kuscia = p.gateway === 'kuscia';
+  // A Kuscia gateway forwards each call to the service in the protocol it
+  // arrived in (use_downstream_protocol_config): an HTTP/1.1 service must get
+  // HTTP/1.1. So toward Kuscia each call keeps its engine's protocol; a Ferry
+  // partner gets every call multiplexed on one HTTP/2 link.
+  const protocol = kuscia ? downstreamProtocolOptions() : httpOptions(true);
+  if (p.plaintext) return { ...peerEndpoint(ir, p), typed_extension_protocol_options: protocol };
   const validation = p.endpointCaPem
     ? {
       // A TLS-terminating gateway (e.g. the partner institution's nginx) answers: its own CA and name.
       validation_context: {
         trusted_ca: { inline_string: p.endpointCaPem },
-        match_typed_subject_alt_names: [IPV4.test(p.host) ? { san_type: 'IP_ADDRESS', matcher: { exact: p.host } } : { san_type: 'DNS', matcher: { exact: p.host } }],
+        // Kuscia's gateway certificates name only an IP address: the route's tlsCA alone vouches for them.
+        ...(kuscia ? {} : { match_typed_subject_alt_names: [IPV4.test(p.host) ? { san_type: 'IP_ADDRESS', matcher: { exact: p.host } } : { san_type: 'DNS', matcher: { exact: p.host } }] }),
       },
+    }
+    : kuscia
+    ? {
+      // Kuscia's gateway certificate (CN=<domain>_ENVOY_EXTERNAL, an IP SAN,
+      // no SPIFFE identity) is signed by the partner's domain certificate:
+      // the chain to that partner's CA, trusted for this cluster alone, is the identity.
+      validation_context_sds_secret_config: sds(SECRET.peerCa(p.domain)),
     }
     : {
       combined_validation_context: {
@@ -28,18 +43,29 @@ export function peerCluster(ir: Ir, p: Peer): J {
     };
   return {
     ...peerEndpoint(ir, p),
-    typed_extension_protocol_options: httpOptions(true),
+    typed_extension_protocol_options: protocol,
     transport_socket: {
       name: 'envoy.transport_sockets.tls',
       typed_config: {
         '@type': TYPE.upstreamTls,
         sni: p.sni,
         common_tls_context: {
-          alpn_protocols: mtls ? ['h2', partnerAlpn(ir.domain)] : ['h2'],
+          // Toward Kuscia Envoy offers the protocol of each connection's calls (h2 or http/1.1).
+          ...(kuscia ? {} : { alpn_protocols: mtls ? ['h2', partnerAlpn(ir.domain)] : ['h2'] }),
           ...(mtls ? { tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)] } : {}),
           ...validation,
         },
       },
+    },
+  };
+}
+
+/** Upstream in the downstream's protocol (HTTP/1.1 or HTTP/2), as Kuscia's own clusters are. */
+function downstreamProtocolOptions(): J {
+  return {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': TYPE.httpProtocolOptions,
+      use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' }, ...H2_WINDOWS } },
     },
   };
 }

@@ -146,7 +146,7 @@ export function publicListener(ir: Ir): J {
     name: LISTENER.public,
     address: { socket_address: { address: ir.publicListener.address, port_value: ir.publicListener.port } },
     listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPE.tlsInspector } }],
-    filter_chains: [...ir.partners.map((p): J => ({
+    filter_chains: [...ir.partners.filter((p) => p.gateway === 'ferry').map((p): J => ({
       name: `partner-${p.domain}`,
       filter_chain_match: { application_protocols: [partnerAlpn(p.domain)] },
       transport_socket: downstreamTls({
