@@ -216,7 +216,14 @@ export const partnerStatPrefix = (domain: string) => `public_from_${domain}`;
  * certificate changed), or reset before anything was sent. Safe for any
  * method; a body larger than Envoy's retry buffer simply is not retried.
  */
-export const UNSENT_RETRY = { retry_on: 'refused-stream,reset-before-request', num_retries: 2 };
+export const UNSENT_RETRY = {
+  retry_on: 'refused-stream,reset-before-request,retriable-status-codes',
+  // 421: the partner saw this request on a connection that opened before it
+  // trusted this node (no identity there): it drains that connection, and the
+  // retry goes out on a new one (see staleConnection in routes.ts).
+  retriable_status_codes: [421],
+  num_retries: 2,
+};
 
 /** Off by default; a peer route with a bandwidth annotation turns it on for itself. */
 export const BANDWIDTH_FILTER = { name: 'envoy.filters.http.bandwidth_limit', typed_config: { '@type': TYPE.bandwidthLimit, stat_prefix: 'ferry' } };

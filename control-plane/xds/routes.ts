@@ -113,7 +113,29 @@ export function publicServiceHost(ir: Ir, s: LocalService): J {
       : { ...r.denied(`${s.name}-denied-${t.domain}-token`, match, t.domain), ...OPEN_RBAC };
   });
   const unauthenticated = { name: `${s.name}-unauthenticated`, match: { ...r.any, ...NO_CLIENT_CERT }, ...directError(s, LISTENER.public, 401, unauthenticatedCause), ...OPEN_RBAC };
-  return { name: `service-${s.name}`, domains: serviceDomains(s), routes: [...tokenRoutes, unauthenticated, ...r.admitted, ...r.refusals] };
+  return { name: `service-${s.name}`, domains: serviceDomains(s), routes: [...tokenRoutes, ...staleConnection(ir), unauthenticated, ...r.admitted, ...r.refusals] };
+}
+
+/**
+ * A trusted Ferry partner's mTLS request (Kuscia-Token: noop) on a connection
+ * without a certificate: the connection opened on the default chain before
+ * this node trusted the partner (the trust change drains it). 421 Misdirected
+ * Request: the sender retries on a new connection, which reaches the
+ * partner's own chain. Kuscia-Source only chooses between two refusals here.
+ */
+export function staleConnection(ir: Ir): J[] {
+  const ferryPartners = ir.partners.filter((p) => p.gateway === 'ferry').map((p) => p.domain);
+  if (!ferryPartners.length || !ir.tokenPartners.length) return [];
+  return alsoForConnect({
+    name: 'connection-before-trust',
+    match: {
+      prefix: '/',
+      ...NO_CLIENT_CERT,
+      headers: [{ name: 'kuscia-token', string_match: { exact: 'noop' } }, { name: 'kuscia-source', string_match: { safe_regex: { regex: `^(?:${ferryPartners.join('|')})$` } } }],
+    },
+    ...directError(ir, LISTENER.public, 421, `this connection carries no client certificate (it opened before ${ir.domain} trusted %REQ(kuscia-source)%): send the request again on a new connection`),
+    ...OPEN_RBAC,
+  });
 }
 
 /** Public routes: by Kuscia-Host (Host when the sender set none) to a local service the authenticated caller may call. */
@@ -209,7 +231,7 @@ export function tokenGate(ir: Ir): J[] {
     ...OPEN_RBAC,
   }));
   const unauthenticated = { name: 'unauthenticated', match: { prefix: '/', ...NO_CLIENT_CERT }, ...directError(ir, LISTENER.public, 401, unauthenticatedCause), ...OPEN_RBAC };
-  return [handshake, ...withToken.flatMap(alsoForConnect), ...alsoForConnect(unauthenticated)];
+  return [handshake, ...withToken.flatMap(alsoForConnect), ...staleConnection(ir), ...alsoForConnect(unauthenticated)];
 }
 
 /** An engine of this domain calling a local service by its .svc name (CONNECT for a TCP one). */
