@@ -2,9 +2,12 @@
 // over reverse tunnels), local services, the node's own sockets; certificates.
 import type { Ir, LocalService, Peer } from '../translate/ir.ts';
 import { SECRET, TYPE, spiffeId } from './envoy-types.ts';
-import { type J, type GatewayKeyMaterial, IPV4, sds, memo, endpointCluster, httpOptions, H2_WINDOWS, pipeCluster, partnerAlpn, tunnelListenerName, proxyClusterName, relayClusterName, INTERNAL_LOOPBACK, HANDSHAKE_CLUSTER } from './common.ts';
+import { type J, type GatewayKeyMaterial, IPV4, sds, memo, endpointCluster, httpOptions, pipeCluster, partnerAlpn, tunnelListenerName, proxyClusterName, relayClusterName, INTERNAL_LOOPBACK, HANDSHAKE_CLUSTER } from './common.ts';
 
-export function peerCluster(ir: Ir, p: Peer): J {
+/** Toward a Kuscia gateway, gRPC calls go on a cluster of their own in HTTP/2 (see peerCluster). */
+export const kusciaGrpcCluster = (p: Peer) => `${p.cluster}-grpc`;
+
+export function peerCluster(ir: Ir, p: Peer, grpc = false): J {
   // Token routes prove the sender by Kuscia-Token: no client certificate and no
   // partner ALPN token, so the peer authenticates exactly as it would behind a
   // TLS-terminating gateway.
@@ -12,10 +15,13 @@ export function peerCluster(ir: Ir, p: Peer): J {
   const kuscia = p.gateway === 'kuscia';
   // A Kuscia gateway forwards each call to the service in the protocol it
   // arrived in (use_downstream_protocol_config): an HTTP/1.1 service must get
-  // HTTP/1.1. So toward Kuscia each call keeps its engine's protocol; a Ferry
-  // partner gets every call multiplexed on one HTTP/2 link.
-  const protocol = kuscia ? downstreamProtocolOptions() : httpOptions(true);
-  if (p.plaintext) return { ...peerEndpoint(ir, p), typed_extension_protocol_options: protocol };
+  // HTTP/1.1, a gRPC service HTTP/2. So toward Kuscia, gRPC calls (routed by
+  // content-type) take an HTTP/2 cluster and all others an HTTP/1.1 one; a
+  // Ferry partner gets every call multiplexed on one HTTP/2 link.
+  const http2 = !kuscia || grpc;
+  const protocol = httpOptions(http2);
+  const endpoint = grpc ? renamed(peerEndpoint(ir, p), kusciaGrpcCluster(p)) : peerEndpoint(ir, p);
+  if (p.plaintext) return { ...endpoint, typed_extension_protocol_options: protocol };
   const validation = p.endpointCaPem
     ? {
       // A TLS-terminating gateway (e.g. the partner institution's nginx) answers: its own CA and name.
@@ -42,7 +48,7 @@ export function peerCluster(ir: Ir, p: Peer): J {
       },
     };
   return {
-    ...peerEndpoint(ir, p),
+    ...endpoint,
     typed_extension_protocol_options: protocol,
     transport_socket: {
       name: 'envoy.transport_sockets.tls',
@@ -50,8 +56,7 @@ export function peerCluster(ir: Ir, p: Peer): J {
         '@type': TYPE.upstreamTls,
         sni: p.sni,
         common_tls_context: {
-          // Toward Kuscia Envoy offers the protocol of each connection's calls (h2 or http/1.1).
-          ...(kuscia ? {} : { alpn_protocols: mtls ? ['h2', partnerAlpn(ir.domain)] : ['h2'] }),
+          alpn_protocols: kuscia ? [http2 ? 'h2' : 'http/1.1'] : mtls ? ['h2', partnerAlpn(ir.domain)] : ['h2'],
           ...(mtls ? { tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)] } : {}),
           ...validation,
         },
@@ -60,14 +65,8 @@ export function peerCluster(ir: Ir, p: Peer): J {
   };
 }
 
-/** Upstream in the downstream's protocol (HTTP/1.1 or HTTP/2), as Kuscia's own clusters are. */
-function downstreamProtocolOptions(): J {
-  return {
-    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-      '@type': TYPE.httpProtocolOptions,
-      use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' }, ...H2_WINDOWS } },
-    },
-  };
+function renamed(cluster: J, name: string): J {
+  return { ...cluster, name, load_assignment: { ...(cluster.load_assignment as J), cluster_name: name } };
 }
 
 /**

@@ -3,6 +3,7 @@
 import type { Ir, LocalService } from '../translate/ir.ts';
 import { handshakeHost } from '../../interop/kuscia-handshake.ts';
 import { LISTENER, spiffeId } from './envoy-types.ts';
+import { kusciaGrpcCluster } from './clusters.ts';
 import { rbacPerRoute, partnerRbacPerRoute, tokenRbac, OPEN_RBAC, tokenHeaders, NO_CLIENT_CERT, unauthenticatedCause } from './access.ts';
 import { type J, overwrite, memo, directError, alsoForConnect, kusciaHost, peerIs, SEVERAL_IDENTITIES, SEVERAL_KUSCIA_HOSTS, ONE_KUSCIA_HOST, PEER_IDENTITY, PUBLIC_INTERNAL_HEADERS, targetNamedBy, inboundStats, routeMeta, outboundStats, relayHost, tunnelHost, relayClusterName, tunnelInClusterName, HANDSHAKE_CLUSTER, UNSENT_RETRY, bandwidthLimit, outboundHeaders } from './common.ts';
 
@@ -279,6 +280,16 @@ export function internalRoutes(ir: Ir): J {
           request_headers_to_add: kusciaHeaders,
           ...bandwidthLimit(p),
         },
+        // Toward Kuscia, gRPC calls take the HTTP/2 cluster (the others HTTP/1.1: clusters.ts).
+        ...(p.gateway === 'kuscia' ? [{
+          name: `${p.route}/grpc`,
+          stat_prefix: outboundStats(p),
+          ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
+          match: { prefix: '/', headers: [{ name: 'content-type', string_match: { prefix: 'application/grpc' } }] },
+          route: { cluster: kusciaGrpcCluster(p), timeout: '0s', idle_timeout: '0s', retry_policy: UNSENT_RETRY, ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+          request_headers_to_add: kusciaHeaders,
+          ...bandwidthLimit(p),
+        }] : []),
         {
           name: p.route,
           stat_prefix: outboundStats(p),
