@@ -62,6 +62,8 @@ export interface Peer {
   auth: 'MTLS' | 'Token';
   /** Token routes: the current token (base64), or why there is none yet (requests get a 503 saying so). */
   token?: { value: string } | { pending: string };
+  /** What the last link check learnt when the path itself refuses (a relay's own answer), told to engines whose calls fail. */
+  linkProblem?: string;
   /** Cap on traffic to this peer, each direction, in KiB/s (undefined = none). */
   bandwidthKiBps?: number;
   /** 127.0.0.1:<port> -> <service>.<domain>.svc, for engines that cannot set Host or use a proxy. */

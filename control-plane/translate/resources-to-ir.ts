@@ -23,7 +23,7 @@ export interface TranslationRuntime {
   /** Reverse tunnels this node dials, per partner (control-plane/tunnels), for route statuses. */
   tunnels?: { describe: (peer: string) => { ready: boolean; reason: string } | undefined };
   /** The last check of each partner link (control-plane/diagnose/prober.ts), for route statuses. */
-  probes?: { describe: (peer: string) => { ok: boolean; reason: string; fix?: string } | undefined };
+  probes?: { describe: (peer: string) => { ok: boolean; reason: string; fix?: string; step?: string; detail?: string } | undefined };
   sockets: { handshake: string; egress: string; run: string };
 }
 
@@ -68,6 +68,10 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
       statuses.push(notReady(route, reason, `pick another port in the ${LOCAL_PORTS_ANNOTATION} annotation`));
       return;
     }
+    // A relay that refuses this pair (its own answer, asked by the link check):
+    // engines get the relay's reason with their 503, not only a TLS error.
+    const probe = path.kind === 'relay' ? runtime.probes?.describe(destination) : undefined;
+    if (probe && !probe.ok && probe.step === 'relay') peer.linkProblem = probe.detail ?? probe.reason;
     for (const m of peer.localPorts) portOwners.set(m.port, `${id} (${m.service}.${destination}.svc)`);
     if (peer.auth === 'Token') peer.token = runtime.tokens.outbound.get(destination) ?? { pending: `the token handshake with ${destination} has not run yet` };
     peers.push(peer);

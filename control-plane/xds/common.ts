@@ -111,6 +111,9 @@ export const kusciaHost = (host: string) => ({ name: 'kuscia-host', string_match
  */
 export const PEER_IDENTITY = 'x-ferry-peer-identity';
 
+/** Set on a sender's request when the last link check found the path refusing (relay-check.ts): read by its local reply mapper. */
+export const LINK_CHECK_HEADER = 'x-ferry-link-check';
+
 /** The Host and Kuscia-Host the caller sent, kept for error messages (routing may replace them). */
 export const SENT_HOST = 'x-ferry-sent-host';
 export const SENT_KUSCIA_HOST = 'x-ferry-sent-kuscia-host';
@@ -142,6 +145,7 @@ export const PUBLIC_EARLY_MUTATION: J = {
       { remove: PEER_IDENTITY },
       { remove: SENT_HOST },
       { remove: SENT_KUSCIA_HOST },
+      { remove: LINK_CHECK_HEADER },
       setHeader(PEER_IDENTITY, '%DOWNSTREAM_PEER_URI_SAN%'),
       setHeader(SENT_HOST, '%REQ(:authority)%'),
       setHeader(SENT_KUSCIA_HOST, '%REQ(kuscia-host)%'),
@@ -241,6 +245,7 @@ export function bandwidthLimit(p: Peer): J {
 /** Engines are never trusted to set Kuscia-* headers: Ferry overwrites them all on the way out. */
 export function outboundHeaders(ir: Ir, p: Peer, kusciaHost: string): J[] {
   return [
+    ...(p.linkProblem ? [overwrite(LINK_CHECK_HEADER, p.linkProblem.replaceAll('%', '%%'))] : []),
     overwrite('Kuscia-Host', kusciaHost),
     overwrite('Kuscia-Source', ir.domain),
     overwrite('Kuscia-Origin-Source', ir.domain),

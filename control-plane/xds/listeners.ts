@@ -4,7 +4,7 @@ import type { Ir, Peer } from '../translate/ir.ts';
 import { handshakeHost } from '../../interop/kuscia-handshake.ts';
 import { LISTENER, SECRET, TYPE } from './envoy-types.ts';
 import { DENY_ALL_RBAC } from './access.ts';
-import { type J, ads, sds, overwrite, addIfAbsent, errorHeader, H2_WINDOWS, routeMeta, outboundStats, partnerAlpn, tunnelListenerName, relayHost, tunnelHost, proxyClusterName, INTERNAL_LOOPBACK, partnerStatPrefix, PUBLIC_EARLY_MUTATION, UNSENT_RETRY, BANDWIDTH_FILTER, bandwidthLimit, outboundHeaders } from './common.ts';
+import { type J, ads, sds, overwrite, addIfAbsent, errorHeader, H2_WINDOWS, routeMeta, outboundStats, partnerAlpn, tunnelListenerName, relayHost, tunnelHost, proxyClusterName, INTERNAL_LOOPBACK, partnerStatPrefix, PUBLIC_EARLY_MUTATION, LINK_CHECK_HEADER, UNSENT_RETRY, BANDWIDTH_FILTER, bandwidthLimit, outboundHeaders } from './common.ts';
 import { tokenGate } from './routes.ts';
 
 /**
@@ -25,9 +25,18 @@ export function localReplyConfig(ir: Ir, listener: string): J {
     headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener, 'unauthenticated'))],
     body_format_override: { json_format: { domain: ir.domain, instance: '%HOSTNAME%', kuscia: 'ferry', reason: 'unauthorized.' } },
   };
+  // A failure on a path whose last link check learnt why (a relay refusing): that reason first.
+  const explained: J = {
+    filter: { and_filter: { filters: [
+      { response_flag_filter: { flags: ['UF', 'UH', 'DF', 'URX', 'UC', 'UR', 'UPE', 'UMSDR'] } },
+      { header_filter: { header: { name: LINK_CHECK_HEADER, present_match: true } } },
+    ] } },
+    status_code: 503,
+    headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener, `${upstream} unreachable: %REQ(${LINK_CHECK_HEADER})% (%UPSTREAM_TRANSPORT_FAILURE_REASON%)`))],
+  };
   return {
     mappers: [
-      ...(listener === LISTENER.public ? [unauthorized] : []),
+      ...(listener === LISTENER.public ? [unauthorized] : [explained]),
       mapper(['UF', 'UH', 'DF'], `${upstream} unreachable: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 503),
       mapper(['URX', 'UC', 'UR', 'UPE', 'UMSDR'], `${upstream} reset the connection: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 502),
       mapper(['UT', 'SI'], `${upstream} timed out`, 504),
