@@ -118,14 +118,16 @@ export function publicServiceHost(ir: Ir, s: LocalService): J {
 }
 
 /**
- * A trusted Ferry partner's mTLS request (Kuscia-Token: noop) on a connection
+ * A trusted Ferry mTLS partner's request (Kuscia-Token: noop) on a connection
  * without a certificate: the connection opened on the default chain before
  * this node trusted the partner (the trust change drains it). 421 Misdirected
  * Request: the sender retries on a new connection, which reaches the
  * partner's own chain. Kuscia-Source only chooses between two refusals here.
  */
 export function staleConnection(ir: Ir): J[] {
-  const ferryPartners = ir.partners.filter((p) => p.gateway === 'ferry').map((p) => p.domain);
+  // Partners with an inbound Token route come without a certificate by design: a bad token is a 401 for them.
+  const tokenSources = new Set(ir.tokenPartners.map((t) => t.domain));
+  const ferryPartners = ir.partners.filter((p) => p.gateway === 'ferry' && !tokenSources.has(p.domain)).map((p) => p.domain);
   if (!ferryPartners.length || !ir.tokenPartners.length) return [];
   return alsoForConnect({
     name: 'connection-before-trust',
