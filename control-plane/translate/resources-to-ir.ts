@@ -5,7 +5,6 @@ import type { NodeConfig } from '../config.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
 import { DIAGNOSE_SERVICE, GATEWAY_ANNOTATION, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
-import { noteIgnoredFields } from './kuscia-fields.ts';
 import type { BlockedPeer, GatewayKind, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
 
 /**
@@ -198,7 +197,6 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     });
   }
 
-  noteIgnoredFields(resources, statuses);
   // Last, so it never shadows a resource's status: the diagnose service, open to every trusted partner.
   if (partners.length) services.push(diagnoseService(self, runtime.sockets.run, partners.map((p) => p.domain).sort()));
 
