@@ -114,6 +114,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     log: log.child({ component: 'probe' }),
     ...(process.env.FERRY_PROBE_MS ? { intervalMs: Number(process.env.FERRY_PROBE_MS) } : {}),
     onChange: () => reconciler?.schedule(true),
+    credentials: () => renewer.gateway,
   });
   reconciler = new Reconciler({
     store: cache, config, ads, metrics, log: log.child({ component: 'translator' }),

@@ -32,6 +32,7 @@ const entryFiles = [
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
+  'envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.proto',
 ];
 
 function loadRoot(): protobuf.Root {
@@ -44,6 +45,10 @@ function loadRoot(): protobuf.Root {
     return target;
   };
   root.loadSync(entryFiles, { keepCase: true });
+  // Newer than the protos @grpc/grpc-js-xds carries (Envoy >= 1.33; number 18 in Envoy 1.40's descriptor):
+  // the header a RouteConfiguration picks its virtual host by (Ferry: Kuscia-Host).
+  const routeConfiguration = root.lookupType('envoy.config.route.v3.RouteConfiguration');
+  if (!routeConfiguration.fields.vhost_header) routeConfiguration.add(new protobuf.Field('vhost_header', 18, 'string'));
   root.resolveAll();
   return root;
 }

@@ -98,6 +98,9 @@ export const BANDWIDTH_ANNOTATION = 'ferry.secretflow/bandwidth-limit';
 export const LOCAL_PORTS_ANNOTATION = 'ferry.secretflow/local-ports';
 /** On an outbound route: reach the endpoint through this HTTP forward proxy (CONNECT), e.g. "http://proxy.bank.example:3128". */
 export const PROXY_ANNOTATION = 'ferry.secretflow/proxy';
+
+/** On a partner Domain: "ferry" or "kuscia", what runs at the partner's gateway (else told by its CA). */
+export const GATEWAY_ANNOTATION = 'ferry.secretflow/gateway';
 /** Service names Ferry uses for itself on every domain: not available to Services. */
 export const RESERVED_SERVICE_NAMES = ['kuscia-handshake', 'ferry-relay', 'ferry-tunnel', 'ferry-diagnose', 'ferry-interop'];
 /** The built-in service every authenticated partner may call: `ferry diagnose network` measures a link with it. */

@@ -6,10 +6,18 @@ export interface Listen {
   port: number;
 }
 
+/**
+ * What runs at a partner: a Ferry node (SPIFFE identities, the multiplexed
+ * HTTP/2 link, link checks) or a Kuscia gateway (certificates without SPIFFE
+ * identity, each call forwarded in the protocol it arrived in).
+ */
+export type GatewayKind = 'ferry' | 'kuscia';
+
 /** A partner whose CA this node trusts, for that partner's identity only. */
 export interface PartnerTrust {
   domain: string;
   caPem: string;
+  gateway: GatewayKind;
 }
 
 /**
@@ -40,6 +48,10 @@ export interface Peer {
   headersToAdd: [string, string][];
   /** The peer's CA, to verify its gateway certificate. */
   caPem: string;
+  /** Ferry: HTTP/2 to the gateway, its SPIFFE identity checked. Kuscia: each call in its own protocol, the certificate chained to the peer's CA. */
+  gateway: GatewayKind;
+  /** Plain HTTP to the endpoint (a Token route with isTLS: false, as Kuscia's NOTLS deployments use): the token still authenticates, nothing is encrypted. */
+  plaintext: boolean;
   /** A TLS-terminating gateway at the endpoint: its CA (spec.mTLSConfig.tlsCA); the peer is then identified by token only. */
   endpointCaPem?: string;
   path: PeerPath;
@@ -50,6 +62,8 @@ export interface Peer {
   auth: 'MTLS' | 'Token';
   /** Token routes: the current token (base64), or why there is none yet (requests get a 503 saying so). */
   token?: { value: string } | { pending: string };
+  /** What the last link check learnt when the path itself refuses (a relay's own answer), told to engines whose calls fail. */
+  linkProblem?: string;
   /** Cap on traffic to this peer, each direction, in KiB/s (undefined = none). */
   bandwidthKiBps?: number;
   /** 127.0.0.1:<port> -> <service>.<domain>.svc, for engines that cannot set Host or use a proxy. */

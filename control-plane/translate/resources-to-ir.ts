@@ -3,9 +3,9 @@
 import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
-import { DIAGNOSE_SERVICE, INTEROP_SERVICE, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
+import { DIAGNOSE_SERVICE, INTEROP_SERVICE, GATEWAY_ANNOTATION, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
-import type { BlockedPeer, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
+import type { BlockedPeer, GatewayKind, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
 
 /**
  * What the node knows besides the resources: the rolling tokens of the Kuscia
@@ -23,7 +23,7 @@ export interface TranslationRuntime {
   /** Reverse tunnels this node dials, per partner (control-plane/tunnels), for route statuses. */
   tunnels?: { describe: (peer: string) => { ready: boolean; reason: string } | undefined };
   /** The last check of each partner link (control-plane/diagnose/prober.ts), for route statuses. */
-  probes?: { describe: (peer: string) => { ok: boolean; reason: string; fix?: string } | undefined };
+  probes?: { describe: (peer: string) => { ok: boolean; reason: string; fix?: string; step?: string; detail?: string } | undefined };
   sockets: { handshake: string; egress: string; run: string };
 }
 
@@ -69,6 +69,10 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
       statuses.push(notReady(route, reason, `pick another port in the ${LOCAL_PORTS_ANNOTATION} annotation`));
       return;
     }
+    // A relay that refuses this pair (its own answer, asked by the link check):
+    // engines get the relay's reason with their 503, not only a TLS error.
+    const probe = path.kind === 'relay' ? runtime.probes?.describe(destination) : undefined;
+    if (probe && !probe.ok && probe.step === 'relay') peer.linkProblem = probe.detail ?? probe.reason;
     for (const m of peer.localPorts) portOwners.set(m.port, `${id} (${m.service}.${destination}.svc)`);
     if (peer.auth === 'Token') peer.token = runtime.tokens.outbound.get(destination) ?? { pending: `the token handshake with ${destination} has not run yet` };
     peers.push(peer);
@@ -84,7 +88,10 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     const status: ResourceStatus = token
       ? { kind: route.kind, name: route.metadata.name, ready: token.ready, reason: `${via} with a rolling token: ${token.reason}`, ...(token.fix ? { fix: token.fix } : {}) }
       : { kind: route.kind, name: route.metadata.name, ready: peer.auth === 'MTLS', reason: `${via} with ${peer.auth === 'MTLS' ? 'mTLS' : 'a rolling token (handshake not started)'}${mapped.length ? `; ${mapped.join(', ')}` : ''}` };
-    statuses.push(withProbe(status, runtime.probes?.describe(destination)));
+    // Plain HTTP is Kuscia's NOTLS mode: it works, and the status says what it costs.
+    const warned = peer.plaintext ? { ...status, reason: `${status.reason}; warning: plain HTTP (isTLS: false): the link is not encrypted, anyone on the path can read the traffic and the token` } : status;
+    // Ferry's link checks call ferry-diagnose.<peer>.svc, which only a Ferry partner serves.
+    statuses.push(peer.gateway === 'kuscia' ? warned : withProbe(warned, runtime.probes?.describe(destination)));
   };
 
   for (const route of resources.routes) {
@@ -269,8 +276,12 @@ function trustedPartners(domains: DomainResource[], self: string, statuses: Reso
       continue;
     }
     try {
-      partners.push({ domain: name, caPem: decodedCa(d.spec.cert) });
-      statuses.push({ kind: 'Domain', name, ready: true, reason: `partner ${name}: its gateway certificates are verified against its CA (spiffe://${name}/...)` });
+      const caPem = decodedCa(d.spec.cert);
+      const gateway = gatewayKind(d, caPem);
+      partners.push({ domain: name, caPem, gateway });
+      statuses.push({ kind: 'Domain', name, ready: true, reason: gateway === 'ferry'
+        ? `partner ${name}: its gateway certificates are verified against its CA (spiffe://${name}/...)`
+        : `partner ${name} runs a Kuscia gateway (${d.metadata.annotations?.[GATEWAY_ANNOTATION] ? `${GATEWAY_ANNOTATION}` : 'its CA is not a Ferry CA'}): its gateway certificate must chain to its CA; calls are forwarded to it in the protocol they arrive in; use Token routes for calls from it` });
     } catch (e) {
       // A certificate that was valid when applied may have expired since.
       statuses.push({ kind: 'Domain', name, ready: false, reason: (e as Error).message, fix: partnerFix(name) });
@@ -282,6 +293,18 @@ function trustedPartners(domains: DomainResource[], self: string, statuses: Reso
 const caMemo = new Map<string, { pem: string; notAfter: number }>();
 
 /** decodePartnerCa, remembered until the certificate expires (then it fails again, as it must). */
+/**
+ * A partner's gateway kind: the Domain's ferry.secretflow/gateway annotation,
+ * else a Ferry CA (CN "<domain> Ferry CA", what `ferry init` makes) means a
+ * Ferry node and any other CA (Kuscia's domain certificate) a Kuscia gateway.
+ */
+function gatewayKind(d: DomainResource, caPem: string): GatewayKind {
+  const declared = d.metadata.annotations?.[GATEWAY_ANNOTATION];
+  if (declared === 'ferry' || declared === 'kuscia') return declared;
+  const first = splitPemCertificates(caPem)[0] ?? caPem;
+  return /(^|\n)CN=.* Ferry CA(\n|$)/.test(new X509Certificate(first).subject) ? 'ferry' : 'kuscia';
+}
+
 function decodedCa(cert: string): string {
   const known = caMemo.get(cert);
   if (known && known.notAfter > Date.now()) return known.pem;
@@ -342,7 +365,9 @@ function outboundPeer(route: RouteResource, partner: PartnerTrust, path: Peer['p
     pathPrefix: (port.pathPrefix ?? '').replace(/\/+$/, ''),
     headersToAdd: Object.entries(route.spec.requestHeadersToAdd ?? {}).sort(([a], [b]) => a.localeCompare(b)),
     caPem: partner.caPem,
+    gateway: partner.gateway,
     auth: route.spec.authenticationType === 'Token' ? 'Token' : 'MTLS',
+    plaintext: route.spec.authenticationType === 'Token' && port.isTLS === false && path.kind === 'direct',
     localPorts: parseLocalPorts(route.metadata.annotations?.[LOCAL_PORTS_ANNOTATION] ?? '').filter((m): m is LocalPortMapping => typeof m !== 'string'),
     ...(route.metadata.annotations?.[BANDWIDTH_ANNOTATION] ? { bandwidthKiBps: parseBandwidthKiBps(route.metadata.annotations[BANDWIDTH_ANNOTATION]) } : {}),
   };

@@ -2,12 +2,14 @@
 // token, open) and the token matchers the public routes use.
 import type { Ir, TokenPartner } from '../translate/ir.ts';
 import { TYPE, spiffeId } from './envoy-types.ts';
-import { type J } from './common.ts';
+import { type J, peerIs, PEER_IDENTITY } from './common.ts';
 
 /**
  * RBAC on the public listener: a request is allowed only when the client
- * certificate's identity is spiffe://P/ferry/gateway for a trusted partner P and
- * the request claims Kuscia-Source P (with no other origin: relays come later).
+ * certificate's only identity is spiffe://P/ferry/gateway for a trusted partner
+ * P (the identity header the listener wrote from it), and the request claims
+ * no other source or origin than P. The claim can only refuse: routes never
+ * match on Kuscia-Source.
  *
  * The listener's filter refuses everything; the partner policies ride on the
  * public RouteConfiguration (per-route RBAC), so a removed partner's next
@@ -16,11 +18,18 @@ import { type J } from './common.ts';
  */
 export const DENY_ALL_RBAC = { name: 'envoy.filters.http.rbac', typed_config: { '@type': TYPE.rbac, rules: { action: 'ALLOW', policies: {} } } };
 
-/** The request claims to come from `domain` itself (no other origin: relays come later). */
+/** What the request says about its source and origin, if anything, is `domain` (one value each). */
 export const claimsSource = (domain: string): J => ({
   and_rules: {
     rules: [
-      { header: { name: 'kuscia-source', string_match: { exact: domain } } },
+      {
+        or_rules: {
+          rules: [
+            { not_rule: { header: { name: 'kuscia-source', present_match: true } } },
+            { header: { name: 'kuscia-source', string_match: { exact: domain } } },
+          ],
+        },
+      },
       {
         or_rules: {
           rules: [
@@ -39,7 +48,7 @@ export function partnerRbacPerRoute(ir: Ir): J {
   const policies: Record<string, J> = {};
   for (const p of ir.partners) {
     policies[`partner-${p.domain}`] = {
-      permissions: [claimsSource(p.domain)],
+      permissions: [{ and_rules: { rules: [{ header: peerIs(p.domain) }, claimsSource(p.domain)] } }],
       principals: [{ authenticated: { principal_name: { exact: spiffeId(p.domain) } } }],
     };
   }
@@ -47,8 +56,8 @@ export function partnerRbacPerRoute(ir: Ir): J {
 }
 
 /**
- * Token routes: the route matched Kuscia-Source and a valid Kuscia-Token, so
- * the token is the principal; the origin must still be the source itself.
+ * Token routes: the route matched a valid Kuscia-Token, so the token is the
+ * principal; a source or origin claimed must still be the token's domain.
  */
 export const tokenRbac = (domain: string) => ({ typed_per_filter_config: rbacPerRoute({ [`token-${domain}`]: { permissions: [claimsSource(domain)], principals: [{ any: true }] } }) });
 
@@ -58,13 +67,17 @@ export const OPEN_RBAC = { typed_per_filter_config: rbacPerRoute({ open: { permi
 /** Escapes base64 (A-Z a-z 0-9 + / =) for RE2. */
 export const tokenAlternatives = (tokens: string[]) => `^(?:${tokens.map((t) => t.replace(/[+/=]/g, (c) => `\\${c}`)).join('|')})$`;
 
-/** Matches a request from `t.domain` carrying one of its accepted tokens. */
+/**
+ * Matches a request carrying one of `t.domain`'s accepted tokens (a token is
+ * 32 random bytes agreed with that partner alone: it names the partner), on a
+ * connection without a client certificate identity.
+ */
 export const tokenHeaders = (t: TokenPartner): J[] => [
-  { name: 'kuscia-source', string_match: { exact: t.domain } },
   { name: 'kuscia-token', string_match: { safe_regex: { regex: tokenAlternatives(t.tokens) } } },
+  { name: PEER_IDENTITY, present_match: true, invert_match: true },
 ];
 
 /** Connections without a client certificate (only possible when Token routes exist). */
 export const NO_CLIENT_CERT = { tls_context: { presented: false } };
 
-export const unauthenticatedCause = 'no client certificate, and Kuscia-Token is missing, expired or not the token of Kuscia-Source \"%REQ(kuscia-source)%\": the source node must complete the token handshake (check its route status)';
+export const unauthenticatedCause = 'no client certificate, and Kuscia-Token is missing, expired or not a token this node agreed with a partner: the source node must complete the token handshake (check its route status)';

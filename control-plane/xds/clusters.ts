@@ -4,18 +4,39 @@ import type { Ir, LocalService, Peer } from '../translate/ir.ts';
 import { SECRET, TYPE, spiffeId } from './envoy-types.ts';
 import { type J, type GatewayKeyMaterial, IPV4, sds, memo, endpointCluster, httpOptions, pipeCluster, partnerAlpn, tunnelListenerName, proxyClusterName, relayClusterName, INTERNAL_LOOPBACK, HANDSHAKE_CLUSTER } from './common.ts';
 
-export function peerCluster(ir: Ir, p: Peer): J {
+/** Toward a Kuscia gateway, gRPC calls go on a cluster of their own in HTTP/2 (see peerCluster). */
+export const kusciaGrpcCluster = (p: Peer) => `${p.cluster}-grpc`;
+
+export function peerCluster(ir: Ir, p: Peer, grpc = false): J {
   // Token routes prove the sender by Kuscia-Token: no client certificate and no
   // partner ALPN token, so the peer authenticates exactly as it would behind a
   // TLS-terminating gateway.
   const mtls = p.auth === 'MTLS';
+  const kuscia = p.gateway === 'kuscia';
+  // A Kuscia gateway forwards each call to the service in the protocol it
+  // arrived in (use_downstream_protocol_config): an HTTP/1.1 service must get
+  // HTTP/1.1, a gRPC service HTTP/2. So toward Kuscia, gRPC calls (routed by
+  // content-type) take an HTTP/2 cluster and all others an HTTP/1.1 one; a
+  // Ferry partner gets every call multiplexed on one HTTP/2 link.
+  const http2 = !kuscia || grpc;
+  const protocol = httpOptions(http2);
+  const endpoint = grpc ? renamed(peerEndpoint(ir, p), kusciaGrpcCluster(p)) : peerEndpoint(ir, p);
+  if (p.plaintext) return { ...endpoint, typed_extension_protocol_options: protocol };
   const validation = p.endpointCaPem
     ? {
       // A TLS-terminating gateway (e.g. the partner institution's nginx) answers: its own CA and name.
       validation_context: {
         trusted_ca: { inline_string: p.endpointCaPem },
-        match_typed_subject_alt_names: [IPV4.test(p.host) ? { san_type: 'IP_ADDRESS', matcher: { exact: p.host } } : { san_type: 'DNS', matcher: { exact: p.host } }],
+        // Kuscia's gateway certificates name only an IP address: the route's tlsCA alone vouches for them.
+        ...(kuscia ? {} : { match_typed_subject_alt_names: [IPV4.test(p.host) ? { san_type: 'IP_ADDRESS', matcher: { exact: p.host } } : { san_type: 'DNS', matcher: { exact: p.host } }] }),
       },
+    }
+    : kuscia
+    ? {
+      // Kuscia's gateway certificate (CN=<domain>_ENVOY_EXTERNAL, an IP SAN,
+      // no SPIFFE identity) is signed by the partner's domain certificate:
+      // the chain to that partner's CA, trusted for this cluster alone, is the identity.
+      validation_context_sds_secret_config: sds(SECRET.peerCa(p.domain)),
     }
     : {
       combined_validation_context: {
@@ -27,21 +48,25 @@ export function peerCluster(ir: Ir, p: Peer): J {
       },
     };
   return {
-    ...peerEndpoint(ir, p),
-    typed_extension_protocol_options: httpOptions(true),
+    ...endpoint,
+    typed_extension_protocol_options: protocol,
     transport_socket: {
       name: 'envoy.transport_sockets.tls',
       typed_config: {
         '@type': TYPE.upstreamTls,
         sni: p.sni,
         common_tls_context: {
-          alpn_protocols: mtls ? ['h2', partnerAlpn(ir.domain)] : ['h2'],
+          alpn_protocols: kuscia ? [http2 ? 'h2' : 'http/1.1'] : mtls ? ['h2', partnerAlpn(ir.domain)] : ['h2'],
           ...(mtls ? { tls_certificate_sds_secret_configs: [sds(SECRET.gatewayCert)] } : {}),
           ...validation,
         },
       },
     },
   };
+}
+
+function renamed(cluster: J, name: string): J {
+  return { ...cluster, name, load_assignment: { ...(cluster.load_assignment as J), cluster_name: name } };
 }
 
 /**

@@ -1,7 +1,7 @@
 // Shared pieces of the IR -> Envoy translation: Envoy JSON helpers, the names
 // Ferry gives clusters, hosts and stats, and what several resources reuse.
 import type { Ir, Peer } from '../translate/ir.ts';
-import { TYPE } from './envoy-types.ts';
+import { TYPE, spiffeId } from './envoy-types.ts';
 
 export type J = Record<string, unknown>;
 
@@ -102,8 +102,63 @@ export function alsoForConnect(route: J): J[] {
 
 export const kusciaHost = (host: string) => ({ name: 'kuscia-host', string_match: { exact: host } });
 
-/** For CONNECT the authority, and so Kuscia-Host, carries the port. */
-export const kusciaHostAnyPort = (host: string) => ({ name: 'kuscia-host', string_match: { safe_regex: { regex: `^${host.replaceAll('.', '\\.')}(:[0-9]+)?$` } } });
+/**
+ * The caller's identity on the public listener, written by the listener
+ * itself before any routing: the URI SANs of the verified client certificate
+ * (Envoy joins several with commas, so a certificate with more than one
+ * identity matches no partner). Whatever a caller sends under this name is
+ * removed first. Route match and RBAC read this, never Kuscia-Source.
+ */
+export const PEER_IDENTITY = 'x-ferry-peer-identity';
+
+/** Set on a sender's request when the last link check found the path refusing (relay-check.ts): read by its local reply mapper. */
+export const LINK_CHECK_HEADER = 'x-ferry-link-check';
+
+/** The Host and Kuscia-Host the caller sent, kept for error messages (routing may replace them). */
+export const SENT_HOST = 'x-ferry-sent-host';
+export const SENT_KUSCIA_HOST = 'x-ferry-sent-kuscia-host';
+
+/** The request comes from partner `domain`, by its certificate. */
+export const peerIs = (domain: string): J => ({ name: PEER_IDENTITY, string_match: { exact: spiffeId(domain) } });
+
+/** A certificate with several URI SANs (several identities): never a partner. */
+export const SEVERAL_IDENTITIES: J = { name: PEER_IDENTITY, string_match: { contains: ',' } };
+
+/** Several Kuscia-Host values (Envoy matches their comma-joined list): refused, whichever the route would pick. */
+export const SEVERAL_KUSCIA_HOSTS: J = { name: 'kuscia-host', string_match: { contains: ',' } };
+export const ONE_KUSCIA_HOST: J = { ...SEVERAL_KUSCIA_HOSTS, invert_match: true };
+
+const setHeader = (key: string, value: string, action = 'OVERWRITE_IF_EXISTS_OR_ADD'): J => ({ append: { header: { key, value }, append_action: action } });
+
+/**
+ * Runs on the public listener before the route is chosen (Envoy's early
+ * header mutation): the identity header from the certificate, and Kuscia-Host
+ * from Host when the sender set none (Kuscia senders rewrite Host to the
+ * endpoint host and carry the target in Kuscia-Host; the public routes pick
+ * their virtual host by Kuscia-Host). An empty value adds nothing.
+ */
+export const PUBLIC_EARLY_MUTATION: J = {
+  name: 'ferry.public-identity',
+  typed_config: {
+    '@type': TYPE.earlyHeaderMutation,
+    mutations: [
+      { remove: PEER_IDENTITY },
+      { remove: SENT_HOST },
+      { remove: SENT_KUSCIA_HOST },
+      { remove: LINK_CHECK_HEADER },
+      setHeader(PEER_IDENTITY, '%DOWNSTREAM_PEER_URI_SAN%'),
+      setHeader(SENT_HOST, '%REQ(:authority)%'),
+      setHeader(SENT_KUSCIA_HOST, '%REQ(kuscia-host)%'),
+      setHeader('kuscia-host', '%REQ(:authority)%', 'ADD_IF_ABSENT'),
+    ],
+  },
+};
+
+/** Internal headers of the public listener: never passed on. */
+export const PUBLIC_INTERNAL_HEADERS = [PEER_IDENTITY, SENT_HOST, SENT_KUSCIA_HOST];
+
+/** Which header named the target, for error messages. */
+export const targetNamedBy = `Kuscia-Host "%REQ(${SENT_KUSCIA_HOST})%", Host "%REQ(${SENT_HOST})%"; Kuscia-Host decides, Host when Kuscia-Host is absent`;
 
 /**
  * Route stat names carry the labels docs/metrics.md documents, split on dots
@@ -165,7 +220,14 @@ export const partnerStatPrefix = (domain: string) => `public_from_${domain}`;
  * certificate changed), or reset before anything was sent. Safe for any
  * method; a body larger than Envoy's retry buffer simply is not retried.
  */
-export const UNSENT_RETRY = { retry_on: 'refused-stream,reset-before-request', num_retries: 2 };
+export const UNSENT_RETRY = {
+  retry_on: 'refused-stream,reset-before-request,retriable-status-codes',
+  // 421: the partner saw this request on a connection that opened before it
+  // trusted this node (no identity there): it drains that connection, and the
+  // retry goes out on a new one (see staleConnection in routes.ts).
+  retriable_status_codes: [421],
+  num_retries: 2,
+};
 
 /** Off by default; a peer route with a bandwidth annotation turns it on for itself. */
 export const BANDWIDTH_FILTER = { name: 'envoy.filters.http.bandwidth_limit', typed_config: { '@type': TYPE.bandwidthLimit, stat_prefix: 'ferry' } };
@@ -183,6 +245,7 @@ export function bandwidthLimit(p: Peer): J {
 /** Engines are never trusted to set Kuscia-* headers: Ferry overwrites them all on the way out. */
 export function outboundHeaders(ir: Ir, p: Peer, kusciaHost: string): J[] {
   return [
+    ...(p.linkProblem ? [overwrite(LINK_CHECK_HEADER, p.linkProblem.replaceAll('%', '%%'))] : []),
     overwrite('Kuscia-Host', kusciaHost),
     overwrite('Kuscia-Source', ir.domain),
     overwrite('Kuscia-Origin-Source', ir.domain),

@@ -21,6 +21,7 @@ export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyReso
   return {
     clusters: [
       ...ir.peers.map((p) => peerCluster(ir, p)),
+      ...ir.peers.filter((p) => p.gateway === 'kuscia').map((p) => peerCluster(ir, p, true)),
       ...ir.services.map(serviceCluster),
       ...(ir.tokenPartners.length ? [handshakeCluster(ir)] : []),
       ...(ir.peers.some((p) => p.auth === 'Token' && p.localPorts.length) ? [internalLoopbackCluster(ir)] : []),

@@ -4,7 +4,7 @@ import type { Ir, Peer } from '../translate/ir.ts';
 import { handshakeHost } from '../../interop/kuscia-handshake.ts';
 import { LISTENER, SECRET, TYPE } from './envoy-types.ts';
 import { DENY_ALL_RBAC } from './access.ts';
-import { type J, ads, sds, overwrite, addIfAbsent, errorHeader, H2_WINDOWS, routeMeta, outboundStats, partnerAlpn, tunnelListenerName, relayHost, tunnelHost, proxyClusterName, INTERNAL_LOOPBACK, partnerStatPrefix, UNSENT_RETRY, BANDWIDTH_FILTER, bandwidthLimit, outboundHeaders } from './common.ts';
+import { type J, ads, sds, overwrite, addIfAbsent, errorHeader, H2_WINDOWS, routeMeta, outboundStats, partnerAlpn, tunnelListenerName, relayHost, tunnelHost, proxyClusterName, INTERNAL_LOOPBACK, partnerStatPrefix, PUBLIC_EARLY_MUTATION, LINK_CHECK_HEADER, UNSENT_RETRY, BANDWIDTH_FILTER, bandwidthLimit, outboundHeaders } from './common.ts';
 import { tokenGate } from './routes.ts';
 
 /**
@@ -25,9 +25,18 @@ export function localReplyConfig(ir: Ir, listener: string): J {
     headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener, 'unauthenticated'))],
     body_format_override: { json_format: { domain: ir.domain, instance: '%HOSTNAME%', kuscia: 'ferry', reason: 'unauthorized.' } },
   };
+  // A failure on a path whose last link check learnt why (a relay refusing): that reason first.
+  const explained: J = {
+    filter: { and_filter: { filters: [
+      { response_flag_filter: { flags: ['UF', 'UH', 'DF', 'URX', 'UC', 'UR', 'UPE', 'UMSDR'] } },
+      { header_filter: { header: { name: LINK_CHECK_HEADER, present_match: true } } },
+    ] } },
+    status_code: 503,
+    headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener, `${upstream} unreachable: %REQ(${LINK_CHECK_HEADER})% (%UPSTREAM_TRANSPORT_FAILURE_REASON%)`))],
+  };
   return {
     mappers: [
-      ...(listener === LISTENER.public ? [unauthorized] : []),
+      ...(listener === LISTENER.public ? [unauthorized] : [explained]),
       mapper(['UF', 'UH', 'DF'], `${upstream} unreachable: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 503),
       mapper(['URX', 'UC', 'UR', 'UPE', 'UMSDR'], `${upstream} reset the connection: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 502),
       mapper(['UT', 'SI'], `${upstream} timed out`, 504),
@@ -35,7 +44,7 @@ export function localReplyConfig(ir: Ir, listener: string): J {
       {
         filter: { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 403, runtime_key: 'ferry.rbac_status' } } } },
         headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener,
-          'Kuscia-Source "%REQ(kuscia-source)%" does not match the client certificate (%DOWNSTREAM_PEER_URI_SAN%) or the origin is not allowed'))],
+          'Kuscia-Source "%REQ(kuscia-source)%" / Kuscia-Origin-Source "%REQ(kuscia-origin-source)%" is not the caller proven by its client certificate (%DOWNSTREAM_PEER_URI_SAN%) or token, or the origin is not allowed'))],
       },
     ],
     body_format: {
@@ -104,6 +113,8 @@ export function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[]
       '@type': TYPE.hcm,
       stat_prefix: statPrefix,
       codec_type: 'AUTO',
+      // The caller's identity and the target, fixed before any route is chosen (common.ts).
+      ...(listener === LISTENER.public ? { early_header_mutation_extensions: [PUBLIC_EARLY_MUTATION] } : {}),
       ...(inline ? { route_config: inline.routes } : { rds: { route_config_name: listener, config_source: ads } }),
       http_filters: [...httpFilters, { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } }],
       strip_any_host_port: true,
@@ -144,7 +155,7 @@ export function publicListener(ir: Ir): J {
     name: LISTENER.public,
     address: { socket_address: { address: ir.publicListener.address, port_value: ir.publicListener.port } },
     listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPE.tlsInspector } }],
-    filter_chains: [...ir.partners.map((p): J => ({
+    filter_chains: [...ir.partners.filter((p) => p.gateway === 'ferry').map((p): J => ({
       name: `partner-${p.domain}`,
       filter_chain_match: { application_protocols: [partnerAlpn(p.domain)] },
       transport_socket: downstreamTls({
@@ -172,6 +183,11 @@ export function publicListener(ir: Ir): J {
     // route exists (docs/security.md).
     default_filter_chain: {
       name: ir.tokenPartners.length ? 'token-senders' : 'any-partner',
+      // The trusted partners are part of the chain: when they change, Envoy
+      // replaces the chain and drains its connections, so a partner that
+      // connected here before it was trusted (no chain of its own yet, no
+      // identity) reconnects onto its own chain, and a removed one is cut off.
+      metadata: { filter_metadata: { ferry: { partners: ir.partners.map((p) => p.domain).join(',') } } },
       transport_socket: ir.tokenPartners.length
         ? downstreamTls({}, false)
         : downstreamTls({ validation_context_sds_secret_config: sds(SECRET.partnerTrust) }),

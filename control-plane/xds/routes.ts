@@ -3,8 +3,9 @@
 import type { Ir, LocalService } from '../translate/ir.ts';
 import { handshakeHost } from '../../interop/kuscia-handshake.ts';
 import { LISTENER, spiffeId } from './envoy-types.ts';
+import { kusciaGrpcCluster } from './clusters.ts';
 import { rbacPerRoute, partnerRbacPerRoute, tokenRbac, OPEN_RBAC, tokenHeaders, NO_CLIENT_CERT, unauthenticatedCause } from './access.ts';
-import { type J, overwrite, memo, directError, alsoForConnect, kusciaHost, kusciaHostAnyPort, inboundStats, routeMeta, outboundStats, relayHost, tunnelHost, relayClusterName, tunnelInClusterName, HANDSHAKE_CLUSTER, UNSENT_RETRY, bandwidthLimit, outboundHeaders } from './common.ts';
+import { type J, overwrite, memo, directError, alsoForConnect, kusciaHost, peerIs, SEVERAL_IDENTITIES, SEVERAL_KUSCIA_HOSTS, ONE_KUSCIA_HOST, PEER_IDENTITY, PUBLIC_INTERNAL_HEADERS, targetNamedBy, inboundStats, routeMeta, outboundStats, relayHost, tunnelHost, relayClusterName, tunnelInClusterName, HANDSHAKE_CLUSTER, UNSENT_RETRY, bandwidthLimit, outboundHeaders } from './common.ts';
 
 /**
  * Route settings of a Service: its timeouts (gRPC deadlines, grpc-timeout,
@@ -23,12 +24,34 @@ export function serviceRouteAction(s: LocalService): J {
 /**
  * What the local service is told: the authenticated caller, one value, whatever
  * the request carried (a repeated Kuscia-Source header must not reach it as a
- * list); the token stays at the gateway.
+ * list), and Host restored from Kuscia-Host, as a Kuscia receiver does; the
+ * token and the listener's own headers stay at the gateway.
  */
 export const asserted = (domain: string): J => ({
   request_headers_to_add: [overwrite('Kuscia-Source', domain), overwrite('Kuscia-Origin-Source', domain)],
-  request_headers_to_remove: ['kuscia-token'],
+  request_headers_to_remove: ['kuscia-token', ...PUBLIC_INTERNAL_HEADERS],
 });
+
+const severalKusciaHosts = (at: { domain: string }): J => ({
+  name: 'several-kuscia-hosts',
+  match: { prefix: '/', headers: [SEVERAL_KUSCIA_HOSTS] },
+  ...directError(at, LISTENER.public, 400, 'the request carries several Kuscia-Host values (%REQ(kuscia-host)%): send exactly one'),
+  ...OPEN_RBAC,
+});
+
+/** Refusals the fallback virtual host starts with: requests no route may read a caller or a target from. */
+export function ambiguityGuards(at: { domain: string }): J[] {
+  const L = LISTENER.public;
+  return [
+    ...alsoForConnect(severalKusciaHosts(at)),
+    ...alsoForConnect({
+      name: 'several-identities',
+      match: { prefix: '/', headers: [SEVERAL_IDENTITIES] },
+      ...directError(at, L, 403, `the client certificate carries several identities (%REQ(${PEER_IDENTITY})%): a partner's gateway certificate must carry exactly one, spiffe://<domain>/ferry/gateway`),
+      ...OPEN_RBAC,
+    }),
+  ];
+}
 
 /** A Service's public routes, in order: the partners it admits, then the refusals. */
 export const publicServiceRoutes = memo((s: LocalService) => {
@@ -36,47 +59,41 @@ export const publicServiceRoutes = memo((s: LocalService) => {
   // A TCP service is reached by CONNECT <svc>.<domain>.svc:<port>: Ferry ends the tunnel here.
   const tcp = s.protocol === 'TCP';
   const any = tcp ? { connect_matcher: {} } : { prefix: '/' };
-  const named = tcp ? kusciaHostAnyPort(s.host) : kusciaHost(s.host);
-  const forward = { cluster: s.cluster, ...serviceRouteAction(s), ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : {}) };
-  const denied = (name: string, match: J): J => ({
+  const forward = { cluster: s.cluster, ...serviceRouteAction(s), ...(tcp ? { upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] } : { host_rewrite_literal: s.host }) };
+  const denied = (name: string, match: J, caller = `%REQ(${PEER_IDENTITY})%`): J => ({
     name,
     match,
-    ...directError(s, L, 403, `service ${s.host} is not exposed to %REQ(kuscia-source)%: ${s.domain} must list it in the Service's kuscia.secretflow/access-domain annotation`),
+    ...directError(s, L, 403, `service ${s.host} is not exposed to ${caller}: ${s.domain} must list it in the Service's kuscia.secretflow/access-domain annotation`),
   });
   return {
     any,
-    named,
     forward,
     denied,
     admitted: s.allowed.map((d) => ({
       name: `${s.name}-from-${d}`,
       stat_prefix: inboundStats(d, s.name),
       ...routeMeta({ peer: d, destination: s.domain, service: s.name, direction: 'inbound' }),
-      match: { ...any, headers: [named, { name: 'kuscia-source', string_match: { exact: d } }] },
+      match: { ...any, headers: [peerIs(d), ONE_KUSCIA_HOST] },
       route: forward,
       ...asserted(d),
     })),
     refusals: [
-      denied(`${s.name}-denied`, { ...any, headers: [named] }),
+      { ...severalKusciaHosts(s), name: `${s.name}-several-kuscia-hosts`, match: { ...any, headers: [SEVERAL_KUSCIA_HOSTS] } },
+      denied(`${s.name}-denied`, any),
       ...(tcp ? [] : [{
         name: `${s.name}-not-tcp`,
         match: { connect_matcher: {} },
         ...directError(s, L, 404, `service ${s.host} speaks ${s.protocol}; CONNECT reaches only Services declared with protocol TCP`),
       }]),
-      {
-        name: `${s.name}-host-mismatch`,
-        match: any,
-        ...directError(s, L, 404, `Kuscia-Host "%REQ(kuscia-host)%" does not name ${s.host}, the Host of the request`),
-      },
     ] as J[],
   };
 });
 
 /**
- * One virtual host per Service, found by Host (a hash lookup, however many
- * Services exist). Inside it the Kuscia-Host header must name the same
- * service, and the calling domain must be one the Service admits: proven by
- * its certificate (per-route RBAC) or, for Token partners, by a route that
+ * One virtual host per Service, found by Kuscia-Host (Host when absent; a hash
+ * lookup, however many Services exist). Inside it the calling domain must be
+ * one the Service admits: proven by its certificate (the identity header the
+ * listener wrote, and per-route RBAC) or, for Token partners, by a route that
  * matches one of its current tokens. Without either, a connection that has no
  * client certificate gets 401.
  */
@@ -91,33 +108,50 @@ export function publicServiceHost(ir: Ir, s: LocalService): J {
   if (ir.tokenPartners.length === 0) return mtlsServiceHost(s);
   const r = publicServiceRoutes(s);
   const tokenRoutes = ir.tokenPartners.filter((t) => t.tokens.length > 0).map((t): J => {
-    const match = { ...r.any, headers: [r.named, ...tokenHeaders(t)] };
+    const match = { ...r.any, headers: [...tokenHeaders(t), ONE_KUSCIA_HOST] };
     return s.allowed.includes(t.domain)
       ? { name: `${s.name}-from-${t.domain}-token`, stat_prefix: inboundStats(t.domain, s.name), ...routeMeta({ peer: t.domain, destination: s.domain, service: s.name, direction: 'inbound' }), match, route: r.forward, ...asserted(t.domain), ...tokenRbac(t.domain) }
-      : { ...r.denied(`${s.name}-denied-${t.domain}-token`, match), ...OPEN_RBAC };
+      : { ...r.denied(`${s.name}-denied-${t.domain}-token`, match, t.domain), ...OPEN_RBAC };
   });
   const unauthenticated = { name: `${s.name}-unauthenticated`, match: { ...r.any, ...NO_CLIENT_CERT }, ...directError(s, LISTENER.public, 401, unauthenticatedCause), ...OPEN_RBAC };
-  return { name: `service-${s.name}`, domains: serviceDomains(s), routes: [...tokenRoutes, unauthenticated, ...r.admitted, ...r.refusals] };
+  return { name: `service-${s.name}`, domains: serviceDomains(s), routes: [...tokenRoutes, ...staleConnection(ir), unauthenticated, ...r.admitted, ...r.refusals] };
 }
 
-/** Public routes: by Host (restored from Kuscia-Host by the sender) to a local service the caller may call. */
+/**
+ * A trusted Ferry mTLS partner's request (Kuscia-Token: noop) on a connection
+ * without a certificate: the connection opened on the default chain before
+ * this node trusted the partner (the trust change drains it). 421 Misdirected
+ * Request: the sender retries on a new connection, which reaches the
+ * partner's own chain. Kuscia-Source only chooses between two refusals here.
+ */
+export function staleConnection(ir: Ir): J[] {
+  // Partners with an inbound Token route come without a certificate by design: a bad token is a 401 for them.
+  const tokenSources = new Set(ir.tokenPartners.map((t) => t.domain));
+  const ferryPartners = ir.partners.filter((p) => p.gateway === 'ferry' && !tokenSources.has(p.domain)).map((p) => p.domain);
+  if (!ferryPartners.length || !ir.tokenPartners.length) return [];
+  return alsoForConnect({
+    name: 'connection-before-trust',
+    match: {
+      prefix: '/',
+      ...NO_CLIENT_CERT,
+      headers: [{ name: 'kuscia-token', string_match: { exact: 'noop' } }, { name: 'kuscia-source', string_match: { safe_regex: { regex: `^(?:${ferryPartners.join('|')})$` } } }],
+    },
+    ...directError(ir, LISTENER.public, 421, `this connection carries no client certificate (it opened before ${ir.domain} trusted %REQ(kuscia-source)%): send the request again on a new connection`),
+    ...OPEN_RBAC,
+  });
+}
+
+/** Public routes: by Kuscia-Host (Host when the sender set none) to a local service the authenticated caller may call. */
 export function publicRoutes(ir: Ir): J {
-  const L = LISTENER.public;
-  const unknown = [
-    ...alsoForConnect({
-      name: 'missing-kuscia-host',
-      match: { prefix: '/', headers: [{ name: 'kuscia-host', present_match: true, invert_match: true }] },
-      ...directError(ir, L, 404, 'request has no Kuscia-Host header: send it through a Ferry or Kuscia gateway'),
-    }),
-    ...alsoForConnect({
-      name: 'unknown-service',
-      match: { prefix: '/' },
-      ...directError(ir, L, 404, `no service %REQ(kuscia-host)% in ${ir.domain} (Host %REQ(:authority)%): apply a Service of that name, and let intermediaries pass Host through`),
-    }),
-  ];
-  const fallback = { name: 'unknown', domains: ['*'], routes: ir.tokenPartners.length ? [...tokenGate(ir), ...unknown] : unknown };
+  const unknown = alsoForConnect({
+    name: 'unknown-service',
+    match: { prefix: '/' },
+    ...directError(ir, LISTENER.public, 404, `no service %REQ(kuscia-host)% in ${ir.domain} (${targetNamedBy}): apply a Service of that name in ${ir.domain}`),
+  });
+  const fallback = { name: 'unknown', domains: ['*'], routes: [...ambiguityGuards(ir), ...(ir.tokenPartners.length ? [...tokenGate(ir), ...unknown] : unknown)] };
   return {
-    name: L,
+    name: LISTENER.public,
+    vhost_header: 'kuscia-host',
     typed_per_filter_config: partnerRbacPerRoute(ir),
     virtual_hosts: [...ir.services.map((s) => publicServiceHost(ir, s)), ...relayHosts(ir), ...tunnelHosts(ir), fallback],
   };
@@ -135,7 +169,7 @@ export function relayHosts(ir: Ir): J[] {
   const byDestination = new Map<string, Ir['relays']>();
   for (const r of ir.relays) byDestination.set(r.destination, [...(byDestination.get(r.destination) ?? []), r]);
   const hopRbac = { typed_per_filter_config: rbacPerRoute(Object.fromEntries(ir.partners.map((p) => [`hop-${p.domain}`, {
-    permissions: [{ header: { name: 'kuscia-source', string_match: { exact: p.domain } } }],
+    permissions: [{ and_rules: { rules: [{ header: peerIs(p.domain) }, { or_rules: { rules: [{ not_rule: { header: { name: 'kuscia-source', present_match: true } } }, { header: { name: 'kuscia-source', string_match: { exact: p.domain } } }] } }] } }],
     principals: [{ authenticated: { principal_name: { exact: spiffeId(p.domain) } } }],
   }]))) };
   return [...byDestination].map(([destination, rules]) => ({
@@ -172,7 +206,7 @@ export function tunnelHosts(ir: Ir): J[] {
     routes: [
       ...ir.reverseTunnels.map(({ peer }) => ({
         name: `tunnel-from-${peer}`,
-        match: { connect_matcher: {}, headers: [{ name: 'kuscia-source', string_match: { exact: peer } }] },
+        match: { connect_matcher: {}, headers: [peerIs(peer)] },
         route: { cluster: tunnelInClusterName(peer), timeout: '0s', idle_timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] },
       })),
       ...alsoForConnect({ name: 'tunnel-refused', match: { prefix: '/' }, ...directError(ir, L, 403, `${ir.domain} takes reverse tunnels only from partners its REVERSE-TUNNEL routes name`) }),
@@ -196,11 +230,11 @@ export function tokenGate(ir: Ir): J[] {
   const withToken = ir.tokenPartners.filter((t) => t.tokens.length > 0).map((t): J => ({
     name: `unknown-service-${t.domain}-token`,
     match: { prefix: '/', headers: tokenHeaders(t) },
-    ...directError(ir, LISTENER.public, 404, `no service %REQ(kuscia-host)% in ${ir.domain}: ask ${ir.domain} which services it exposes to ${t.domain}`),
+    ...directError(ir, LISTENER.public, 404, `no service %REQ(kuscia-host)% in ${ir.domain} (${targetNamedBy}): ask ${ir.domain} which services it exposes to ${t.domain}`),
     ...OPEN_RBAC,
   }));
   const unauthenticated = { name: 'unauthenticated', match: { prefix: '/', ...NO_CLIENT_CERT }, ...directError(ir, LISTENER.public, 401, unauthenticatedCause), ...OPEN_RBAC };
-  return [handshake, ...withToken.flatMap(alsoForConnect), ...alsoForConnect(unauthenticated)];
+  return [handshake, ...withToken.flatMap(alsoForConnect), ...staleConnection(ir), ...alsoForConnect(unauthenticated)];
 }
 
 /** An engine of this domain calling a local service by its .svc name (CONNECT for a TCP one). */
@@ -248,6 +282,16 @@ export function internalRoutes(ir: Ir): J {
           request_headers_to_add: kusciaHeaders,
           ...bandwidthLimit(p),
         },
+        // Toward Kuscia, gRPC calls take the HTTP/2 cluster (the others HTTP/1.1: clusters.ts).
+        ...(p.gateway === 'kuscia' ? [{
+          name: `${p.route}/grpc`,
+          stat_prefix: outboundStats(p),
+          ...routeMeta({ peer: p.domain, destination: p.domain, direction: 'outbound' }),
+          match: { prefix: '/', headers: [{ name: 'content-type', string_match: { prefix: 'application/grpc' } }] },
+          route: { cluster: kusciaGrpcCluster(p), timeout: '0s', idle_timeout: '0s', retry_policy: UNSENT_RETRY, ...(p.pathPrefix ? { prefix_rewrite: `${p.pathPrefix}/` } : {}) },
+          request_headers_to_add: kusciaHeaders,
+          ...bandwidthLimit(p),
+        }] : []),
         {
           name: p.route,
           stat_prefix: outboundStats(p),

@@ -87,6 +87,15 @@ describe('third-party relay: alice -> carol -> bob, TLS end to end', () => {
     assert.notEqual(r.status, 200);
     const refused = await accessLog(carol, 'public', (l) => l.method === 'CONNECT' && l.source === 'dave');
     assert.equal(refused.status, 403);
+    // Issue 12.10: the relay's own reason reaches the engine (dave's link check asks carol), not a TLS error.
+    const explained = await waitFor('the relay\'s reason at dave\'s engine', async () => {
+      const x = await curl(['-H', 'Host: echo.bob.svc', `http://127.0.0.1:${dave.ports.internal}/not-agreed`]);
+      return /carol does not relay dave -> bob/.test(x.headers['kuscia-error-message'] ?? '') ? x : undefined;
+    }, 20_000);
+    assert.equal(explained.status, 503);
+    assert.match(explained.headers['kuscia-error-message'] ?? '', /^dave\/internal => peer unreachable: relay carol answered 403: carol\/public => carol does not relay dave -> bob/);
+    const described = dave.cli(['describe', 'route', 'dave-bob']);
+    assert.match(described.stdout, /failed at relay: relay carol answered 403/);
   });
 
   // Connections in use keep their path (a tunnel is a stream), so each scenario below starts from a new origin.

@@ -115,7 +115,7 @@ describe('translateToIr: outbound routes', () => {
   test('with the partner Domain (real CA, base64) the route yields a Peer', () => {
     const ir = translate([outbound('alice-bob'), partner('bob', bobCa.certPem)]);
     assert.deepEqual(ir.blockedPeers, []);
-    assert.deepEqual(ir.partners, [{ domain: 'bob', caPem: bobCa.certPem }]);
+    assert.deepEqual(ir.partners, [{ domain: 'bob', caPem: bobCa.certPem, gateway: 'ferry' }]);
     assert.deepEqual(ir.peers, [{
       domain: 'bob',
       route: 'ClusterDomainRoute/alice-bob',
@@ -126,7 +126,9 @@ describe('translateToIr: outbound routes', () => {
       pathPrefix: '',
       headersToAdd: [],
       caPem: bobCa.certPem,
+      gateway: 'ferry',
       auth: 'MTLS',
+      plaintext: false,
       path: { kind: 'direct' },
       localPorts: [],
     }]);
@@ -134,6 +136,15 @@ describe('translateToIr: outbound routes', () => {
     assert.equal(status.ready, true);
     assert.equal(status.fix, undefined);
     assert.equal(statusOf(ir, 'Domain', 'bob').ready, true);
+  });
+
+  test('a partner is a Kuscia gateway by annotation, or when its CA is not a Ferry CA', () => {
+    const annotated = translate([outbound('alice-bob'), { ...partner('bob', bobCa.certPem), metadata: { name: 'bob', annotations: { 'ferry.secretflow/gateway': 'kuscia' } } }]);
+    assert.equal(annotated.partners[0]!.gateway, 'kuscia');
+    assert.equal(annotated.peers[0]!.gateway, 'kuscia');
+    assert.match(statusOf(annotated, 'Domain', 'bob').reason, /runs a Kuscia gateway \(ferry\.secretflow\/gateway\)/);
+    const ferry = translate([outbound('alice-bob'), partner('bob', bobCa.certPem)]);
+    assert.equal(ferry.partners[0]!.gateway, 'ferry', 'a CA made by ferry init');
   });
 
   test('the cluster is named <src>-to-<dst>-<portName> after the first port', () => {
