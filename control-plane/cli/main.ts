@@ -1,6 +1,6 @@
 // The `ferry` command line (shared/DESIGN.md "CLI contract").
 // Every failure is one line naming the cause, with a non-zero exit code.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
@@ -167,6 +167,17 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
       const h = home();
       readConfig(h); // fail early, in one line, when the home is not initialised
       assertNoNodeRunning(h);
+      // A full or read-only disk: say so in one line, not as a bare errno (or as a store "disk I/O error").
+      const { errorCode, describeWriteError } = await import('../write-failures.ts');
+      const diskProblem = (e: unknown) => errorCode(e) !== 'error' && Boolean((e as NodeJS.ErrnoException).syscall);
+      const cannotStart = (e: unknown) => new Error(`cannot start the node for ${h}: ${describeWriteError(e)}; free space (or fix the filesystem) and start again`);
+      try {
+        writeFileSync(homePaths(h).pid, `${process.pid}\n`); // the node writes it first anyway: a probe that the home takes writes
+      } catch (e) {
+        (e as NodeJS.ErrnoException).path ??= homePaths(h).pid;
+        if (diskProblem(e)) throw cannotStart(e);
+        throw e;
+      }
       // Refuse a store the node must not start on before the log file opens: an exit
       // while the asynchronous log stream is still opening printed a stray stack trace.
       await (await (await import('../store/open.ts')).openStore(h, readConfig(h))).close();
@@ -175,10 +186,8 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
       try {
         node = await startNode(h, nodeLogger(h), { externalEnvoy: values['external-envoy'] ?? false });
       } catch (e) {
-        // A full or read-only disk: say so in one line, not as a bare errno.
-        const { errorCode, describeWriteError } = await import('../write-failures.ts');
-        if (errorCode(e) === 'error' || !(e as NodeJS.ErrnoException).syscall) throw e;
-        throw new Error(`cannot start the node for ${h}: ${describeWriteError(e)}; free space (or fix the filesystem) and start again`);
+        if (!diskProblem(e)) throw e;
+        throw cannotStart(e);
       }
       // SIGTERM, SIGINT: stop the node and its Envoy. SIGUSR2 (`ferry stop --keep-envoy`):
       // stop the node only; Envoy serves on and the next start adopts it (docs/operations.md).

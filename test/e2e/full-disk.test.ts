@@ -15,9 +15,10 @@ import { TestNode, curl, docs, partnerDomain, routeTo, service, waitFor } from '
 const isRoot = process.getuid?.() === 0;
 const LIFETIME_S = 45; // renewed 30 s after issue; the old certificate stays valid 15 s more
 
+/** The distinct serials of the certificates Envoy holds (a draining filter chain may hold one more copy for a while). */
 async function envoySerials(node: TestNode): Promise<string[]> {
   const body = (await (await fetch(`http://127.0.0.1:${node.ports.admin}/certs`)).json()) as { certificates: { cert_chain?: { serial_number: string }[] }[] };
-  return body.certificates.flatMap((c) => (c.cert_chain ?? []).map((x) => x.serial_number.toLowerCase().replace(/^0+/, '')));
+  return [...new Set(body.certificates.flatMap((c) => (c.cert_chain ?? []).map((x) => x.serial_number.toLowerCase().replace(/^0+/, ''))))].sort();
 }
 
 const fill = (home: string) => spawnSync('dd', ['if=/dev/zero', `of=${join(home, 'fill')}`, 'bs=64k'], { encoding: 'utf8' });
