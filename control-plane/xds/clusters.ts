@@ -115,12 +115,24 @@ export function handshakeCluster(ir: Ir): J {
   };
 }
 
+/**
+ * A local service's connection pool: Envoy closes an idle connection after 4 s,
+ * before the service does (Node's and Python's HTTP servers close after 5 s):
+ * otherwise a request sent on a connection the service is closing at that very
+ * moment is reset (a 502 "local service reset the connection").
+ */
+function serviceHttpOptions(http2: boolean): J {
+  const options = httpOptions(http2);
+  const key = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+  return { [key]: { ...(options[key] as J), common_http_protocol_options: { idle_timeout: '4s' } } };
+}
+
 export const serviceCluster = memo((s: LocalService): J => (
   s.socketPath
     ? pipeCluster(s.cluster, s.socketPath)
     : s.protocol === 'TCP'
     ? endpointCluster(s.cluster, s.addresses, s.port)
-    : { ...endpointCluster(s.cluster, s.addresses, s.port), typed_extension_protocol_options: httpOptions(s.protocol === 'GRPC') }
+    : { ...endpointCluster(s.cluster, s.addresses, s.port), typed_extension_protocol_options: serviceHttpOptions(s.protocol === 'GRPC') }
 ));
 
 export function secrets(ir: Ir, gateway: GatewayKeyMaterial): J[] {
