@@ -78,7 +78,7 @@ export class JobsController implements JobsInbox {
         const status = stored?.status as JobStatus | undefined;
         return stored && status?.specHash ? { spec: stored.spec as JobSpec, hash: status.specHash, record: status.partyRecords?.[deps.self] } : undefined;
       },
-      received: (peer, job, record) => void this.pushRecord(peer, job, record),
+      received: (peer, job, record) => void this.pushRecord(peer, job, record).catch((err: unknown) => deps.log.warn({ err, job, peer }, 'jobs: could not store a party\'s record; the next resync brings it again')),
       changed: (job) => this.enqueue(job),
     });
   }
@@ -169,7 +169,7 @@ export class JobsController implements JobsInbox {
     for (const [job, view] of this.views) {
       // Time matters only to a task in flight (gang start, lifecycle) and to a record not yet delivered.
       if ((view.phase === 'Running' && view.tasks.some((t) => t.phase === 'Running')) || this.delivery.pending(job)) this.enqueue(job);
-      if (resync && !isTerminal(view.phase)) void this.delivery.pullAll(job);
+      if (resync && !isTerminal(view.phase)) void this.delivery.pullAll(job).catch((err: unknown) => this.deps.log.warn({ err, job }, 'jobs: resync failed; retrying at the next one'));
     }
   }
 

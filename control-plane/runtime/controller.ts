@@ -146,7 +146,7 @@ export class RuntimeController {
     const now = new Date().toISOString();
     try {
       const r = renderTask({ self: this.deps.self, taskID, role: party.role ?? '', taskInputConfig: spec.taskInputConfig ?? '', app: app!, parties: spec.parties, ports: state.ports ?? {}, peerEndpoints: {}, taskDir: this.taskDir(taskID) });
-      const p = startProcess({ command: r.command, cwd: r.cwd, env: r.env, files: r.files, logFile: this.logFile(taskID), onExit: (e) => void this.finished(taskID, state.epoch, e) });
+      const p = startProcess({ command: r.command, cwd: r.cwd, env: r.env, files: r.files, logFile: this.logFile(taskID), onExit: (e) => void this.finished(taskID, state.epoch, e).catch((err: unknown) => this.deps.log.error({ err, task: taskID }, 'runtime: could not record how a task ended; it is read again from its exit file at the next start')) });
       return this.write(kt, { ...state, phase: 'Running', at: now, startedAt: now, pid: p.pid });
     } catch (e) {
       return this.write(kt, { ...state, phase: 'Failed', at: now, message: `could not start: ${(e as Error).message}` });
