@@ -2,15 +2,10 @@
 // (phase.ts) — Kuscia's fields first (phase, approveStatus, taskStatus,
 // conditions, reason, message), then Ferry's: every party's record, the
 // events that explain the job, and who it waits for. Pure.
-import type { JobView, PartyRecord, PartyTaskPhase } from './phase.ts';
+import type { JobView, PartyRecord, PartyTaskRecord } from './phase.ts';
+import type { Condition } from '../store/store.ts';
 
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-}
+export type { Condition };
 
 export interface JobEvent {
   at: string;
@@ -19,20 +14,11 @@ export interface JobEvent {
   message: string;
 }
 
-/** The runtime's side of one local task (control-plane/runtime), as it writes it in KusciaTask.status.runtime. */
-export interface RuntimeState {
-  /** The run this state belongs to (the KusciaTask's epoch annotation when the runtime wrote it). */
-  epoch?: number;
-  phase: PartyTaskPhase;
-  at: string;
-  reservedAt?: string;
-  startedAt?: string;
-  exitCode?: number;
-  signal?: string;
-  message?: string;
-  logTail?: string[];
-  stopped?: boolean;
-}
+/**
+ * The runtime's side of one local task (control-plane/runtime), as it writes it
+ * in KusciaTask.status.runtime: a party's task record, with the run it belongs to.
+ */
+export type RuntimeState = Omit<PartyTaskRecord, 'epoch'> & { epoch?: number };
 
 export type JobStatus = {
   phase?: string;
