@@ -39,12 +39,18 @@ export interface NodeConfig {
   storeKeyFile?: string;
   /** Jobs (docs/jobs.md): which partners' jobs are approved without a person. None by default. */
   jobs?: { autoApprove?: AutoApproveRule[]; partyTimeoutSeconds?: number };
+  /**
+   * KusciaAPI (docs/kusciaapi.md) on the API listener's address: HTTP on
+   * httpPort (the REST port when equal or omitted: the paths differ), gRPC on
+   * grpcPort (none when omitted). No block: KusciaAPI is off.
+   */
+  kusciaApi?: { httpPort?: number; grpcPort?: number };
 }
 
-export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001 } as const;
+export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001, kusciaApiGrpc: 8083 } as const;
 
 /** A new node's configuration; the admin and xDS TCP ports only when given (the Unix sockets always exist). */
-export function defaultConfig(domain: string, ports: Partial<Record<keyof typeof DEFAULT_PORTS, number>> = {}): NodeConfig {
+export function defaultConfig(domain: string, ports: Partial<Record<keyof typeof DEFAULT_PORTS | 'kusciaApiHttp', number>> = {}): NodeConfig {
   const p = { ...DEFAULT_PORTS, ...ports };
   return {
     domain,
@@ -55,6 +61,8 @@ export function defaultConfig(domain: string, ports: Partial<Record<keyof typeof
       ...(ports.envoyAdmin !== undefined ? { envoyAdmin: { address: '127.0.0.1', port: ports.envoyAdmin } } : {}),
       ...(ports.xds !== undefined ? { xds: { address: '127.0.0.1', port: ports.xds } } : {}),
     },
+    // Kuscia's layout: HTTP shares Ferry's REST port (8082), gRPC on 8083.
+    kusciaApi: { httpPort: ports.kusciaApiHttp ?? p.api, grpcPort: p.kusciaApiGrpc },
   };
 }
 

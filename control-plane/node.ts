@@ -33,6 +33,7 @@ import { InteropClient } from './jobs/interop-client.ts';
 import { startInteropServer } from './jobs/interop-server.ts';
 import { approvalPolicy } from './jobs/policy.ts';
 import { RuntimeController } from './runtime/controller.ts';
+import { kusciaApiServers } from './kusciaapi/start.ts';
 
 export interface RunningNode {
   config: NodeConfig;
@@ -189,8 +190,11 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     };
   };
 
-  const api = await buildApi({ config, store, cache, apiToken: readApiToken(home), status, metrics, certs: renewer, log, taskLogs: runtime.logsDir });
+  // KusciaAPI (docs/kusciaapi.md): its HTTP calls on the REST listener unless given a port of their own.
+  const kusciaApi = kusciaApiServers(home, config, { store, domain: config.domain, seen: async () => { await cache.waitFor(await store.revision()); } }, log);
+  const api = await buildApi({ config, store, cache, apiToken: readApiToken(home), status, metrics, certs: renewer, log, taskLogs: runtime.logsDir, ...(kusciaApi?.plugin ? { plugins: [kusciaApi.plugin] } : {}) });
   await api.listen({ host: config.listeners.api.address, port: config.listeners.api.port });
+  await kusciaApi?.listen();
   const stopRotation = startRotation({
     dir: paths.logs,
     maxBytes: Number(process.env.FERRY_LOG_MAX_BYTES ?? 64 * 1024 * 1024),
@@ -227,6 +231,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
       interopClient.close();
       if (keepEnvoy) supervisor.detach();
       else await supervisor.stop();
+      await kusciaApi?.close();
       await api.close();
       await ads.close();
       cache.stop();

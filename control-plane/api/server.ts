@@ -2,7 +2,7 @@
 // needs the bearer token from <home>/api-token; health and the OpenAPI
 // document do not.
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import type { ResourceStore, StoredResource } from '../store/store.ts';
@@ -30,6 +30,8 @@ export interface ApiDeps {
   log: Logger;
   /** Where the runtime writes task logs (<home>/logs/tasks), for /api/v1/jobs/:name/logs. */
   taskLogs?: string;
+  /** More routes on this listener with their own auth (KusciaAPI: route config kusciaApi). */
+  plugins?: ((app: FastifyInstance) => Promise<void>)[];
 }
 
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } } } as const;
@@ -105,6 +107,7 @@ export async function buildApi(deps: ApiDeps) {
     if (OPEN_PATHS.has(req.routeOptions.url ?? '')) return; // health, readiness, scrape, OpenAPI (loopback only)
     // Another method on an open path: no token needed to learn it is not allowed (405 below).
     if (req.routeOptions.url === undefined && OPEN_PATHS.has(req.url.split('?')[0]!)) return;
+    if ((req.routeOptions.config as { kusciaApi?: boolean } | undefined)?.kusciaApi) return; // KusciaAPI checks its own Token header
     const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
     if (given.length !== token.length || !timingSafeEqual(given, token)) {
       return reply.code(401).send({ error: `missing or wrong bearer token: send "Authorization: Bearer <token>" with the token in <home>/api-token` });
@@ -240,6 +243,8 @@ export async function buildApi(deps: ApiDeps) {
   });
 
   await app.register(jobsApi, { store: deps.store, domain: deps.config.domain, taskLogs: deps.taskLogs ?? '', seen });
+
+  for (const plugin of deps.plugins ?? []) await plugin(app as unknown as FastifyInstance);
 
   // The resource schemas, for clients that validate before sending.
   app.get('/api/v1/schemas', { schema: { hide: true } }, async () => RESOURCE_SCHEMAS);

@@ -72,7 +72,7 @@ function wrapIn(netns: TestNodeNetns | undefined, cmd: string, args: string[]): 
 export class TestNode {
   readonly domain: string;
   readonly home: string;
-  readonly ports: { public: number; internal: number; api: number; admin: number; xds: number };
+  readonly ports: { public: number; internal: number; api: number; admin: number; xds: number; kusciaGrpc: number };
   /** Where the test process reaches the API, internal and admin listeners: 127.0.0.1, or the namespace's control address. */
   readonly host: string;
   readonly netns: TestNodeNetns | undefined;
@@ -83,8 +83,8 @@ export class TestNode {
     this.home = home;
     this.netns = netns;
     this.host = netns ? netns.topology.addr(netns.name) : '127.0.0.1';
-    const [pub, internal, api, admin, xds] = ports as [number, number, number, number, number];
-    this.ports = { public: pub, internal, api, admin, xds };
+    const [pub, internal, api, admin, xds, kusciaGrpc] = ports as [number, number, number, number, number, number];
+    this.ports = { public: pub, internal, api, admin, xds, kusciaGrpc };
   }
 
   /**
@@ -94,11 +94,12 @@ export class TestNode {
    * (`host`, reachable from the test), xds on 127.0.0.1.
    */
   static async init(domain: string, opts: { xdsVariant?: 'delta' | 'sotw'; netns?: TestNodeNetns; initArgs?: string[]; socketsOnly?: boolean } = {}): Promise<TestNode> {
-    const node = new TestNode(domain, join(tempDir(domain), 'home'), await freePorts(5), opts.netns);
+    const node = new TestNode(domain, join(tempDir(domain), 'home'), await freePorts(6), opts.netns);
     // Tests read Envoy's admin over TCP (ports.admin) beside the Unix sockets; socketsOnly: as `ferry init` does by default.
     const tcp = opts.socketsOnly ? [] : ['--admin-port', String(node.ports.admin), '--xds-port', String(node.ports.xds)];
     const r = node.cli(['init', domain, '--public-port', String(node.ports.public), '--internal-port', String(node.ports.internal),
-      '--api-port', String(node.ports.api), ...tcp, ...(opts.initArgs ?? [])]);
+      '--api-port', String(node.ports.api), ...tcp,
+      '--kusciaapi-grpc-port', String(node.ports.kusciaGrpc), ...(opts.initArgs ?? [])]);
     if (r.code !== 0) throw new Error(`ferry init ${domain} failed: ${r.stderr}`);
     if (opts.netns) {
       const config = readConfig(node.home);

@@ -1,0 +1,68 @@
+// KusciaAPI over gRPC (grpc-js), from the same call table as HTTP: the
+// services of package kuscia.proto.api.v1alpha1.kusciaapi with protobufjs
+// codecs; metadata `token` checked on every call (UNAUTHENTICATED otherwise);
+// a handled failure is an OK reply whose status carries Kuscia's code.
+import { timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { messageType, PACKAGE, requestFromBinary, responseToBinary } from './protos.ts';
+import { errorResponse, runCall, type Call } from './service.ts';
+
+export interface KusciaGrpcOptions {
+  calls: Call[];
+  token: string;
+  log: Logger;
+  address: string;
+  port: number;
+}
+
+export async function startKusciaGrpc(opts: KusciaGrpcOptions): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 32 * 1024 * 1024 });
+  const token = Buffer.from(opts.token);
+  const services = new Map<string, Record<string, grpc.MethodDefinition<Buffer, Record<string, unknown>>>>();
+  const handlers = new Map<string, grpc.UntypedServiceImplementation>();
+  for (const call of opts.calls) {
+    const reqType = messageType(call.request);
+    const respType = messageType(call.response);
+    const def = services.get(call.service) ?? {};
+    def[call.method] = {
+      path: `/${PACKAGE}.${call.service}/${call.method}`,
+      requestStream: false,
+      responseStream: false,
+      // Decoding happens in the handler, so a bad message is Kuscia's validation error, not a transport failure.
+      requestDeserialize: (b: Buffer) => b,
+      requestSerialize: (b: Buffer) => b,
+      responseSerialize: (m: Record<string, unknown>) => Buffer.from(responseToBinary(respType, m)),
+      responseDeserialize: (b: Buffer) => ({ bytes: b }),
+    };
+    services.set(call.service, def);
+    const impl = handlers.get(call.service) ?? {};
+    impl[call.method] = ((rpc: grpc.ServerUnaryCall<Buffer, unknown>, done: grpc.sendUnaryData<unknown>) => {
+      const given = Buffer.from(String(rpc.metadata.get('token')[0] ?? ''));
+      if (given.length !== token.length || !timingSafeEqual(given, token)) {
+        done({ code: grpc.status.UNAUTHENTICATED, details: 'token: missing or wrong: send metadata "token" with the token from <home>/certs/token' });
+        return;
+      }
+      const onUnexpected = (err: unknown) => opts.log.error({ err, call: call.method }, 'KusciaAPI call failed');
+      let reply: Promise<Record<string, unknown>>;
+      try {
+        reply = runCall(call, requestFromBinary(reqType, rpc.request), onUnexpected);
+      } catch (e) {
+        reply = Promise.resolve(errorResponse(e, call.failCode, onUnexpected));
+      }
+      reply.then((m) => done(null, m), (e: unknown) => done({ code: grpc.status.INTERNAL, details: String(e) }));
+    }) as grpc.handleUnaryCall<unknown, unknown>;
+    handlers.set(call.service, impl);
+  }
+  for (const [name, def] of services) server.addService(def as grpc.ServiceDefinition, handlers.get(name)!);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${opts.address.includes(':') ? `[${opts.address}]` : opts.address}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
+      server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+    }),
+  };
+}

@@ -1,0 +1,46 @@
+// Golden cases of the KusciaAPI <-> resource mapping: kusciaapi/<case>.in.yaml
+// is either a request (message type and JSON body as a client sends it) ->
+// the resource it becomes, or Kuscia's error; or a stored resource -> the
+// JSON response a query answers with. Regenerate after an intended change:
+// UPDATE_GOLDEN=1, then review the diff.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { messageType, requestFromJson, responseToJson } from '../../control-plane/kusciaapi/protos.ts';
+import { checkedResource, domainData, domainResource, routeData, routeResource } from '../../control-plane/kusciaapi/mapping.ts';
+import { KusciaError } from '../../control-plane/kusciaapi/codes.ts';
+import type { StoredResource } from '../../control-plane/store/store.ts';
+
+const dir = join(import.meta.dirname, 'kusciaapi');
+const cases = readdirSync(dir).filter((f) => f.endsWith('.in.yaml')).map((f) => f.replace('.in.yaml', ''));
+
+interface Case { self?: string; request?: string; body?: unknown; response?: string; stored?: StoredResource }
+
+function run(c: Case): unknown {
+  if (c.request) {
+    try {
+      const req = requestFromJson(messageType(c.request), c.body);
+      const resource = c.request.includes('Route') ? routeResource(req) : domainResource(req);
+      return { resource: checkedResource(resource, c.self ?? 'alice', c.request.includes('Route') ? 'source' : 'domain_id') };
+    } catch (e) {
+      if (e instanceof KusciaError) return { error: { code: e.code, message: e.message } };
+      throw e;
+    }
+  }
+  const data = c.response!.includes('Route') ? routeData(c.stored!) : domainData(c.stored!);
+  return responseToJson(messageType(c.response!), { status: { code: 0, message: 'success', details: [] }, data });
+}
+
+test('kusciaapi golden cases exist', () => assert.ok(cases.length >= 10));
+
+for (const name of cases) {
+  test(`kusciaapi golden: ${name}`, () => {
+    const input = YAML.parse(readFileSync(join(dir, `${name}.in.yaml`), 'utf8')) as Case;
+    const actual = YAML.stringify(run(input), { lineWidth: 0 });
+    const goldenPath = join(dir, `${name}.out.yaml`);
+    if (process.env.UPDATE_GOLDEN || !existsSync(goldenPath)) writeFileSync(goldenPath, actual);
+    assert.equal(actual, readFileSync(goldenPath, 'utf8'), `${name}.out.yaml differs: if intended, UPDATE_GOLDEN=1 and review the diff`);
+  });
+}
