@@ -1,0 +1,149 @@
+// KusciaAPI on real nodes (alice and bob, each with its Envoy): Kuscia's
+// envelope and codes over HTTP and gRPC, partner Domains and DomainRoutes
+// created through it reach "Succeeded", what it creates is Ferry's own
+// resources (ferry get) and the other way round, the token check, and a
+// bounded fuzz of both transports.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { TestNode, waitFor } from '../support/harness.ts';
+import { kusciaGrpc, kusciaHttp } from '../support/kusciaapi-client.ts';
+
+describe('KusciaAPI', () => {
+  let alice: TestNode;
+  let bob: TestNode;
+
+  before(async () => {
+    alice = await TestNode.init('alice');
+    bob = await TestNode.init('bob');
+    await Promise.all([alice.start(), bob.start()]);
+  });
+  after(async () => {
+    await Promise.all([alice?.stop(), bob?.stop()]);
+    alice?.cleanup();
+    bob?.cleanup();
+  });
+
+  test('healthZ, and the token: file 0600, HTTP 401 / gRPC UNAUTHENTICATED without it', async () => {
+    const health = await kusciaHttp(alice, '/healthZ', {}, { token: null });
+    assert.equal(health.http, 200);
+    assert.deepEqual(health.body, { status: { code: 0, message: 'success', details: [] }, data: { ready: true } });
+    assert.equal(statSync(join(alice.home, 'certs', 'token')).mode & 0o777, 0o600);
+    for (const token of [null, 'wrong']) {
+      const r = await kusciaHttp(alice, '/api/v1/domain/query', { domain_id: 'alice' }, { token });
+      assert.equal(r.http, 401);
+      assert.equal(r.body.status.code, 11102);
+      const g = await kusciaGrpc(alice, 'DomainService', 'QueryDomain', 'QueryDomainRequest', 'QueryDomainResponse', { domain_id: 'alice' }, { token });
+      assert.equal(g.error?.code, grpc.status.UNAUTHENTICATED);
+    }
+    // Ferry's own REST bearer token is not KusciaAPI's, and the other way round.
+    const rest = await kusciaHttp(alice, '/api/v1/domain/query', { domain_id: 'alice' }, { token: alice.token });
+    assert.equal(rest.http, 401);
+  });
+
+  test('HTTP: partner Domains and an MTLS route both ways reach Succeeded; batch queries; ferry get sees them', async () => {
+    const d1 = await kusciaHttp(alice, '/api/v1/domain/create', { domain_id: 'bob', role: 'partner', cert: bob.caBase64() });
+    assert.deepEqual(d1.body, { status: { code: 0, message: 'success', details: [] } });
+    const d2 = await kusciaHttp(bob, '/api/v1/domain/create', { domainId: 'alice', role: 'partner', cert: alice.caBase64() });
+    assert.equal(d2.body.status.code, 0, d2.body.status.message);
+    const again = await kusciaHttp(alice, '/api/v1/domain/create', { domain_id: 'bob', role: 'partner' });
+    assert.equal(again.http, 200);
+    assert.equal(again.body.status.code, 11306);
+    assert.match(again.body.status.message, /^domain_id: domain bob already exists/);
+
+    const out = await kusciaHttp(alice, '/api/v1/route/create', {
+      authentication_type: 'MTLS', source: 'alice', destination: 'bob',
+      endpoint: { host: '127.0.0.1', ports: [{ name: 'https', port: bob.ports.public, protocol: 'HTTPS' }] },
+    });
+    assert.deepEqual(out.body, { status: { code: 0, message: 'success', details: [] }, data: { name: 'alice-bob' } });
+    const inbound = await kusciaHttp(bob, '/api/v1/route/create', { authenticationType: 'MTLS', source: 'alice', destination: 'bob' });
+    assert.equal(inbound.body.status.code, 0, inbound.body.status.message);
+
+    const q = await waitFor('alice-bob Succeeded at alice', async () => {
+      const r = await kusciaHttp(alice, '/api/v1/route/query', { source: 'alice', destination: 'bob' });
+      return r.body.data?.status?.status === 'Succeeded' ? r : undefined;
+    });
+    assert.equal(q.body.status.code, 0);
+    assert.equal(q.body.data.name, 'alice-bob');
+    assert.equal(q.body.data.authentication_type, 'MTLS');
+    assert.deepEqual(q.body.data.endpoint.ports[0], { name: 'https', port: bob.ports.public, protocol: 'HTTP', isTLS: true, path_prefix: '' });
+    assert.equal(q.body.data.token_config, null, 'unpopulated message fields are emitted as null');
+    assert.ok(q.body.data.status.reason.length > 0, 'Ferry says why');
+
+    const batch = await kusciaHttp(alice, '/api/v1/route/status/batchQuery', { route_keys: [{ source: 'alice', destination: 'bob' }] });
+    assert.deepEqual(batch.body.data.routes.map((r: { name: string; status: { status: string } }) => [r.name, r.status.status]), [['alice-bob', 'Succeeded']]);
+    const missing = await kusciaHttp(alice, '/api/v1/route/status/batchQuery', { routeKeys: [{ source: 'alice', destination: 'bob' }, { source: 'alice', destination: 'zed' }] });
+    assert.equal(missing.body.status.code, 11404);
+    assert.match(missing.body.status.message, /^route_keys\[1\]: route alice-zed does not exist/);
+
+    const domains = await kusciaHttp(alice, '/api/v1/domain/batchQuery', { domain_ids: ['bob'] });
+    assert.equal(domains.body.data.domains[0].domain_id, 'bob');
+    assert.equal(domains.body.data.domains[0].role, 'partner');
+
+    // Kuscia's call made Ferry's own resources.
+    const got = JSON.parse(alice.cli(['get', 'clusterdomainroute', 'alice-bob', '-o', 'json']).stdout) as { spec: { endpoint: { host: string } }; status: { ready: boolean } };
+    assert.equal(got.spec.endpoint.host, '127.0.0.1');
+    assert.equal(got.status.ready, true);
+    const dom = alice.cli(['get', 'domain', 'bob', '-o', 'json']);
+    assert.equal(dom.code, 0, dom.stderr);
+
+    const dup = await kusciaHttp(alice, '/api/v1/route/create', { authentication_type: 'MTLS', source: 'alice', destination: 'bob', endpoint: { host: 'x', ports: [{ port: 1 }] } });
+    assert.equal(dup.body.status.code, 11405);
+  });
+
+  test('what Ferry\'s CLI makes, KusciaAPI shows; update and delete through KusciaAPI show in ferry get', async () => {
+    const r = alice.cli(['apply', '-f', '-'], 'apiVersion: kuscia.secretflow/v1alpha1\nkind: Domain\nmetadata: { name: carol, annotations: { team: risk } }\nspec: { role: partner }\n');
+    assert.equal(r.code, 0, r.stderr);
+    const q = await kusciaHttp(alice, '/api/v1/domain/query', { domain_id: 'carol' });
+    assert.equal(q.body.status.code, 0);
+    assert.deepEqual(q.body.data, { domain_id: 'carol', role: 'partner', cert: '', node_statuses: [], deploy_token_statuses: [], annotations: { team: 'risk' }, auth_center: null, master_domain_id: '' });
+    const u = await kusciaHttp(alice, '/api/v1/domain/update', { domain_id: 'carol', role: 'partner', master_domain_id: 'carol' });
+    assert.equal(u.body.status.code, 0, u.body.status.message);
+    const got = JSON.parse(alice.cli(['get', 'domain', 'carol', '-o', 'json']).stdout) as { spec: { master?: string }; metadata: { annotations?: Record<string, string> } };
+    assert.equal(got.spec.master, 'carol');
+    assert.deepEqual(got.metadata.annotations, { team: 'risk' }, 'annotations set with Ferry stay');
+    assert.equal((await kusciaHttp(alice, '/api/v1/domain/delete', { domain_id: 'carol' })).body.status.code, 0);
+    assert.notEqual(alice.cli(['get', 'domain', 'carol']).code, 0);
+    const gone = await kusciaHttp(alice, '/api/v1/domain/query', { domain_id: 'carol' });
+    assert.equal(gone.body.status.code, 11305);
+    assert.match(gone.body.status.message, /^domain_id: /);
+    const self = await kusciaHttp(alice, '/api/v1/domain/delete', { domain_id: 'alice' });
+    assert.equal(self.body.status.code, 11100);
+  });
+
+  test('gRPC: a Token route alice -> bob reaches Succeeded, batch status, delete; errors carry Kuscia codes', async () => {
+    const call = (node: TestNode, method: string, body: Record<string, unknown>) =>
+      kusciaGrpc(node, 'DomainRouteService', method, `${method}Request`, `${method}Response`, body);
+    // Token routes replace the MTLS ones of the test before.
+    assert.equal((await call(alice, 'DeleteDomainRoute', { source: 'alice', destination: 'bob' })).body.status.code, 0);
+    assert.equal((await call(bob, 'DeleteDomainRoute', { source: 'alice', destination: 'bob' })).body.status.code, 0);
+    const gone = await call(alice, 'QueryDomainRoute', { source: 'alice', destination: 'bob' });
+    assert.equal(gone.body.status.code, 11404);
+    const bad = await call(alice, 'CreateDomainRoute', { authentication_type: 'Token', source: 'alice', destination: 'bob' });
+    assert.equal(bad.body.status.code, 11100);
+    assert.match(bad.body.status.message, /^endpoint: is required/);
+
+    const created = await call(alice, 'CreateDomainRoute', {
+      authentication_type: 'Token', source: 'alice', destination: 'bob',
+      endpoint: { host: '127.0.0.1', ports: [{ name: 'https', port: bob.ports.public, protocol: 'HTTPS' }] },
+      token_config: { token_gen_method: 'RSA-GEN' },
+    });
+    assert.equal(created.body.status.code, 0, created.body.status.message);
+    assert.equal(created.body.data.name, 'alice-bob');
+    assert.equal((await call(bob, 'CreateDomainRoute', { authentication_type: 'Token', source: 'alice', destination: 'bob', token_config: { token_gen_method: 'RSA-GEN' } })).body.status.code, 0);
+    const q = await waitFor('Token route Succeeded', async () => {
+      const r = await call(alice, 'QueryDomainRoute', { source: 'alice', destination: 'bob' });
+      return r.body?.data?.status?.status === 'Succeeded' ? r : undefined;
+    });
+    assert.equal(q.body.data.authentication_type, 'Token');
+    assert.equal(q.body.data.token_config.token_gen_method, 'RSA-GEN');
+    const batch = await call(alice, 'BatchQueryDomainRouteStatus', { route_keys: [{ source: 'alice', destination: 'bob' }] });
+    assert.equal(batch.body.data.routes[0].status.status, 'Succeeded');
+    assert.equal((await call(alice, 'DeleteDomainRoute', { source: 'alice', destination: 'bob' })).body.status.code, 0);
+    assert.notEqual(alice.cli(['get', 'clusterdomainroute', 'alice-bob']).code, 0);
+    const again = await call(alice, 'DeleteDomainRoute', { source: 'alice', destination: 'bob' });
+    assert.equal(again.body.status.code, 11404);
+  });
+});
