@@ -1,0 +1,160 @@
+// A bounded fuzz of KusciaAPI on a real node, both transports: 1,200 HTTP and
+// 1,000 gRPC calls with mutated valid requests, wrong types, random JSON,
+// broken JSON, random protobuf bytes and random paths. Every HTTP answer is
+// below 500 and, when 200, Kuscia's envelope; every gRPC call is answered
+// (OK with a status, never INTERNAL or UNKNOWN); the node is still ready.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { TestNode } from '../support/harness.ts';
+import { kusciaGrpc, kusciaHttp, kusciaToken } from '../support/kusciaapi-client.ts';
+import { messageType } from '../../control-plane/kusciaapi/protos.ts';
+
+/** Kuscia's codes for a failure that is not the caller's (unexpected, or a call's generic failure). */
+const UNEXPECTED = new Set([11101, 11300, 11301, 11302, 11303, 11304, 11400, 11401, 11402, 11403]);
+
+/** Deterministic, so a failure replays: mulberry32. */
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const CALLS = [
+  { service: 'HealthService', method: 'healthZ', path: '/healthZ', request: 'HealthRequest', response: 'HealthResponse', valid: {} },
+  { service: 'DomainService', method: 'CreateDomain', path: '/api/v1/domain/create', request: 'CreateDomainRequest', response: 'CreateDomainResponse', valid: { domain_id: 'fz', role: 'partner' } },
+  { service: 'DomainService', method: 'UpdateDomain', path: '/api/v1/domain/update', request: 'UpdateDomainRequest', response: 'UpdateDomainResponse', valid: { domain_id: 'fz', role: 'partner', master_domain_id: 'fz' } },
+  { service: 'DomainService', method: 'DeleteDomain', path: '/api/v1/domain/delete', request: 'DeleteDomainRequest', response: 'DeleteDomainResponse', valid: { domain_id: 'fz' } },
+  { service: 'DomainService', method: 'QueryDomain', path: '/api/v1/domain/query', request: 'QueryDomainRequest', response: 'QueryDomainResponse', valid: { domain_id: 'alice' } },
+  { service: 'DomainService', method: 'BatchQueryDomain', path: '/api/v1/domain/batchQuery', request: 'BatchQueryDomainRequest', response: 'BatchQueryDomainResponse', valid: { domain_ids: ['alice', 'fz'] } },
+  {
+    service: 'DomainRouteService', method: 'CreateDomainRoute', path: '/api/v1/route/create', request: 'CreateDomainRouteRequest', response: 'CreateDomainRouteResponse',
+    valid: { authentication_type: 'MTLS', source: 'alice', destination: 'fz', endpoint: { host: '127.0.0.1', ports: [{ name: 'https', port: 1, protocol: 'HTTPS', path_prefix: '' }] }, token_config: { token_gen_method: 'RSA-GEN', rolling_update_period: '0' }, transit: { transit_method: '', domain: { domain_id: '' } } },
+  },
+  { service: 'DomainRouteService', method: 'DeleteDomainRoute', path: '/api/v1/route/delete', request: 'DeleteDomainRouteRequest', response: 'DeleteDomainRouteResponse', valid: { source: 'alice', destination: 'fz' } },
+  { service: 'DomainRouteService', method: 'QueryDomainRoute', path: '/api/v1/route/query', request: 'QueryDomainRouteRequest', response: 'QueryDomainRouteResponse', valid: { source: 'alice', destination: 'fz' } },
+  { service: 'DomainRouteService', method: 'BatchQueryDomainRouteStatus', path: '/api/v1/route/status/batchQuery', request: 'BatchQueryDomainRouteStatusRequest', response: 'BatchQueryDomainRouteStatusResponse', valid: { route_keys: [{ source: 'alice', destination: 'fz' }] } },
+];
+
+function fuzzer(seed: number) {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const str = () => pick(['', 'fz', 'alice', 'bob', 'a'.repeat(Math.floor(r() * 300)), 'Ünï☃', '../etc', 'x-y', ' ', 'MTLS', 'Token', 'None', 'HTTPS', 'THIRD-DOMAIN', '\u0000', '-1', '9'.repeat(25)]);
+  const value = (depth: number): unknown => {
+    const k = Math.floor(r() * (depth > 2 ? 6 : 9));
+    switch (k) {
+      case 0: return str();
+      case 1: return Math.floor(r() * 2 ** 33) - 2 ** 32;
+      case 2: return r() < 0.5;
+      case 3: return null;
+      case 4: return r() * 1e20;
+      case 5: return pick([-1, 0, 1, 65535, 65536, 2 ** 31, Number.MAX_SAFE_INTEGER]);
+      case 6: return Array.from({ length: Math.floor(r() * 4) }, () => value(depth + 1));
+      default: return Object.fromEntries(Array.from({ length: Math.floor(r() * 4) }, () => [pick(['domain_id', 'domainId', 'ports', 'port', 'host', 'source', 'x', '__proto__', 'constructor']), value(depth + 1)]));
+    }
+  };
+  /** The valid body with some fields replaced, dropped or added. */
+  const mutate = (v: unknown): unknown => {
+    if (Array.isArray(v)) return r() < 0.2 ? value(1) : v.map(mutate);
+    if (v && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [key, x] of Object.entries(v)) {
+        const roll = r();
+        if (roll < 0.15) continue;
+        out[roll < 0.3 ? key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()) : key] = roll < 0.55 ? value(1) : mutate(x);
+      }
+      if (r() < 0.2) out[pick(['unknown', 'header', 'extra_field'])] = value(1);
+      return out;
+    }
+    return r() < 0.5 ? value(2) : v;
+  };
+  return { r, pick, value, mutate };
+}
+
+describe('KusciaAPI fuzz', () => {
+  let node: TestNode;
+
+  before(async () => {
+    node = await TestNode.init('alice');
+    await node.start();
+  });
+  after(async () => {
+    await node?.stop();
+    node?.cleanup();
+  });
+
+  test('1,200 HTTP cases: never 5xx, always Kuscia\'s envelope on 200', async () => {
+    const f = fuzzer(16);
+    const token = kusciaToken(node);
+    const cases = Array.from({ length: 1200 }, (_, i) => {
+      const call = f.pick(CALLS);
+      const kind = i % 6;
+      const path = kind === 5 && f.r() < 0.5 ? f.pick(['/api/v1/domain', '/api/v1/route/status', '/healthz', '/api/v1/domain/create/x', '/api/v1/job/create']) : call.path;
+      if (kind === 0) return { path, raw: f.pick(['{', '[]', '"x"', '1', 'null', '{"domain_id":', '\u0000', '{"a":'.repeat(50)]) };
+      if (kind === 1) return { path, body: f.value(0) };
+      return { path, body: f.mutate(call.valid) };
+    });
+    let i = 0;
+    const seen = new Set<number>();
+    const worker = async () => {
+      while (i < cases.length) {
+        const c = cases[i++]!;
+        const res = await kusciaHttp(node, c.path, c.body, { token, ...(c.raw !== undefined ? { raw: c.raw } : {}) });
+        assert.ok(res.http < 500, `${c.path} ${JSON.stringify(c)} -> HTTP ${res.http} ${JSON.stringify(res.body)}`);
+        if (res.http === 200) {
+          assert.equal(typeof res.body.status?.code, 'number', `${c.path}: no envelope: ${JSON.stringify(res.body)}`);
+          seen.add(res.body.status.code);
+          if (UNEXPECTED.has(res.body.status.code)) {
+            assert.fail(`${c.path} ${JSON.stringify(c)}: unexpected failure ${JSON.stringify(res.body.status)}`);
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    // The cases reach the handlers, not only the parser: successes, validation errors, not-found answers.
+    for (const code of [0, 11100, 11305, 11404]) assert.ok(seen.has(code), `no case answered ${code}: ${[...seen].join(', ')}`);
+    const health = await kusciaHttp(node, '/healthZ', {});
+    assert.equal(health.body.data.ready, true);
+  });
+
+  test('1,000 gRPC cases: every call answered, never INTERNAL or UNKNOWN', async () => {
+    const f = fuzzer(61);
+    let i = 0;
+    let answered = 0;
+    const worker = async () => {
+      while (i < 1000) {
+        const n = i++;
+        const call = f.pick(CALLS);
+        let rawBytes: Buffer | undefined;
+        let body: Record<string, unknown> = {};
+        if (n % 3 === 0) rawBytes = Buffer.from(Array.from({ length: Math.floor(f.r() * 64) }, () => Math.floor(f.r() * 256)));
+        else {
+          // A mutated body that still encodes: what a client of another version could send.
+          const type = messageType(call.request);
+          const m = f.mutate(call.valid);
+          try {
+            const msg = type.fromObject(m as Record<string, unknown>);
+            if (type.verify(msg)) throw new Error('invalid');
+            body = m as Record<string, unknown>;
+          } catch {
+            body = call.valid;
+          }
+        }
+        const res = await kusciaGrpc(node, call.service, call.method, call.request, call.response, body, rawBytes ? { rawBytes } : {});
+        assert.ok(!res.error || ![grpc.status.INTERNAL, grpc.status.UNKNOWN].includes(res.error.code), `${call.method}: ${res.error?.code} ${res.error?.details}`);
+        if (!res.error) {
+          assert.equal(typeof res.body.status.code, 'number');
+          assert.ok(!UNEXPECTED.has(res.body.status.code), `${call.method}: ${res.body.status.message}`);
+        }
+        answered++;
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    assert.equal(answered, 1000);
+    const ready = await fetch(`http://${node.host}:${node.ports.api}/readyz`);
+    assert.equal(ready.status, 200, 'the node is still ready');
+  });
+});
