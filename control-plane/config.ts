@@ -40,11 +40,12 @@ export interface NodeConfig {
   /** Jobs (docs/jobs.md): which partners' jobs are approved without a person. None by default. */
   jobs?: { autoApprove?: AutoApproveRule[]; partyTimeoutSeconds?: number };
   /**
-   * KusciaAPI (docs/kusciaapi.md) on the API listener's address: HTTP on
-   * httpPort (the REST port when equal or omitted: the paths differ), gRPC on
-   * grpcPort (none when omitted). No block: KusciaAPI is off.
+   * KusciaAPI (docs/kusciaapi.md): HTTP on httpPort (on the REST listener
+   * when equal or omitted: the paths differ), gRPC on grpcPort (none when
+   * omitted), its own listeners on address (loopback only, 127.0.0.1 by
+   * default). No block: KusciaAPI is off.
    */
-  kusciaApi?: { httpPort?: number; grpcPort?: number };
+  kusciaApi?: { httpPort?: number; grpcPort?: number; address?: string };
 }
 
 export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001, kusciaApiGrpc: 8083 } as const;

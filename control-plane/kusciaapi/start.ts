@@ -37,7 +37,9 @@ export function kusciaApiServers(home: string, config: NodeConfig, deps: Service
   if (!k) return undefined;
   const token = kusciaToken(home);
   const calls = kusciaCalls(deps);
-  const address = config.listeners.api.address;
+  // Its own listeners are loopback only: KusciaAPI with TLS is not served yet, and a token in clear must not leave the host.
+  const address = k.address ?? '127.0.0.1';
+  if (!isLoopback(address)) throw new Error(`kusciaApi.address in ferry.yaml: ${address} is not a loopback address; KusciaAPI without TLS listens on loopback only (127.0.0.1 or ::1)`);
   const httpLog = log.child({ component: 'kusciaapi' });
   const shared = k.httpPort === undefined || k.httpPort === config.listeners.api.port;
   const closers: (() => Promise<void>)[] = [];
@@ -59,4 +61,8 @@ export function kusciaApiServers(home: string, config: NodeConfig, deps: Service
       for (const c of closers.splice(0).reverse()) await c();
     },
   };
+}
+
+function isLoopback(address: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(address) || address === '::1' || address === 'localhost';
 }

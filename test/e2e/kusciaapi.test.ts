@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { TestNode, waitFor } from '../support/harness.ts';
-import { kusciaGrpc, kusciaHttp } from '../support/kusciaapi-client.ts';
+import { TestNode, freePorts, waitFor } from '../support/harness.ts';
+import { kusciaGrpc, kusciaHttp, kusciaToken } from '../support/kusciaapi-client.ts';
+import { messageType } from '../../control-plane/kusciaapi/protos.ts';
+import { readConfig, writeConfig } from '../../control-plane/config.ts';
 
 describe('KusciaAPI', () => {
   let alice: TestNode;
@@ -145,5 +147,57 @@ describe('KusciaAPI', () => {
     assert.notEqual(alice.cli(['get', 'clusterdomainroute', 'alice-bob']).code, 0);
     const again = await call(alice, 'DeleteDomainRoute', { source: 'alice', destination: 'bob' });
     assert.equal(again.body.status.code, 11404);
+  });
+
+  test('protobuf bodies over HTTP (Content-Type application/x-protobuf)', async () => {
+    const req = messageType('QueryDomainRequest');
+    const resp = messageType('QueryDomainResponse');
+    const res = await fetch(`http://${alice.host}:${alice.ports.api}/api/v1/domain/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf', token: kusciaToken(alice) },
+      body: Buffer.from(req.encode(req.fromObject({ domain_id: 'bob' })).finish()),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/x-protobuf');
+    const m = resp.toObject(resp.decode(new Uint8Array(await res.arrayBuffer())), { defaults: true }) as { status: { code: number }; data: { domain_id: string; role: string } };
+    assert.equal(m.status.code, 0);
+    assert.equal(m.data.domain_id, 'bob');
+    assert.equal(m.data.role, 'partner');
+    const garbage = await fetch(`http://${alice.host}:${alice.ports.api}/api/v1/domain/query`, {
+      method: 'POST', headers: { 'content-type': 'application/x-protobuf', token: kusciaToken(alice) }, body: new Uint8Array([0x12, 0xff, 0x01]),
+    });
+    assert.equal(garbage.status, 200);
+    const g = resp.toObject(resp.decode(new Uint8Array(await garbage.arrayBuffer()))) as { status: { code: number; message: string } };
+    assert.equal(g.status.code, 11100);
+    assert.match(g.status.message, /^\(body\): is not a protobuf QueryDomainRequest/);
+  });
+});
+
+describe('KusciaAPI on a port of its own', () => {
+  let carol: TestNode;
+  let port: number;
+
+  before(async () => {
+    carol = await TestNode.init('carol');
+    [port] = await freePorts(1) as [number];
+    const config = readConfig(carol.home);
+    config.kusciaApi = { ...config.kusciaApi, httpPort: port };
+    writeConfig(carol.home, config);
+    await carol.start();
+  });
+  after(async () => {
+    await carol?.stop();
+    carol?.cleanup();
+  });
+
+  test('HTTP on kusciaApi.httpPort; the REST port no longer serves it', async () => {
+    const token = kusciaToken(carol);
+    const own = await fetch(`http://127.0.0.1:${port}/api/v1/domain/query`, { method: 'POST', headers: { token }, body: '{"domain_id":"carol"}' });
+    assert.equal(own.status, 200);
+    const body = await own.json() as { status: { code: number; message: string } };
+    assert.equal(body.status.code, 11305, 'carol has no Domain resource of its own until one is applied');
+    const rest = await fetch(`http://127.0.0.1:${carol.ports.api}/api/v1/domain/query`, { method: 'POST', headers: { token, authorization: `Bearer ${carol.token}` }, body: '{"domain_id":"carol"}' });
+    assert.equal(rest.status, 404);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/api/v1/domain/query`, { method: 'POST', body: '{}' })).status, 401);
   });
 });
