@@ -42,6 +42,16 @@ export function jobSummary(j: StoredResource) {
   };
 }
 
+/** Deletes a job that is not running (and its local tasks); REST and KusciaAPI share it. */
+export async function deleteJob(store: ResourceStore, job: StoredResource): Promise<void> {
+  const phase = (job.status as JobStatus | undefined)?.phase;
+  if (phase === 'Running' || phase === 'Suspended') throw new JobCommandError(409, `job ${job.metadata.name} is ${phase}: stop or cancel it first (ferry job cancel ${job.metadata.name})`);
+  for (const t of (await store.list('KusciaTask')).items) {
+    if (t.metadata.annotations?.[JOB_ANNOTATION] === job.metadata.name) await store.delete('KusciaTask', t.metadata.name);
+  }
+  await store.delete('KusciaJob', job.metadata.name);
+}
+
 export const jobsApi: FastifyPluginAsync<JobsApiDeps> = async (app, deps) => {
   const get = async (name: string) => {
     const job = await deps.store.get('KusciaJob', name);
@@ -75,12 +85,12 @@ export const jobsApi: FastifyPluginAsync<JobsApiDeps> = async (app, deps) => {
 
   app.delete('/api/v1/jobs/:name', { schema: { description: 'Delete a finished (or never started) job and its local tasks. A running job is stopped or cancelled first.', response: { 404: errorSchema, 409: errorSchema } } }, async (req, reply) => {
     const job = await get((req.params as { name: string }).name);
-    const phase = (job.status as JobStatus | undefined)?.phase;
-    if (phase === 'Running' || phase === 'Suspended') return reply.code(409).send({ error: `job ${job.metadata.name} is ${phase}: stop or cancel it first (ferry job cancel ${job.metadata.name})` });
-    for (const t of (await deps.store.list('KusciaTask')).items) {
-      if (t.metadata.annotations?.[JOB_ANNOTATION] === job.metadata.name) await deps.store.delete('KusciaTask', t.metadata.name);
+    try {
+      await deleteJob(deps.store, job);
+    } catch (e) {
+      if (e instanceof JobCommandError) return reply.code(409).send({ error: e.message });
+      throw e;
     }
-    await deps.store.delete('KusciaJob', job.metadata.name);
     await deps.seen();
     return { deleted: { kind: 'KusciaJob', name: job.metadata.name } };
   });

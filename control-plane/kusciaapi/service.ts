@@ -5,6 +5,7 @@
 import type { ResourceStore, StoredResource } from '../store/store.ts';
 import type { Resource } from '../resources/types.ts';
 import { Code, KusciaError, validation } from './codes.ts';
+import { jobCalls } from './job-service.ts';
 import { checkedResource, domainData, domainResource, domainSummary, requireField, routeData, routeName, routeResource, routeStatus } from './mapping.ts';
 
 type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -54,6 +55,7 @@ export function kusciaCalls(deps: ServiceDeps): Call[] {
   };
 
   return [
+    ...jobCalls(deps),
     {
       service: 'HealthService', method: 'healthZ', path: '/healthZ', request: 'HealthRequest', response: 'HealthResponse', failCode: Code.ForUnexpected,
       handle: async () => ({ ready: true }),

@@ -11,6 +11,7 @@ import YAML from 'yaml';
 import { messageType, requestFromJson, responseToJson } from '../../control-plane/kusciaapi/protos.ts';
 import { checkedResource, domainData, domainResource, routeData, routeResource } from '../../control-plane/kusciaapi/mapping.ts';
 import { KusciaError } from '../../control-plane/kusciaapi/codes.ts';
+import { jobData, jobResource } from '../../control-plane/kusciaapi/job-mapping.ts';
 import type { StoredResource } from '../../control-plane/store/store.ts';
 
 const dir = join(import.meta.dirname, 'kusciaapi');
@@ -22,14 +23,14 @@ function run(c: Case): unknown {
   if (c.request) {
     try {
       const req = requestFromJson(messageType(c.request), c.body);
-      const resource = c.request.includes('Route') ? routeResource(req) : domainResource(req);
-      return { resource: checkedResource(resource, c.self ?? 'alice', c.request.includes('Route') ? 'source' : 'domain_id') };
+      const [resource, nameField] = c.request.includes('Job') ? [jobResource(req), 'job_id'] : c.request.includes('Route') ? [routeResource(req), 'source'] : [domainResource(req), 'domain_id'];
+      return { resource: checkedResource(resource, c.self ?? 'alice', nameField) };
     } catch (e) {
       if (e instanceof KusciaError) return { error: { code: e.code, message: e.message } };
       throw e;
     }
   }
-  const data = c.response!.includes('Route') ? routeData(c.stored!) : domainData(c.stored!);
+  const data = c.response!.includes('Job') ? jobData(c.stored!) : c.response!.includes('Route') ? routeData(c.stored!) : domainData(c.stored!);
   return responseToJson(messageType(c.response!), { status: { code: 0, message: 'success', details: [] }, data });
 }
 

@@ -1,0 +1,125 @@
+// KusciaAPI jobs <-> Ferry's KusciaJob, pure (golden-tested in
+// test/golden/kusciaapi). A KusciaAPI job is created the way Kuscia's
+// KusciaAPI creates it: scheduleMode BestEffort, custom fields as labels
+// kuscia.job.custom-fields/<key>, a party's cpu/memory as its limits, the
+// schedule config's timeout, reservation and reallocation as lifecycle,
+// resourceReserved and retryInterval seconds.
+import { KUSCIA_API_VERSION, type JobResource } from '../resources/types.ts';
+import type { StoredResource } from '../store/store.ts';
+import type { JobSpec, JobTask } from '../jobs/phase.ts';
+import type { JobStatus } from '../jobs/job-status.ts';
+import { validation } from './codes.ts';
+import { requireField } from './mapping.ts';
+
+type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export const CUSTOM_FIELD_LABEL = 'kuscia.job.custom-fields/';
+
+export function jobResource(req: Msg): JobResource {
+  const name = requireField(req, 'job_id');
+  const initiator = requireField(req, 'initiator');
+  const tasks = req.tasks as Msg[];
+  if (tasks.length === 0) throw validation('tasks', 'is required: give at least one task');
+  const spec: JobSpec = {
+    initiator,
+    scheduleMode: 'BestEffort',
+    ...(req.max_parallelism ? { maxParallelism: req.max_parallelism } : {}),
+    tasks: tasks.map((t, i): JobTask => {
+      const at = `tasks[${i}]`;
+      // taskID may be left out: the job check derives it from the alias, as Kuscia does.
+      const task = {
+        ...(t.alias ? { alias: t.alias } : {}),
+        ...(t.task_id ? { taskID: t.task_id } : {}),
+        ...(t.dependencies.length ? { dependencies: t.dependencies } : {}),
+        ...(t.tolerable ? { tolerable: true } : {}),
+        appImage: t.app_image,
+        ...(t.task_input_config ? { taskInputConfig: t.task_input_config } : {}),
+        ...(t.priority ? { priority: t.priority } : {}),
+        parties: (t.parties as Msg[]).map((p, j) => {
+          if (p.bandwidth_limits.length) throw validation(`${at}.parties[${j}].bandwidth_limits`, 'per-task bandwidth limits are not supported yet: remove them (a Service can carry ferry.secretflow/bandwidth-limit)');
+          if (p.resources?.bandwidth) throw validation(`${at}.parties[${j}].resources.bandwidth`, 'a bandwidth request is not supported yet: remove it');
+          const limits = { ...(p.resources?.cpu ? { cpu: p.resources.cpu } : {}), ...(p.resources?.memory ? { memory: p.resources.memory } : {}) };
+          return { domainID: p.domain_id, ...(p.role ? { role: p.role } : {}), ...(Object.keys(limits).length ? { resources: { limits, requests: { ...limits } } } : {}) };
+        }),
+      } as JobTask;
+      const sc = t.schedule_config as Msg | null;
+      if (sc) {
+        task.scheduleConfig = {
+          ...(sc.task_timeout_seconds > 0 ? { lifecycleSeconds: sc.task_timeout_seconds } : {}),
+          ...(sc.resource_reserved_seconds > 0 ? { resourceReservedSeconds: sc.resource_reserved_seconds } : {}),
+          ...(sc.resource_reallocation_interval_seconds > 0 ? { retryIntervalSeconds: sc.resource_reallocation_interval_seconds } : {}),
+        };
+      }
+      return task;
+    }),
+  };
+  const labels = Object.fromEntries(Object.entries(req.custom_fields as Record<string, string>).map(([k, v]) => [`${CUSTOM_FIELD_LABEL}${k}`, v]));
+  return {
+    apiVersion: KUSCIA_API_VERSION,
+    kind: 'KusciaJob',
+    metadata: { name, ...(Object.keys(labels).length ? { labels } : {}) },
+    spec: spec as unknown as Record<string, unknown>,
+  };
+}
+
+const stageName = (stage: string) => `Job${stage}StageSucceeded`;
+
+/** Kuscia's JobStatusDetail from the job's stored status (the same at every party). */
+export function jobStatusDetail(job: StoredResource): Msg {
+  const spec = job.spec as unknown as JobSpec;
+  const s = (job.status ?? {}) as JobStatus;
+  const phase = s.phase ?? 'Pending';
+  return {
+    state: phase,
+    err_msg: phase === 'Failed' || phase === 'ApprovalReject' ? s.message ?? '' : '',
+    create_time: job.metadata.creationTimestamp,
+    start_time: s.startTime ?? '',
+    end_time: s.completionTime ?? '',
+    tasks: spec.tasks.map((t) => {
+      const parties = s.partyTaskStatus?.[t.taskID] ?? [];
+      const failed = parties.filter((p) => p.phase === 'Failed' && p.message).map((p) => `${p.domainID}: ${p.message}`);
+      return {
+        task_id: t.taskID,
+        state: s.taskStatus?.[t.taskID] ?? 'Pending',
+        err_msg: failed.join('; '),
+        create_time: '',
+        start_time: '',
+        end_time: '',
+        parties: parties.map((p) => ({ domain_id: p.domainID, state: p.phase, err_msg: p.message ?? '', endpoints: [] })),
+        alias: t.alias,
+        progress: 0,
+      };
+    }),
+    stage_status_list: Object.values(s.partyRecords ?? {}).map((r) => ({ domain_id: r.domainID, state: stageName(r.commands?.at(-1)?.stage ?? 'Create') })),
+    approve_status_list: Object.entries(s.approveStatus ?? {}).map(([domain, state]) => ({ domain_id: domain, state })),
+  };
+}
+
+export function jobData(job: StoredResource): Msg {
+  const spec = job.spec as unknown as JobSpec;
+  const custom = Object.fromEntries(Object.entries(job.metadata.labels ?? {}).filter(([k]) => k.startsWith(CUSTOM_FIELD_LABEL)).map(([k, v]) => [k.slice(CUSTOM_FIELD_LABEL.length), v]));
+  return {
+    job_id: job.metadata.name,
+    initiator: spec.initiator,
+    max_parallelism: spec.maxParallelism ?? 0,
+    tasks: spec.tasks.map((t) => ({
+      app_image: t.appImage,
+      parties: t.parties.map((p) => ({
+        domain_id: p.domainID,
+        role: p.role ?? '',
+        resources: p.resources?.limits ? { cpu: String(p.resources.limits.cpu ?? ''), memory: String(p.resources.limits.memory ?? ''), bandwidth: '' } : null,
+        bandwidth_limits: [],
+      })),
+      alias: t.alias,
+      task_id: t.taskID,
+      dependencies: t.dependencies ?? [],
+      task_input_config: t.taskInputConfig ?? '',
+      priority: t.priority ?? 0,
+      schedule_config: t.scheduleConfig
+        ? { task_timeout_seconds: t.scheduleConfig.lifecycleSeconds ?? 0, resource_reserved_seconds: t.scheduleConfig.resourceReservedSeconds ?? 0, resource_reallocation_interval_seconds: t.scheduleConfig.retryIntervalSeconds ?? 0 }
+        : null,
+    })),
+    status: jobStatusDetail(job),
+    custom_fields: custom,
+  };
+}
