@@ -1,0 +1,89 @@
+// A KusciaAPI job end to end with SecretFlow's PyPI client (its gRPC stubs):
+// two real nodes and Envoys, the test engine as the app image; created at
+// alice, waiting for bob's approval, approved at bob through KusciaAPI, run to
+// Succeeded at both, batch-queried, deleted. test/support/kusciaapi_pypi_job.py.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, TestNode, docs, partnerDomain, routeTo } from '../support/harness.ts';
+import { kusciaToken } from '../support/kusciaapi-client.ts';
+
+const venv = process.env.FERRY_KUSCIA_VENV ?? join(ROOT, '.tools', 'kuscia-venv');
+const python = join(venv, 'bin', 'python');
+const ENGINE = join(ROOT, 'test', 'support', 'test-engine.mjs');
+const appImage = `apiVersion: kuscia.secretflow/v1alpha1
+kind: AppImage
+metadata: { name: test-engine }
+spec:
+  image: { name: ferry/test-engine, tag: "1" }
+  deployTemplates:
+    - name: engine
+      spec:
+        containers:
+          - name: engine
+            command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(ENGINE)}]
+`;
+
+describe('KusciaAPI jobs with the PyPI kuscia client', () => {
+  let alice: TestNode;
+  let bob: TestNode;
+
+  before(async () => {
+    assert.ok(existsSync(python), `no ${python}: run scripts/setup.sh (it installs kuscia==0.0.3b0 into .tools/kuscia-venv), or set FERRY_KUSCIA_VENV`);
+    [alice, bob] = await Promise.all([TestNode.init('alice'), TestNode.init('bob')]);
+    await Promise.all([alice, bob].map((n) => n.start({ FERRY_JOB_RESYNC_MS: '2000' })));
+    await alice.apply(docs(appImage, partnerDomain(bob), routeTo(alice, bob)));
+    await bob.apply(docs(appImage, partnerDomain(alice), routeTo(bob, alice)));
+  });
+  after(async () => {
+    await Promise.all([alice?.stop(), bob?.stop()]);
+    alice?.cleanup();
+    bob?.cleanup();
+  });
+
+  test('create at alice, approve at bob, Succeeded at both, batch status, delete', async () => {
+    const args = {
+      alice: { grpc: `${alice.host}:${alice.ports.kusciaGrpc}`, token: kusciaToken(alice) },
+      bob: { grpc: `${bob.host}:${bob.ports.kusciaGrpc}`, token: kusciaToken(bob) },
+      job_id: 'kapi-job', app_image: 'test-engine', task_input_config: JSON.stringify({ default: { lines: ['hello'] } }),
+    };
+    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
+      const child = spawn(python, [join(ROOT, 'test', 'support', 'kusciaapi_pypi_job.py'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => { out += d; });
+      child.stderr.on('data', (d: Buffer) => { err += d; });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
+      child.on('error', reject);
+      child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+    });
+    const steps = r.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.equal(r.code, 0, `client failed: ${r.err}\n${r.out}`);
+    const step = (name: string) => steps.find((s) => s.step === name)!;
+    assert.equal(step('CreateJob').job_id, 'kapi-job');
+    assert.equal(step('CreateJob again').code, 11201);
+    assert.deepEqual(step('AwaitingApproval at bob').approvals, [['alice', 'JobAccepted']]);
+    assert.equal(step('ApproveJob without result').code, 11100);
+    assert.match(step('ApproveJob without result').message, /^result: /);
+    for (const node of ['alice', 'bob']) {
+      const s = step(`Succeeded at ${node}`);
+      assert.deepEqual(s.tasks, [
+        ['psi', 'Succeeded', [['alice', 'Succeeded'], ['bob', 'Succeeded']]],
+        ['train', 'Succeeded', [['alice', 'Succeeded'], ['bob', 'Succeeded']]],
+      ]);
+      assert.equal(s.initiator, 'alice');
+      assert.equal(s.end_time, true);
+    }
+    assert.deepEqual(step('Succeeded at alice').custom_fields, { project: 'p1' });
+    assert.deepEqual(step('BatchQueryJobStatus').jobs, [['kapi-job', 'Succeeded']]);
+    assert.equal(step('SuspendJob finished').code, 11210);
+    assert.equal(step('DeleteJob').query_code, 11202);
+    // Ferry's own CLI saw the job; it is gone at alice now.
+    assert.notEqual(alice.cli(['job', 'get', 'kapi-job']).code, 0);
+    const atBob = bob.cli(['job', 'get', 'kapi-job']);
+    assert.equal(atBob.code, 0, atBob.stderr);
+    assert.match(atBob.stdout, /Succeeded/);
+  });
+});
