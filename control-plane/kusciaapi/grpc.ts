@@ -6,10 +6,12 @@ import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { messageType, PACKAGE, requestFromBinary, responseToBinary } from './protos.ts';
-import { errorResponse, runCall, type Call } from './service.ts';
+import { errorResponse, runCall, type Call, type StreamCall } from './service.ts';
+import { KusciaError } from './codes.ts';
 
 export interface KusciaGrpcOptions {
   calls: Call[];
+  streams: StreamCall[];
   token: string;
   log: Logger;
   address: string;
@@ -19,6 +21,10 @@ export interface KusciaGrpcOptions {
 export async function startKusciaGrpc(opts: KusciaGrpcOptions): Promise<{ port: number; close: () => Promise<void> }> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 32 * 1024 * 1024 });
   const token = Buffer.from(opts.token);
+  const authorized = (md: grpc.Metadata) => {
+    const given = Buffer.from(String(md.get('token')[0] ?? ''));
+    return given.length === token.length && timingSafeEqual(given, token);
+  };
   const services = new Map<string, Record<string, grpc.MethodDefinition<Buffer, Record<string, unknown>>>>();
   const handlers = new Map<string, grpc.UntypedServiceImplementation>();
   for (const call of opts.calls) {
@@ -38,8 +44,7 @@ export async function startKusciaGrpc(opts: KusciaGrpcOptions): Promise<{ port: 
     services.set(call.service, def);
     const impl = handlers.get(call.service) ?? {};
     impl[call.method] = ((rpc: grpc.ServerUnaryCall<Buffer, unknown>, done: grpc.sendUnaryData<unknown>) => {
-      const given = Buffer.from(String(rpc.metadata.get('token')[0] ?? ''));
-      if (given.length !== token.length || !timingSafeEqual(given, token)) {
+      if (!authorized(rpc.metadata)) {
         done({ code: grpc.status.UNAUTHENTICATED, details: 'token: missing or wrong: send metadata "token" with the token from <home>/certs/token' });
         return;
       }
@@ -53,6 +58,37 @@ export async function startKusciaGrpc(opts: KusciaGrpcOptions): Promise<{ port: 
       reply.then((m) => done(null, m), (e: unknown) => done({ code: grpc.status.INTERNAL, details: String(e) }));
     }) as grpc.handleUnaryCall<unknown, unknown>;
     handlers.set(call.service, impl);
+  }
+  for (const stream of opts.streams) {
+    const reqType = messageType(stream.request);
+    const respType = messageType(stream.response);
+    const def = services.get(stream.service) ?? {};
+    def[stream.method] = {
+      path: `/${PACKAGE}.${stream.service}/${stream.method}`,
+      requestStream: false,
+      responseStream: true,
+      requestDeserialize: (b: Buffer) => b,
+      requestSerialize: (b: Buffer) => b,
+      responseSerialize: (m: Record<string, unknown>) => Buffer.from(responseToBinary(respType, m)),
+      responseDeserialize: (b: Buffer) => ({ bytes: b }),
+    };
+    services.set(stream.service, def);
+    const impl = handlers.get(stream.service) ?? {};
+    impl[stream.method] = ((rpc: grpc.ServerWritableStream<Buffer, unknown>) => {
+      if (!authorized(rpc.metadata)) {
+        rpc.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'token: missing or wrong: send metadata "token" with the token from <home>/certs/token' });
+        return;
+      }
+      try {
+        const stop = stream.start(requestFromBinary(reqType, rpc.request), (event) => rpc.write(event), () => rpc.end());
+        rpc.on('cancelled', stop);
+        rpc.on('close', stop);
+      } catch (e) {
+        // Kuscia answers a bad watch request with an error status; Ferry says which field.
+        rpc.emit('error', { code: e instanceof KusciaError ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL, details: (e as Error).message });
+      }
+    }) as grpc.handleServerStreamingCall<unknown, unknown>;
+    handlers.set(stream.service, impl);
   }
   for (const [name, def] of services) server.addService(def as grpc.ServiceDefinition, handlers.get(name)!);
   const port = await new Promise<number>((resolve, reject) => {

@@ -7,10 +7,11 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { Code, validation } from './codes.ts';
 import { messageType, requestFromBinary, requestFromJson, responseToBinary, responseToJson } from './protos.ts';
-import { errorResponse, runCall, type Call } from './service.ts';
+import { errorResponse, runCall, type Call, type StreamCall } from './service.ts';
 
 export interface KusciaHttpOptions {
   calls: Call[];
+  streams: StreamCall[];
   token: string;
   log: Logger;
 }
@@ -62,6 +63,50 @@ export async function kusciaHttp(app: FastifyInstance, opts: KusciaHttpOptions):
       return reply.code(200).header('content-type', 'application/json').send(JSON.stringify(responseToJson(respType, response)));
     });
   }
+
+  // Streams as Kuscia's HTTP watch does: chunked, one JSON object after another
+  // with no separator, written like Go's encoding/json of the message (proto
+  // names, zero values left out, enums as numbers).
+  // Open watches end when the listener closes (a node stop), so it does not wait on them.
+  const open = new Set<() => void>();
+  app.addHook('onClose', async () => { for (const end of [...open]) end(); });
+  for (const stream of opts.streams) {
+    const reqType = messageType(stream.request);
+    const eventType = messageType(stream.response);
+    app.post(stream.path, { config: { kusciaApi: true } }, async (req, reply) => {
+      const fail = (e: unknown) => reply.code(200).header('content-type', 'application/json')
+        .send(JSON.stringify(errorResponse(e, Code.ForUnexpected, (err) => opts.log.error({ err, call: stream.method }, 'KusciaAPI watch failed'))));
+      const write = (event: Record<string, unknown>) => reply.raw.write(JSON.stringify(goJson(eventType.toObject(eventType.fromObject(event), { enums: Number, longs: Number }))));
+      let stop: () => void;
+      try {
+        const msg = requestFromJson(reqType, parseJson((req.body as Buffer | undefined) ?? Buffer.alloc(0)));
+        // Nothing is emitted before start returns (the first list is awaited): the head goes first.
+        stop = stream.start(msg, write, () => reply.raw.end());
+      } catch (e) {
+        return fail(e);
+      }
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+      const end = () => { stop(); reply.raw.end(); };
+      open.add(end);
+      reply.raw.on('close', () => { open.delete(end); stop(); });
+    });
+  }
+}
+
+/** Zero values left out, as Go's encoding/json with omitempty writes a generated message. */
+function goJson(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(goJson);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const y = goJson(x);
+      if (y === 0 || y === '' || y === false || y === null || y === undefined || (Array.isArray(y) && y.length === 0)) continue;
+      out[k] = y;
+    }
+    return out;
+  }
+  return v;
 }
 
 function parseJson(body: Buffer): unknown {

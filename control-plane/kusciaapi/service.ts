@@ -6,6 +6,7 @@ import type { ResourceStore, StoredResource } from '../store/store.ts';
 import type { Resource } from '../resources/types.ts';
 import { Code, KusciaError, validation } from './codes.ts';
 import { jobCalls } from './job-service.ts';
+import { watchJobs } from './job-watch.ts';
 import { checkedResource, domainData, domainResource, domainSummary, requireField, routeData, routeName, routeResource, routeStatus } from './mapping.ts';
 
 type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -28,6 +29,23 @@ export interface Call {
   /** The code for an unexpected failure of this call (Kuscia's per-call code). */
   failCode: number;
   handle: (req: Msg) => Promise<Msg | undefined>;
+}
+
+/** A server-streaming call (WatchJob): start throws a KusciaError before anything is sent, else returns its stop. */
+export interface StreamCall {
+  service: string;
+  method: string;
+  path: string;
+  request: string;
+  response: string;
+  start: (req: Msg, emit: (event: Msg) => void, end: () => void) => () => void;
+}
+
+export function kusciaStreams(deps: ServiceDeps): StreamCall[] {
+  return [{
+    service: 'JobService', method: 'WatchJob', path: '/api/v1/job/watch', request: 'WatchJobRequest', response: 'WatchJobEventResponse',
+    start: (req, emit, end) => watchJobs(deps.store, req, emit, end),
+  }];
 }
 
 export function kusciaCalls(deps: ServiceDeps): Call[] {

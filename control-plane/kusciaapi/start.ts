@@ -10,7 +10,7 @@ import type { NodeConfig } from '../config.ts';
 import { writeSecretFile } from '../home.ts';
 import { kusciaHttp } from './http.ts';
 import { startKusciaGrpc } from './grpc.ts';
-import { kusciaCalls, type ServiceDeps } from './service.ts';
+import { kusciaCalls, kusciaStreams, type ServiceDeps } from './service.ts';
 
 /** Where Kuscia keeps the KusciaAPI token (<root>/var/certs/token); Ferry: <home>/certs/token. */
 export const kusciaTokenPath = (home: string) => join(home, 'certs', 'token');
@@ -37,6 +37,7 @@ export function kusciaApiServers(home: string, config: NodeConfig, deps: Service
   if (!k) return undefined;
   const token = kusciaToken(home);
   const calls = kusciaCalls(deps);
+  const streams = kusciaStreams(deps);
   // Its own listeners are loopback only: KusciaAPI with TLS is not served yet, and a token in clear must not leave the host.
   const address = k.address ?? '127.0.0.1';
   if (!isLoopback(address)) throw new Error(`kusciaApi.address in ferry.yaml: ${address} is not a loopback address; KusciaAPI without TLS listens on loopback only (127.0.0.1 or ::1)`);
@@ -44,16 +45,16 @@ export function kusciaApiServers(home: string, config: NodeConfig, deps: Service
   const shared = k.httpPort === undefined || k.httpPort === config.listeners.api.port;
   const closers: (() => Promise<void>)[] = [];
   return {
-    ...(shared ? { plugin: (app: FastifyInstance) => app.register(kusciaHttp, { calls, token, log: httpLog }) as unknown as Promise<void> } : {}),
+    ...(shared ? { plugin: (app: FastifyInstance) => app.register(kusciaHttp, { calls, streams, token, log: httpLog }) as unknown as Promise<void> } : {}),
     listen: async () => {
       if (!shared) {
         const app = Fastify({ bodyLimit: 32 * 1024 * 1024 });
-        await app.register(kusciaHttp, { calls, token, log: httpLog });
+        await app.register(kusciaHttp, { calls, streams, token, log: httpLog });
         await app.listen({ host: address, port: k.httpPort! });
         closers.push(() => app.close());
       }
       if (k.grpcPort !== undefined) {
-        const grpc = await startKusciaGrpc({ calls, token, log: httpLog, address, port: k.grpcPort });
+        const grpc = await startKusciaGrpc({ calls, streams, token, log: httpLog, address, port: k.grpcPort });
         closers.push(grpc.close);
       }
     },

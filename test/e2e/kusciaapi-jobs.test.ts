@@ -26,6 +26,53 @@ spec:
             command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(ENGINE)}]
 `;
 
+/** Concatenated JSON objects, as Kuscia's HTTP watch writes them, split as they come. */
+function* splitObjects(text: string): Generator<[unknown, number]> {
+  let depth = 0;
+  let inString = false;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) {
+      yield [JSON.parse(text.slice(start, i + 1)), i + 1];
+      start = i + 1;
+    }
+  }
+}
+
+/** Watches jobs over HTTP until `job` is Succeeded (bounded by the server's timeout_seconds). */
+async function watchOverHttp(node: TestNode, job: string, timeoutSeconds = 120) {
+  const res = await fetch(`http://${node.host}:${node.ports.api}/api/v1/job/watch`, { method: 'POST', headers: { token: kusciaToken(node), 'content-type': 'application/json' }, body: JSON.stringify({ timeout_seconds: timeoutSeconds }) });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  const states: string[] = [];
+  let heartbeats = 0;
+  let firstType: unknown = 'none';
+  let buffer = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let used = 0;
+    for (const [ev, end] of splitObjects(buffer)) {
+      used = end;
+      const e = ev as { type?: number; object?: { job_id: string; status?: { state?: string } } };
+      if (e.type === 4) { heartbeats++; continue; }
+      if (e.object?.job_id !== job) continue;
+      if (firstType === 'none') firstType = e.type;
+      const state = e.object.status?.state ?? '';
+      if (states.at(-1) !== state) states.push(state);
+    }
+    buffer = buffer.slice(used);
+    if (timeoutSeconds > 1 && states.at(-1) === 'Succeeded') break; // a 1 s watch is read to its end
+  }
+  return { states, heartbeats, firstType };
+}
+
 describe('KusciaAPI jobs with the PyPI kuscia client', () => {
   let alice: TestNode;
   let bob: TestNode;
@@ -33,7 +80,7 @@ describe('KusciaAPI jobs with the PyPI kuscia client', () => {
   before(async () => {
     assert.ok(existsSync(python), `no ${python}: run scripts/setup.sh (it installs kuscia==0.0.3b0 into .tools/kuscia-venv), or set FERRY_KUSCIA_VENV`);
     [alice, bob] = await Promise.all([TestNode.init('alice'), TestNode.init('bob')]);
-    await Promise.all([alice, bob].map((n) => n.start({ FERRY_JOB_RESYNC_MS: '2000' })));
+    await Promise.all([alice, bob].map((n) => n.start({ FERRY_JOB_RESYNC_MS: '2000', FERRY_KUSCIAAPI_HEARTBEAT_MS: '300' })));
     await alice.apply(docs(appImage, partnerDomain(bob), routeTo(alice, bob)));
     await bob.apply(docs(appImage, partnerDomain(alice), routeTo(bob, alice)));
   });
@@ -49,6 +96,7 @@ describe('KusciaAPI jobs with the PyPI kuscia client', () => {
       bob: { grpc: `${bob.host}:${bob.ports.kusciaGrpc}`, token: kusciaToken(bob) },
       job_id: 'kapi-job', app_image: 'test-engine', task_input_config: JSON.stringify({ default: { lines: ['hello'] } }),
     };
+    const httpWatch = watchOverHttp(bob, 'kapi-job');
     const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
       const child = spawn(python, [join(ROOT, 'test', 'support', 'kusciaapi_pypi_job.py'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
@@ -77,6 +125,18 @@ describe('KusciaAPI jobs with the PyPI kuscia client', () => {
       assert.equal(s.end_time, true);
     }
     assert.deepEqual(step('Succeeded at alice').custom_fields, { project: 'p1' });
+    // Watched to the end over gRPC at alice (Kuscia's client) and over HTTP at bob (Kuscia's chunked JSON).
+    const w = step('WatchJob');
+    assert.equal(w.error, null);
+    assert.equal(w.states.at(-1), 'Succeeded');
+    assert.ok(w.states.includes('Running') || w.states.includes('AwaitingApproval'), JSON.stringify(w.states));
+    const h = await httpWatch;
+    assert.equal(h.states.at(-1), 'Succeeded');
+    assert.equal(h.firstType, undefined, 'ADDED is type 0, left out as Go writes it');
+    // A watch with nothing happening: the job as ADDED, heartbeats, and its end at timeout_seconds.
+    const quiet = await watchOverHttp(bob, 'kapi-job', 1);
+    assert.deepEqual(quiet.states, ['Succeeded']);
+    assert.ok(quiet.heartbeats > 0, 'a heartbeat {"type":4} while nothing changed');
     assert.deepEqual(step('BatchQueryJobStatus').jobs, [['kapi-job', 'Succeeded']]);
     assert.equal(step('SuspendJob finished').code, 11210);
     assert.equal(step('DeleteJob').query_code, 11202);

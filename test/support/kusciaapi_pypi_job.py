@@ -8,6 +8,7 @@ argv: JSON {"alice": {"grpc", "token"}, "bob": {...}, "job_id", "app_image", "ta
 """
 import json
 import sys
+import threading
 import time
 
 import grpc
@@ -42,6 +43,35 @@ def until(node, state, seconds=60):
         time.sleep(0.2)  # polling a state, bounded by the deadline
 
 
+watched = {"states": [], "heartbeats": 0, "types": [], "done": threading.Event()}
+
+
+def watch():
+    s, md = stub("alice")
+    call = s.WatchJob(jp.WatchJobRequest(timeout_seconds=150), metadata=md)
+    watched["call"] = call
+    try:
+        for ev in call:
+            if ev.type == jp.HEARTBEAT:
+                watched["heartbeats"] += 1
+                continue
+            if ev.object.job_id != cfg["job_id"]:
+                continue
+            watched["types"].append(jp.EventType.Name(ev.type))
+            state = ev.object.status.state
+            if not watched["states"] or watched["states"][-1] != state:
+                watched["states"].append(state)
+            if state == "Succeeded":
+                watched["done"].set()
+                call.cancel()
+                return
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.CANCELLED:
+            watched["error"] = str(e)
+    watched["done"].set()
+
+
+threading.Thread(target=watch, daemon=True).start()
 alice, amd = stub("alice")
 bob, bmd = stub("bob")
 parties = [jp.Party(domain_id="alice", role="server"), jp.Party(domain_id="bob", role="client")]
@@ -65,6 +95,9 @@ for node in ("alice", "bob"):
     step(f"Succeeded at {node}", tasks=[[t.alias, t.state, sorted([p.domain_id, p.state] for p in t.parties)] for t in q.data.status.tasks],
          custom_fields=dict(q.data.custom_fields), initiator=q.data.initiator, end_time=bool(q.data.status.end_time))
 
+if not watched["done"].wait(60):
+    raise SystemExit(f"WatchJob saw no Succeeded: {watched}")
+step("WatchJob", states=watched["states"], first=watched["types"][:1], heartbeats=watched["heartbeats"], error=watched.get("error"))
 b = ok(alice.BatchQueryJobStatus(jp.BatchQueryJobStatusRequest(job_ids=[cfg["job_id"]]), metadata=amd, timeout=20), "BatchQueryJobStatus")
 step("BatchQueryJobStatus", jobs=[[j.job_id, j.status.state] for j in b.data.jobs])
 sus = alice.SuspendJob(jp.SuspendJobRequest(job_id=cfg["job_id"]), metadata=amd, timeout=20)
