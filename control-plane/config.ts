@@ -48,10 +48,11 @@ export interface NodeConfig {
   kusciaApi?: { httpPort?: number; grpcPort?: number; address?: string };
 }
 
-export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001, kusciaApiGrpc: 8083 } as const;
+/** KusciaAPI HTTP shares the API port unless given its own (kusciaApiHttp); gRPC on Kuscia's 8083. */
+export const DEFAULT_PORTS = { public: 1080, internal: 1081, api: 8082, envoyAdmin: 10000, xds: 10001, kusciaApiHttp: 8082, kusciaApiGrpc: 8083 } as const;
 
 /** A new node's configuration; the admin and xDS TCP ports only when given (the Unix sockets always exist). */
-export function defaultConfig(domain: string, ports: Partial<Record<keyof typeof DEFAULT_PORTS | 'kusciaApiHttp', number>> = {}): NodeConfig {
+export function defaultConfig(domain: string, ports: Partial<Record<keyof typeof DEFAULT_PORTS, number>> = {}): NodeConfig {
   const p = { ...DEFAULT_PORTS, ...ports };
   return {
     domain,

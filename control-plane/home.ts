@@ -17,7 +17,7 @@ export interface InitOptions {
   bind?: string;
 }
 
-export function initHome(home: string, domain: string, ports: Partial<Record<keyof typeof DEFAULT_PORTS | 'kusciaApiHttp', number>> = {}, opts: InitOptions = {}): NodeConfig {
+export function initHome(home: string, domain: string, ports: Partial<Record<keyof typeof DEFAULT_PORTS, number>> = {}, opts: InitOptions = {}): NodeConfig {
   if (!DOMAIN_ID.test(domain)) {
     throw new Error(`domain "${domain}" is not a valid domain id: use lowercase letters, digits and "-" (at most 63), e.g. alice`);
   }
