@@ -28,6 +28,14 @@ export const Code = {
   DeleteDomainRoute: 11403,
   DomainRouteNotExists: 11404,
   DomainRouteExists: 11405,
+  CreateAppImage: 13100,
+  QueryAppImage: 13101,
+  UpdateAppImage: 13102,
+  DeleteAppImage: 13103,
+  BatchQueryAppImage: 13104,
+  AppImageNotExists: 13105,
+  AppImageExists: 13106,
+  ListAppImage: 13107,
 } as const;
 
 /** A handled failure: HTTP 200 (gRPC OK) with this code and message in the envelope's status. */

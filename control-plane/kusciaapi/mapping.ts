@@ -145,7 +145,9 @@ export function kusciaPath(path: string, nameField: string): string {
 export function kusciaMessage(message: string, nameField: string): string {
   return message
     .replace(/\b(?:spec|metadata)\.[A-Za-z0-9_.[\]]*[A-Za-z0-9\]]/g, (p) => (p.startsWith('metadata.') && p !== 'metadata.name' ? p : kusciaPath(p, nameField)))
-    .replace(/\btransitMethod\b/g, 'transit_method').replace(/\bdomainID\b/g, 'domain_id');
+    .replace(/\btransitMethod\b/g, 'transit_method').replace(/\bdomainID\b/g, 'domain_id')
+    // KusciaAPI's deploy template has no spec level: its containers sit beside its name.
+    .replace(/(deploy_templates\[\d+\])\.spec\./g, '$1.');
 }
 
 /** Checked as `ferry apply` checks it; a Ferry field path in the error becomes KusciaAPI's. */

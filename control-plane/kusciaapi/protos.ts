@@ -9,7 +9,7 @@ import protobuf from 'protobufjs';
 import { validation } from './codes.ts';
 
 const DIR = resolve(import.meta.dirname, '..', '..', 'interop', 'kusciaapi');
-export const PROTO_FILES = ['health.proto', 'domain.proto', 'domain_route.proto', 'job.proto'];
+export const PROTO_FILES = ['health.proto', 'domain.proto', 'domain_route.proto', 'job.proto', 'appimage.proto'];
 export const PACKAGE = 'kuscia.proto.api.v1alpha1.kusciaapi';
 
 let root: protobuf.Root | undefined;

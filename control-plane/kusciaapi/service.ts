@@ -6,6 +6,7 @@ import type { ResourceStore, StoredResource } from '../store/store.ts';
 import type { Resource } from '../resources/types.ts';
 import { Code, KusciaError, validation } from './codes.ts';
 import { jobCalls } from './job-service.ts';
+import { appImageCalls } from './app-image-service.ts';
 import { watchJobs } from './job-watch.ts';
 import { checkedResource, domainData, domainResource, domainSummary, requireField, routeData, routeName, routeResource, routeStatus } from './mapping.ts';
 
@@ -74,6 +75,7 @@ export function kusciaCalls(deps: ServiceDeps): Call[] {
 
   return [
     ...jobCalls(deps),
+    ...appImageCalls(deps),
     {
       service: 'HealthService', method: 'healthZ', path: '/healthZ', request: 'HealthRequest', response: 'HealthResponse', failCode: Code.ForUnexpected,
       handle: async () => ({ ready: true }),

@@ -1,5 +1,5 @@
 // A bounded fuzz of KusciaAPI on a real node, both transports (Domain,
-// DomainRoute and Job calls): 1,200 HTTP and 1,000 gRPC calls with mutated valid requests, wrong types, random JSON,
+// DomainRoute, Job and AppImage calls): 1,200 HTTP and 1,000 gRPC calls with mutated valid requests, wrong types, random JSON,
 // broken JSON, random protobuf bytes and random paths. Every HTTP answer is
 // below 500 and, when 200, Kuscia's envelope; every gRPC call is answered
 // (OK with a status, never INTERNAL or UNKNOWN); the node is still ready.
@@ -13,7 +13,7 @@ import { kusciaGrpc, kusciaHttp, kusciaToken } from '../support/kusciaapi-client
 import { messageType } from '../../control-plane/kusciaapi/protos.ts';
 
 /** Kuscia's codes for a failure that is not the caller's (unexpected, or a call's generic failure). */
-const UNEXPECTED = new Set([11101, 11300, 11301, 11302, 11303, 11304, 11400, 11401, 11402, 11403]);
+const UNEXPECTED = new Set([11101, 11300, 11301, 11302, 11303, 11304, 11400, 11401, 11402, 11403, 13100, 13101, 13102, 13103, 13104, 13107]);
 // Job calls answer 112xx for the caller's mistakes too (Kuscia's per-call codes: a job in the wrong phase, not found): not listed.
 
 /** Deterministic, so a failure replays: mulberry32. */
@@ -48,6 +48,13 @@ const CALLS = [
   { service: 'JobService', method: 'StopJob', path: '/api/v1/job/stop', request: 'StopJobRequest', response: 'StopJobResponse', valid: { job_id: 'fz-job', reason: 'r' } },
   { service: 'JobService', method: 'ApproveJob', path: '/api/v1/job/approve', request: 'ApproveJobRequest', response: 'ApproveJobResponse', valid: { job_id: 'fz-job', result: 'APPROVE_RESULT_ACCEPT' } },
   { service: 'JobService', method: 'DeleteJob', path: '/api/v1/job/delete', request: 'DeleteJobRequest', response: 'DeleteJobResponse', valid: { job_id: 'fz-job' } },
+  {
+    service: 'AppImageService', method: 'CreateAppImage', path: '/api/v1/appimage/create', request: 'CreateAppImageRequest', response: 'CreateAppImageResponse',
+    valid: { name: 'fz-img', image: { name: 'x', tag: '1' }, config_templates: { 'a.conf': 'x' }, deploy_templates: [{ name: 'e', replicas: 1, containers: [{ name: 'e', command: ['/bin/true'], ports: [{ name: 'p', protocol: 'HTTP', scope: 'Cluster' }], env: [{ name: 'A', value: 'b' }], resources: { limits: { cpu: '1' } } }] }] },
+  },
+  { service: 'AppImageService', method: 'QueryAppImage', path: '/api/v1/appimage/query', request: 'QueryAppImageRequest', response: 'QueryAppImageResponse', valid: { name: 'fz-img' } },
+  { service: 'AppImageService', method: 'ListAppImage', path: '/api/v1/appimage/list', request: 'ListAppImageRequest', response: 'ListAppImageResponse', valid: { page_size: '2', page_token: '' } },
+  { service: 'AppImageService', method: 'DeleteAppImage', path: '/api/v1/appimage/delete', request: 'DeleteAppImageRequest', response: 'DeleteAppImageResponse', valid: { name: 'fz-img' } },
   { service: 'DomainRouteService', method: 'BatchQueryDomainRouteStatus', path: '/api/v1/route/status/batchQuery', request: 'BatchQueryDomainRouteStatusRequest', response: 'BatchQueryDomainRouteStatusResponse', valid: { route_keys: [{ source: 'alice', destination: 'fz' }] } },
 ];
 

@@ -149,6 +149,34 @@ describe('KusciaAPI', () => {
     assert.equal(again.body.status.code, 11404);
   });
 
+  test('AppImage: create, query, list in pages, update, batch query, delete; ferry get sees it', async () => {
+    const image = (tag: string) => ({
+      name: 'engine-a', image: { name: 'ferry/test-engine', tag },
+      deploy_templates: [{ name: 'engine', containers: [{ name: 'engine', command: [process.execPath, 'engine.mjs'], ports: [{ name: 'link', protocol: 'HTTP', scope: 'Cluster' }] }] }],
+    });
+    assert.equal((await kusciaHttp(alice, '/api/v1/appimage/create', image('1'))).body.status.code, 0);
+    assert.equal((await kusciaHttp(alice, '/api/v1/appimage/create', image('1'))).body.status.code, 13106);
+    assert.equal((await kusciaHttp(alice, '/api/v1/appimage/create', { ...image('1'), name: 'engine-b' })).body.status.code, 0);
+    const q = await kusciaHttp(alice, '/api/v1/appimage/query', { name: 'engine-a' });
+    assert.equal(q.body.data.image.tag, '1');
+    assert.deepEqual(q.body.data.deploy_templates[0].containers[0].ports, [{ name: 'link', protocol: 'HTTP', scope: 'Cluster' }]);
+    const page1 = await kusciaHttp(alice, '/api/v1/appimage/list', { page_size: 1 });
+    assert.deepEqual([page1.body.data.appimage_list.map((i: { name: string }) => i.name), page1.body.data.next_page_token], [['engine-a'], 'engine-a']);
+    const page2 = await kusciaHttp(alice, '/api/v1/appimage/list', { page_size: '1', page_token: 'engine-a' });
+    assert.deepEqual([page2.body.data.appimage_list.map((i: { name: string }) => i.name), page2.body.data.next_page_token], [['engine-b'], '']);
+    assert.equal((await kusciaHttp(alice, '/api/v1/appimage/update', image('2'))).body.status.code, 0);
+    const got = JSON.parse(alice.cli(['get', 'appimage', 'engine-a', '-o', 'json']).stdout) as { spec: { image: { tag: string } } };
+    assert.equal(got.spec.image.tag, '2');
+    const batch = await kusciaHttp(alice, '/api/v1/appimage/batchQuery', { names: ['engine-a', 'engine-b'] });
+    assert.deepEqual(batch.body.data.map((i: { name: string }) => i.name), ['engine-a', 'engine-b'], 'Kuscia answers the list as data itself');
+    const refused = await kusciaHttp(alice, '/api/v1/appimage/update', { ...image('3'), deploy_templates: [{ containers: [{ name: 'a', command: ['a'] }, { name: 'b', command: ['b'] }] }] });
+    assert.equal(refused.body.status.code, 11100);
+    assert.match(refused.body.status.message, /^deploy_templates\[0\]\.containers: /);
+    for (const name of ['engine-a', 'engine-b']) assert.equal((await kusciaHttp(alice, '/api/v1/appimage/delete', { name })).body.status.code, 0);
+    assert.equal((await kusciaHttp(alice, '/api/v1/appimage/query', { name: 'engine-a' })).body.status.code, 13105);
+    assert.notEqual(alice.cli(['get', 'appimage', 'engine-a']).code, 0);
+  });
+
   test('protobuf bodies over HTTP (Content-Type application/x-protobuf)', async () => {
     const req = messageType('QueryDomainRequest');
     const resp = messageType('QueryDomainResponse');

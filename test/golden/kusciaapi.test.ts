@@ -12,6 +12,7 @@ import { messageType, requestFromJson, responseToJson } from '../../control-plan
 import { checkedResource, domainData, domainResource, routeData, routeResource } from '../../control-plane/kusciaapi/mapping.ts';
 import { KusciaError } from '../../control-plane/kusciaapi/codes.ts';
 import { jobData, jobResource } from '../../control-plane/kusciaapi/job-mapping.ts';
+import { appImageData, appImageResource } from '../../control-plane/kusciaapi/app-image-mapping.ts';
 import type { StoredResource } from '../../control-plane/store/store.ts';
 
 const dir = join(import.meta.dirname, 'kusciaapi');
@@ -23,14 +24,14 @@ function run(c: Case): unknown {
   if (c.request) {
     try {
       const req = requestFromJson(messageType(c.request), c.body);
-      const [resource, nameField] = c.request.includes('Job') ? [jobResource(req), 'job_id'] : c.request.includes('Route') ? [routeResource(req), 'source'] : [domainResource(req), 'domain_id'];
+      const [resource, nameField] = c.request.includes('AppImage') ? [appImageResource(req), 'name'] : c.request.includes('Job') ? [jobResource(req), 'job_id'] : c.request.includes('Route') ? [routeResource(req), 'source'] : [domainResource(req), 'domain_id'];
       return { resource: checkedResource(resource, c.self ?? 'alice', nameField) };
     } catch (e) {
       if (e instanceof KusciaError) return { error: { code: e.code, message: e.message } };
       throw e;
     }
   }
-  const data = c.response!.includes('Job') ? jobData(c.stored!) : c.response!.includes('Route') ? routeData(c.stored!) : domainData(c.stored!);
+  const data = c.response!.includes('AppImage') ? appImageData(c.stored!) : c.response!.includes('Job') ? jobData(c.stored!) : c.response!.includes('Route') ? routeData(c.stored!) : domainData(c.stored!);
   return responseToJson(messageType(c.response!), { status: { code: 0, message: 'success', details: [] }, data });
 }
 
