@@ -39,10 +39,10 @@ export async function runDemo(opts: { keep: boolean }): Promise<void> {
   let ok = false;
   try {
     for (const name of ['alice', 'bob']) {
-      // Envoy admin and xDS stay on the Unix sockets in <home>/run.
-      const [pub, internal, api] = (await freePorts(3)) as [number, number, number];
+      // Envoy admin and xDS stay on the Unix sockets in <home>/run; KusciaAPI's gRPC gets a free port (two nodes would both take 8083).
+      const [pub, internal, api, kusciaApiGrpc] = (await freePorts(4)) as [number, number, number, number];
       const d: DemoDomain = { name, home: join(dir, name), ports: { public: pub, internal, api } };
-      initHome(d.home, name, d.ports);
+      initHome(d.home, name, { ...d.ports, kusciaApiGrpc });
       domains.push(d);
     }
     const [alice, bob] = domains as [DemoDomain, DemoDomain];

@@ -31,8 +31,8 @@ describe('store integrity at start', () => {
   let db: string;
   beforeEach(async () => {
     home = join(tempDir('store-integrity'), 'home');
-    const ports = await freePorts(5);
-    const init = ferry(['init', 'alice', '--home', home, '--public-port', String(ports[0]), '--internal-port', String(ports[1]), '--api-port', String(ports[2]), '--admin-port', String(ports[3]), '--xds-port', String(ports[4])]);
+    const ports = await freePorts(6);
+    const init = ferry(['init', 'alice', '--home', home, '--public-port', String(ports[0]), '--internal-port', String(ports[1]), '--api-port', String(ports[2]), '--admin-port', String(ports[3]), '--xds-port', String(ports[4]), '--kusciaapi-grpc-port', String(ports[5])]);
     assert.equal(init.code, 0, init.stderr);
     // Applying with no node running writes the store: from then on the node has a store to keep.
     const apply = ferry(['apply', '--home', home, '-f', '-'], services);
