@@ -35,11 +35,14 @@ def until(node, state, seconds=60):
     s, md = stub(node)
     deadline = time.monotonic() + seconds
     while True:
-        q = ok(s.QueryJob(jp.QueryJobRequest(job_id=cfg["job_id"]), metadata=md, timeout=20), f"QueryJob at {node}")
-        if q.data.status.state == state:
-            return q
+        q = s.QueryJob(jp.QueryJobRequest(job_id=cfg["job_id"]), metadata=md, timeout=20)
+        # 11202: the initiator's proposal has not reached this party yet.
+        if q.status.code != 11202:
+            ok(q, f"QueryJob at {node}")
+            if q.data.status.state == state:
+                return q
         if time.monotonic() > deadline:
-            raise SystemExit(f"job at {node} not {state} after {seconds} s: {q.data.status.state} {q.data.status.err_msg}")
+            raise SystemExit(f"job at {node} not {state} after {seconds} s: {q.status.code} {q.status.message} {q.data.status.state} {q.data.status.err_msg}")
         time.sleep(0.2)  # polling a state, bounded by the deadline
 
 
