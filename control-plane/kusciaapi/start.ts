@@ -43,9 +43,14 @@ export function kusciaApiServers(home: string, config: NodeConfig, deps: Service
   if (!isLoopback(address)) throw new Error(`kusciaApi.address in ferry.yaml: ${address} is not a loopback address; KusciaAPI without TLS listens on loopback only (127.0.0.1 or ::1)`);
   const httpLog = log.child({ component: 'kusciaapi' });
   const shared = k.httpPort === undefined || k.httpPort === config.listeners.api.port;
+  // Without TLS, KusciaAPI stays on loopback: a REST listener bound wider (ferry init --bind) does not carry it.
+  const exposed = shared && !isLoopback(config.listeners.api.address);
+  if (exposed) {
+    log.warn({ api: config.listeners.api.address }, `KusciaAPI HTTP is not served on the API listener ${config.listeners.api.address}: it is not a loopback address and KusciaAPI has no TLS yet; give kusciaApi.httpPort a port of its own (it listens on kusciaApi.address, loopback)`);
+  }
   const closers: (() => Promise<void>)[] = [];
   return {
-    ...(shared ? { plugin: (app: FastifyInstance) => app.register(kusciaHttp, { calls, streams, token, log: httpLog }) as unknown as Promise<void> } : {}),
+    ...(shared && !exposed ? { plugin: (app: FastifyInstance) => app.register(kusciaHttp, { calls, streams, token, log: httpLog }) as unknown as Promise<void> } : {}),
     listen: async () => {
       if (!shared) {
         const app = Fastify({ bodyLimit: 32 * 1024 * 1024 });
