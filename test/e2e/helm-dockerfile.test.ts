@@ -116,8 +116,8 @@ describe('Dockerfile: its steps build a working image root', { skip: npmOk ? fal
     assert.ok(PATH.startsWith(inRoot('/app')), 'ENV PATH puts /app (ferry) first');
     const runEnv = { ...env, HOME: join(dir, 'home') };
     const home = join(dir, 'home-node');
-    const [pub, internal, api, admin, xds] = await freePorts(5);
-    const init = spawnSync('ferry', ['init', 'alice', '--home', home, '--public-port', `${pub}`, '--internal-port', `${internal}`, '--api-port', `${api}`, '--admin-port', `${admin}`, '--xds-port', `${xds}`], { env: runEnv, encoding: 'utf8', timeout: 60_000 });
+    const [pub, internal, api, admin, xds, kusciaGrpc] = await freePorts(6);
+    const init = spawnSync('ferry', ['init', 'alice', '--home', home, '--public-port', `${pub}`, '--internal-port', `${internal}`, '--api-port', `${api}`, '--admin-port', `${admin}`, '--xds-port', `${xds}`, '--kusciaapi-grpc-port', `${kusciaGrpc}`], { env: runEnv, encoding: 'utf8', timeout: 60_000 });
     assert.equal(init.status, 0, init.stderr);
     const node = spawn('ferry', ['start', '--home', home, '--external-envoy'], { env: runEnv, stdio: 'ignore' });
     children.push(node);

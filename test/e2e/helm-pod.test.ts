@@ -65,7 +65,7 @@ describe('Helm chart: the pod runs, two domains call each other through it', { s
   let api: FakeApi;
   let echo: Echo;
   const pods: LocalPod[] = [];
-  let ports: Record<'alice' | 'bob', { public: number; internal: number; api: number; envoyAdmin: number; xds: number }>;
+  let ports: Record<'alice' | 'bob', { public: number; internal: number; api: number; envoyAdmin: number; xds: number; kusciaApiGrpc: number }>;
   const secretOf = (domain: string) => {
     const data = api.secrets.get(`${domain}/ferry-ca`);
     assert.ok(data, `Secret ${domain}/ferry-ca published`);
@@ -95,8 +95,8 @@ describe('Helm chart: the pod runs, two domains call each other through it', { s
   before(async () => {
     api = await startFakeApi();
     echo = await startHttpEcho('echo@bob');
-    const p = await freePorts(10);
-    const take = () => ({ public: p.shift()!, internal: p.shift()!, api: p.shift()!, envoyAdmin: p.shift()!, xds: p.shift()! });
+    const p = await freePorts(12);
+    const take = () => ({ public: p.shift()!, internal: p.shift()!, api: p.shift()!, envoyAdmin: p.shift()!, xds: p.shift()!, kusciaApiGrpc: p.shift()! });
     ports = { alice: take(), bob: take() };
   });
 

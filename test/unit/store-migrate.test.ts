@@ -27,8 +27,8 @@ describe('ferry store migrate', { skip: !ETCD && 'etcd is not installed (scripts
     home = join(dir, 'home');
     keyFile = join(dir, 'store.key');
     writeFileSync(keyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
-    const p = await freePorts(5);
-    const init = ferry(['init', 'alice', '--home', home, '--public-port', String(p[0]), '--internal-port', String(p[1]), '--api-port', String(p[2]), '--admin-port', String(p[3]), '--xds-port', String(p[4])]);
+    const p = await freePorts(6);
+    const init = ferry(['init', 'alice', '--home', home, '--public-port', String(p[0]), '--internal-port', String(p[1]), '--api-port', String(p[2]), '--admin-port', String(p[3]), '--xds-port', String(p[4]), '--kusciaapi-grpc-port', String(p[5])]);
     assert.equal(init.code, 0, init.stderr);
     assert.equal(ferry(['apply', '--home', home, '-f', '-'], services(20)).code, 0);
   });
