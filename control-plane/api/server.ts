@@ -72,7 +72,10 @@ export async function buildApi(deps: ApiDeps) {
   const routes: { method: string; pattern: RegExp }[] = [];
   app.addHook('onRoute', (opts) => {
     for (const m of [opts.method].flat()) if (m !== 'HEAD') routes.push({ method: m, pattern: new RegExp(`^${opts.url.replace(/:[^/]+/g, '[^/]+')}$`) });
-    if (opts.url.startsWith('/api/')) {
+    if ((opts.config as { kusciaApi?: boolean } | undefined)?.kusciaApi) {
+      // KusciaAPI's calls (Kuscia's /api/v1/... paths) answer in Kuscia's envelope, not with these errors; its protos document them.
+      opts.schema = { ...opts.schema, hide: true };
+    } else if (opts.url.startsWith('/api/')) {
       const conflict = opts.method === 'DELETE' || opts.url.endsWith('/apply') || opts.url.endsWith('/rotate') ? CONFLICT : {};
       opts.schema = { ...opts.schema, response: { ...API_ERRORS, ...conflict, ...(opts.schema?.response as object | undefined) } };
     } else if (OPEN_PATHS.has(opts.url)) {
