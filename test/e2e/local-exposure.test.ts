@@ -62,12 +62,12 @@ describe('local exposure', () => {
     assert.doesNotMatch(config, /envoyAdmin|xds:/);
     const bootstrap = readFileSync(join(alice.home, 'run', 'envoy-bootstrap.json'), 'utf8');
     assert.match(bootstrap, /admin\.sock/);
-    // alice's Envoy listens on TCP for its public and internal listeners only, its node for the API only.
+    // alice's Envoy listens on TCP for its public and internal listeners only, its node for the API and KusciaAPI's gRPC (loopback) only.
     const envoyPid = Number(readFileSync(join(alice.home, 'run', 'envoy.pid'), 'utf8'));
     const listening = (pid: number) => [...new Set(spawnSync('ss', ['-Hltnp'], { encoding: 'utf8' }).stdout.split('\n')
       .filter((l) => l.includes(`pid=${pid},`)).map((l) => Number(/:(\d+)$/.exec(l.split(/\s+/)[3] ?? '')?.[1])))].sort(); // one socket per worker
     assert.deepEqual(listening(envoyPid), [alice.ports.public, alice.ports.internal].sort());
-    assert.deepEqual(listening(alice.pid!), [alice.ports.api]);
+    assert.deepEqual(listening(alice.pid!), [alice.ports.api, alice.ports.kusciaGrpc].sort());
   });
 
   test('the home is 0700 and nothing in it is readable by others', () => {
