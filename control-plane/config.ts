@@ -64,7 +64,8 @@ export function defaultConfig(domain: string, ports: Partial<Record<keyof typeof
       ...(ports.xds !== undefined ? { xds: { address: '127.0.0.1', port: ports.xds } } : {}),
     },
     // Kuscia's layout: HTTP shares Ferry's REST port (8082), gRPC on 8083.
-    kusciaApi: { httpPort: ports.kusciaApiHttp ?? p.api, grpcPort: p.kusciaApiGrpc },
+    // gRPC on 8083 with the default API port; with another API port only when asked (two homes on one host would both take 8083).
+    kusciaApi: { httpPort: ports.kusciaApiHttp ?? p.api, ...(ports.kusciaApiGrpc !== undefined || p.api === DEFAULT_PORTS.api ? { grpcPort: p.kusciaApiGrpc } : {}) },
   };
 }
 

@@ -23,7 +23,7 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
 
   ferry init <domain> --home DIR [--public-port N] [--internal-port N] [--api-port N] [--admin-port N] [--xds-port N]
              [--bind ADDR] [--ca-cert FILE --ca-key FILE] [--api-token-file FILE]   (an existing CA/token, e.g. from a Kubernetes Secret)
-             [--kusciaapi-http-port N] [--kusciaapi-grpc-port N]   KusciaAPI (default: HTTP on the API port, gRPC 8083)
+             [--kusciaapi-http-port N] [--kusciaapi-grpc-port N]   KusciaAPI (default: HTTP on the API port; gRPC 8083 with the default API port, else only when given)
              [--store etcd://HOST:2379[,HOST2:2379...] [--etcd-ca F --etcd-cert F --etcd-key F] --store-key-file F]
   ferry start --home DIR [--external-envoy]   (--external-envoy: Envoy runs elsewhere with <home>/run/envoy-bootstrap.json)
   ferry stop --home DIR [--keep-envoy]             --keep-envoy: Envoy serves on; the next start adopts it (hitless restart)
@@ -152,7 +152,10 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
         // Envoy admin and xDS: Unix sockets in <home>/run; a TCP port only when asked for.
         ...(values['admin-port'] !== undefined ? { envoyAdmin: port(values['admin-port'], '--admin-port')! } : {}),
         ...(values['xds-port'] !== undefined ? { xds: port(values['xds-port'], '--xds-port')! } : {}),
-        kusciaApiGrpc: port(values['kusciaapi-grpc-port'], '--kusciaapi-grpc-port') ?? DEFAULT_PORTS.kusciaApiGrpc,
+        // Kuscia's 8083 beside Kuscia's 8082; a node on other ports (several homes on one host) serves gRPC only when given a port.
+        ...(values['kusciaapi-grpc-port'] !== undefined || values['api-port'] === undefined || Number(values['api-port']) === DEFAULT_PORTS.api
+          ? { kusciaApiGrpc: port(values['kusciaapi-grpc-port'], '--kusciaapi-grpc-port') ?? DEFAULT_PORTS.kusciaApiGrpc }
+          : {}),
         ...(values['kusciaapi-http-port'] ? { kusciaApiHttp: port(values['kusciaapi-http-port'], '--kusciaapi-http-port')! } : {}),
       }, {
         ...(values['ca-cert'] ? { ca: { certPem: read('ca-cert'), keyPem: read('ca-key') } } : {}),

@@ -53,3 +53,15 @@ test('ferry init CLI: --ca-cert without --ca-key and a bad --bind are usage erro
   assert.match(c.stderr, /--ca-cert: cannot read .*missing\.crt \(ENOENT\)/);
   assert.ok(!existsSync(join(dir, 'h')));
 });
+
+test("KusciaAPI gRPC: Kuscia's 8083 beside the default API port; with another API port only when given (two homes on one host)", () => {
+  const init = (...args: string[]) => {
+    const home = join(tempDir('init-kapi'), 'h');
+    const r = ferry(['init', 'alice', '--home', home, ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    return readConfig(home).kusciaApi;
+  };
+  assert.equal(init().grpcPort, 8083);
+  assert.equal(init('--api-port', '31082').grpcPort, undefined, 'README-style homes on one host do not both take 8083');
+  assert.equal(init('--api-port', '31082', '--kusciaapi-grpc-port', '31085').grpcPort, 31085);
+});
