@@ -2,7 +2,7 @@
 import { Code, KusciaError, validation } from './codes.ts';
 import { checkedResource, requireField } from './mapping.ts';
 import { appImageData, appImageResource } from './app-image-mapping.ts';
-import type { Call, ServiceDeps } from './service.ts';
+import type { Call, ServiceDeps } from './call.ts';
 
 export function appImageCalls(deps: ServiceDeps): Call[] {
   const { store } = deps;

@@ -7,7 +7,7 @@ import { deleteJob } from '../api/jobs.ts';
 import { Code, KusciaError, validation } from './codes.ts';
 import { checkedResource, requireField } from './mapping.ts';
 import { jobData, jobResource, jobStatusDetail } from './job-mapping.ts';
-import type { Call, ServiceDeps } from './service.ts';
+import type { Call, ServiceDeps } from './call.ts';
 
 type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

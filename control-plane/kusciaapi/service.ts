@@ -5,42 +5,15 @@
 import type { ResourceStore, StoredResource } from '../store/store.ts';
 import type { Resource } from '../resources/types.ts';
 import { Code, KusciaError, validation } from './codes.ts';
+import type { Call, Msg, ServiceDeps, StreamCall } from './call.ts';
+
+export type { Call, ServiceDeps, StreamCall } from './call.ts';
 import { jobCalls } from './job-service.ts';
 import { appImageCalls } from './app-image-service.ts';
 import { watchJobs } from './job-watch.ts';
 import { checkedResource, domainData, domainResource, domainSummary, requireField, routeData, routeName, routeResource, routeStatus } from './mapping.ts';
 
-type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export interface ServiceDeps {
-  store: ResourceStore;
-  domain: string;
-  /** Resolves once the node's own view has seen the last write (the REST API's seen()). */
-  seen: () => Promise<void>;
-}
-
-export interface Call {
-  /** gRPC service (in the kusciaapi package) and method. */
-  service: string;
-  method: string;
-  /** HTTP path (POST). */
-  path: string;
-  request: string;
-  response: string;
-  /** The code for an unexpected failure of this call (Kuscia's per-call code). */
-  failCode: number;
-  handle: (req: Msg) => Promise<Msg | undefined>;
-}
-
-/** A server-streaming call (WatchJob): start throws a KusciaError before anything is sent, else returns its stop. */
-export interface StreamCall {
-  service: string;
-  method: string;
-  path: string;
-  request: string;
-  response: string;
-  start: (req: Msg, emit: (event: Msg) => void, end: () => void) => () => void;
-}
 
 export function kusciaStreams(deps: ServiceDeps): StreamCall[] {
   return [{

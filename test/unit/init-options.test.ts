@@ -61,7 +61,7 @@ test("KusciaAPI gRPC: Kuscia's 8083 beside the default API port; with another AP
     assert.equal(r.code, 0, r.stderr);
     return readConfig(home).kusciaApi;
   };
-  assert.equal(init().grpcPort, 8083);
-  assert.equal(init('--api-port', '31082').grpcPort, undefined, 'README-style homes on one host do not both take 8083');
-  assert.equal(init('--api-port', '31082', '--kusciaapi-grpc-port', '31085').grpcPort, 31085);
+  assert.equal(init()?.grpcPort, 8083);
+  assert.equal(init('--api-port', '31082')?.grpcPort, undefined, 'README-style homes on one host do not both take 8083');
+  assert.equal(init('--api-port', '31082', '--kusciaapi-grpc-port', '31085')?.grpcPort, 31085);
 });
