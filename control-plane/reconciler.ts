@@ -3,8 +3,8 @@
 // runs them and keeps the outcome (statuses, errors) for the API.
 import type { Logger } from 'pino';
 import type { NodeConfig } from './config.ts';
-import type { StoreCache } from './store/cache.ts';
-import { groupResources, type Resource } from './resources/types.ts';
+import { specChangedFor, type CacheChange, type StoreCache } from './store/cache.ts';
+import { GATEWAY_KINDS, groupResources, type Resource } from './resources/types.ts';
 import { translateToIr, type TranslationRuntime } from './translate/resources-to-ir.ts';
 import type { Ir, ResourceStatus } from './translate/ir.ts';
 import { translateToEnvoy, type GatewayKeyMaterial } from './xds/ir-to-envoy.ts';
@@ -67,7 +67,7 @@ export class Reconciler {
     this.debounceMs = debounceMs;
     this.maxDelayMs = maxDelayMs;
     // A status write changes no configuration: only spec changes are translated.
-    deps.store.on('change', (c: { spec: boolean }) => { if (c.spec) this.schedule(); });
+    deps.store.on('change', (c: CacheChange) => { if (specChangedFor(c, GATEWAY_KINDS)) this.schedule(); }); // job kinds never change the gateway
     deps.store.on('resync', () => this.schedule());
     deps.ads.on('converged', (version: string) => {
       const inputs = this.inputs.get(version);

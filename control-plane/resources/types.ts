@@ -6,6 +6,8 @@ export type GatewayKind = 'Domain' | 'ClusterDomainRoute' | 'DomainRoute' | 'Ser
 /** The job kinds (control-plane/jobs, control-plane/runtime): stored like the others, never translated. */
 export type JobKind = 'KusciaJob' | 'KusciaTask' | 'AppImage';
 export type Kind = GatewayKind | JobKind;
+/** The kinds the gateway (translation, tokens) reads. */
+export const GATEWAY_KINDS: readonly GatewayKind[] = ['Domain', 'ClusterDomainRoute', 'DomainRoute', 'Service'];
 export const KINDS: readonly Kind[] = ['Domain', 'ClusterDomainRoute', 'DomainRoute', 'Service', 'KusciaJob', 'KusciaTask', 'AppImage'];
 
 export interface Metadata {

@@ -8,7 +8,14 @@ import { byKindAndName, type ResourceStore, type StoredResource, type Watch, typ
 export interface CacheChange {
   /** Some spec changed (or an object came or went): configuration may differ. False: only status was written. */
   spec: boolean;
+  /** The kinds whose specs changed; undefined after a relist (any kind may have). */
+  specKinds?: readonly string[];
   revision: number;
+}
+
+/** Whether a change may matter to a part that reads only these kinds (the gateway does not read jobs). */
+export function specChangedFor(c: CacheChange, kinds: readonly string[]): boolean {
+  return c.spec && (c.specKinds === undefined || c.specKinds.some((k) => kinds.includes(k)));
 }
 
 /**
@@ -102,7 +109,12 @@ export class StoreCache extends EventEmitter {
     this.sorted = undefined;
     this.rev = Math.max(this.rev, e.revision);
     // One 'change' per revision (a transaction), after all its events are in.
-    this.pending = { spec: spec || (this.pending?.spec ?? false), revision: this.rev };
+    const kinds = this.pending?.specKinds ?? [];
+    this.pending = {
+      spec: spec || (this.pending?.spec ?? false),
+      specKinds: spec && !kinds.includes(e.object.kind) ? [...kinds, e.object.kind] : kinds,
+      revision: this.rev,
+    };
     queueMicrotask(() => this.flush());
   }
 

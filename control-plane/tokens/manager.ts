@@ -7,8 +7,8 @@ import type { Logger } from 'pino';
 import { homePaths } from '../config.ts';
 import { readCa, writeSecretFile } from '../home.ts';
 import { decodePartnerCa } from '../resources/validate.ts';
-import { groupResources, type ResourceSet } from '../resources/types.ts';
-import type { StoreCache } from '../store/cache.ts';
+import { GATEWAY_KINDS, groupResources, type ResourceSet } from '../resources/types.ts';
+import { specChangedFor, type CacheChange, type StoreCache } from '../store/cache.ts';
 import type { TranslationRuntime } from '../translate/resources-to-ir.ts';
 import { rsaPublicKeyPem } from '../../interop/kuscia-handshake.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
@@ -70,7 +70,7 @@ export class TokenManager {
       ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
     }, restored);
     this.client = this.newClient(deps.shared ? deps.shared.obtained() : (saved.obtained ?? {}));
-    deps.store.on('change', (c: { spec: boolean }) => { if (c.spec) this.refresh(); });
+    deps.store.on('change', (c: CacheChange) => { if (specChangedFor(c, GATEWAY_KINDS)) this.refresh(); }); // job kinds never change the gateway
     deps.store.on('resync', () => this.refresh());
   }
 
