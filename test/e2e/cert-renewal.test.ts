@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startHttpEcho, type Echo } from '../../examples/echo-services.ts';
 import { inspectCertificate } from '../../certs/authority.ts';
 import { startLoad } from '../support/load.ts';
-import { TestNode, docs, partnerDomain, routeTo, service, waitFor } from '../support/harness.ts';
+import { TestNode, waitFor, linkToEcho } from '../support/harness.ts';
 
 const LIFETIME_S = 12; // renewed every 8 s
 
@@ -29,8 +29,7 @@ describe('gateway certificate lifecycle', () => {
     writeFileSync(config, `${readFileSync(config, 'utf8')}gatewayCertLifetime: ${LIFETIME_S}s\n`);
     echo = await startHttpEcho('echo@bob');
     await Promise.all([alice.start(), bob.start()]);
-    await alice.apply(docs(partnerDomain(bob), routeTo(alice, bob)));
-    await bob.apply(docs(partnerDomain(alice), service('echo', echo.port, { access: 'alice' })));
+    await linkToEcho(alice, bob, echo.port);
   });
 
   after(async () => {

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHttpEcho, type Echo } from '../../examples/echo-services.ts';
-import { TestNode, curl, docs, partnerDomain, routeTo, service, waitFor } from '../support/harness.ts';
+import { TestNode, curl, waitFor, linkToEcho } from '../support/harness.ts';
 
 const isRoot = process.getuid?.() === 0;
 const LIFETIME_S = 45; // renewed 30 s after issue; the old certificate stays valid 15 s more
@@ -41,8 +41,7 @@ describe('a full disk', { skip: isRoot ? false : 'needs root to mount a small tm
     writeFileSync(config, `${readFileSync(config, 'utf8')}gatewayCertLifetime: ${LIFETIME_S}s\n`);
     echo = await startHttpEcho('echo@bob');
     await Promise.all([alice.start(), bob.start()]);
-    await alice.apply(docs(partnerDomain(bob), routeTo(alice, bob)));
-    await bob.apply(docs(partnerDomain(alice), service('echo', echo.port, { access: 'alice' })));
+    await linkToEcho(alice, bob, echo.port);
   });
 
   after(async () => {

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHttpEcho, type Echo } from '../../examples/echo-services.ts';
 import { startLoad } from '../support/load.ts';
-import { TestNode, curl, docs, partnerDomain, routeTo, service } from '../support/harness.ts';
+import { TestNode, curl, docs, partnerDomain, routeTo, service, linkToEcho } from '../support/harness.ts';
 
 describe('hitless changes under load', () => {
   let alice: TestNode, bob: TestNode, carol: TestNode;
@@ -15,8 +15,7 @@ describe('hitless changes under load', () => {
     [alice, bob, carol] = await Promise.all([TestNode.init('alice'), TestNode.init('bob'), TestNode.init('carol')]);
     echo = await startHttpEcho('echo@bob');
     await Promise.all([alice.start(), bob.start()]);
-    await alice.apply(docs(partnerDomain(bob), routeTo(alice, bob)));
-    await bob.apply(docs(partnerDomain(alice), service('echo', echo.port, { access: 'alice' })));
+    await linkToEcho(alice, bob, echo.port);
   });
 
   after(async () => {

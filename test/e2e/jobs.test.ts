@@ -3,28 +3,16 @@
 // to Succeeded with the same phases everywhere, rejection, a failure at one
 // party seen with its cause at the others, three parties, a partner not in the
 // job learning nothing, and a party that is down for a while.
+import { testEngineAppImage } from '../support/test-engine-app.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { ROOT, TestNode, docs, partnerDomain, routeTo, tempDir, waitFor } from '../support/harness.ts';
+import { TestNode, docs, partnerDomain, routeTo, tempDir, waitFor } from '../support/harness.ts';
 import { readConfig, writeConfig } from '../../control-plane/config.ts';
 
-const ENGINE = join(ROOT, 'test', 'support', 'test-engine.mjs');
-const appImage = `apiVersion: kuscia.secretflow/v1alpha1
-kind: AppImage
-metadata: { name: test-engine }
-spec:
-  image: { name: ferry/test-engine, tag: "1" }
-  deployTemplates:
-    - name: engine
-      spec:
-        containers:
-          - name: engine
-            command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(ENGINE)}]
-            ports: [{ name: link, protocol: HTTP, scope: Cluster }]
-`;
+const appImage = testEngineAppImage(['link']);
 
 type Job = { status?: { conditions?: { type: string; status: string; message: string }[]; phase?: string; message?: string; waitingFor?: { domainID: string; action: string }[]; taskStatus?: Record<string, string>; partyTaskStatus?: Record<string, { domainID: string; phase: string; message?: string; logTail?: string[] }[]> } };
 

@@ -2,6 +2,7 @@
 // two real nodes and Envoys, the test engine as the app image; created at
 // alice, waiting for bob's approval, approved at bob through KusciaAPI, run to
 // Succeeded at both, batch-queried, deleted. test/support/kusciaapi_pypi_job.py.
+import { testEngineAppImage } from '../support/test-engine-app.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,19 +13,7 @@ import { kusciaToken } from '../support/kusciaapi-client.ts';
 
 const venv = process.env.FERRY_KUSCIA_VENV ?? join(ROOT, '.tools', 'kuscia-venv');
 const python = join(venv, 'bin', 'python');
-const ENGINE = join(ROOT, 'test', 'support', 'test-engine.mjs');
-const appImage = `apiVersion: kuscia.secretflow/v1alpha1
-kind: AppImage
-metadata: { name: test-engine }
-spec:
-  image: { name: ferry/test-engine, tag: "1" }
-  deployTemplates:
-    - name: engine
-      spec:
-        containers:
-          - name: engine
-            command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(ENGINE)}]
-`;
+const appImage = testEngineAppImage();
 
 /** Concatenated JSON objects, as Kuscia's HTTP watch writes them, split as they come. */
 function* splitObjects(text: string): Generator<[unknown, number]> {

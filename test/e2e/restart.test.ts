@@ -9,7 +9,7 @@ import { startHttpEcho, type Echo } from '../../examples/echo-services.ts';
 import { startLoad } from '../support/load.ts';
 import { processAlive } from '../../control-plane/supervisor/envoy-supervisor.ts';
 import { readConfig, writeConfig } from '../../control-plane/config.ts';
-import { TestNode, curl, docs, partnerDomain, routeTo, service, waitFor } from '../support/harness.ts';
+import { TestNode, curl, service, waitFor, linkToEcho } from '../support/harness.ts';
 
 const ROUNDS = 4;
 
@@ -21,8 +21,7 @@ describe('hitless restarts', () => {
     [alice, bob] = await Promise.all([TestNode.init('alice'), TestNode.init('bob')]);
     echo = await startHttpEcho('echo@bob');
     await Promise.all([alice.start(), bob.start()]);
-    await alice.apply(docs(partnerDomain(bob), routeTo(alice, bob)));
-    await bob.apply(docs(partnerDomain(alice), service('echo', echo.port, { access: 'alice' })));
+    await linkToEcho(alice, bob, echo.port);
   });
 
   after(async () => {

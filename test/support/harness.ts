@@ -400,3 +400,9 @@ export async function startBulkService(): Promise<{ port: number; close: () => P
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
+
+/** `from` calls `to`'s `echo` Service by mTLS: each trusts the other, `from` has its route, the Service admits `from`. */
+export async function linkToEcho(from: TestNode, to: TestNode, echoPort: number): Promise<void> {
+  await from.apply(docs(partnerDomain(to), routeTo(from, to)));
+  await to.apply(docs(partnerDomain(from), service('echo', echoPort, { access: from.domain })));
+}
