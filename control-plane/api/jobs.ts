@@ -147,7 +147,7 @@ export const jobsApi: FastifyPluginAsync<JobsApiDeps> = async (app, deps) => {
           for await (const chunk of createReadStream(f.file)) out.write(chunk);
         }
         out.end();
-      })();
+      })().catch((e: unknown) => out.destroy(e as Error)); // a log rotated away mid-read ends the answer, not the process
       return reply.send(out);
     }
     // Follow one task's log until its side ends (the runtime's state says so).

@@ -134,7 +134,7 @@ describe('cross-domain jobs', () => {
     for (const v of views) assert.deepEqual(v.status?.taskStatus, views[0]!.status?.taskStatus);
   });
 
-  test('carol, a partner of alice but not in the job, learns nothing of it, whatever header it sends', async () => {
+  test('carol, a partner of alice but not in the job, learns nothing of it, whatever header it sends; a local engine cannot pose as a partner', async () => {
     const ask = (headers: Record<string, string>) => new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: carol.ports.internal, path: '/v1/jobs/dag2/records/self', headers: { host: 'ferry-interop.alice.svc', ...headers } }, (res) => {
         let body = '';
@@ -147,6 +147,17 @@ describe('cross-domain jobs', () => {
     assert.deepEqual(await ask({}), { status: 404, body: JSON.stringify({ error: 'no such job' }) });
     const claimed = await ask({ 'kuscia-source': 'bob', 'kuscia-origin-source': 'bob' });
     assert.equal(claimed.status, 404, 'a header claiming bob is overwritten with carol\'s identity');
+
+    // A local engine at alice cannot pose as a partner to alice's own node: not through the internal listener, whatever it claims.
+    const forged = JSON.stringify({ domainID: 'bob', seq: 999, specHash: (await job(alice, 'dag2') as { status?: { specHash?: string } })?.status?.specHash ?? '', approval: { decision: 'Rejected', at: new Date().toISOString() } });
+    const local = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: alice.ports.internal, method: 'PUT', path: '/v1/jobs/dag2/records/bob', headers: { host: 'ferry-interop.alice.svc', 'kuscia-source': 'bob', 'kuscia-origin-source': 'bob', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(forged)) } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+      req.on('error', reject);
+      req.end(forged);
+    });
+    assert.notEqual(local, 200);
+    const bobAtAlice = ((await job(alice, 'dag2')) as { status?: { partyRecords?: Record<string, { seq: number }> } })?.status?.partyRecords?.bob;
+    assert.ok(bobAtAlice && bobAtAlice.seq < 999, 'bob\'s record at alice is bob\'s own, not the forged one');
   });
 
   test('bob is down for 30 s mid-job and comes back: the job converges at both, from the records kept in the stores, nothing lost or repeated', async () => {
