@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { TestNode, docs, partnerDomain, routeTo, service } from '../test/support/harness.ts';
-import { createCgroup, type Cgroup } from './cgroup.ts';
+import { createCgroup, type Cgroup } from '../control-plane/runtime/cgroup.ts';
 import { envoyPid, median, round, rss, spread, startNode, stopNode } from './lib.ts';
 import { machine } from './machine.ts';
 

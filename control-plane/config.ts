@@ -38,7 +38,8 @@ export interface NodeConfig {
   /** File holding the key that encrypts secrets kept in a shared store (32 bytes, base64 or hex). */
   storeKeyFile?: string;
   /** Jobs (docs/jobs.md): which partners' jobs are approved without a person. None by default. */
-  jobs?: { autoApprove?: AutoApproveRule[]; partyTimeoutSeconds?: number };
+  /** taskLimits: cgroup limits for tasks from their resources (`auto`, the default: when the node can create cgroups; `off`). */
+  jobs?: { autoApprove?: AutoApproveRule[]; partyTimeoutSeconds?: number; taskLimits?: 'auto' | 'off' };
   /**
    * KusciaAPI (docs/kusciaapi.md): HTTP on httpPort (on the REST listener
    * when equal or omitted: the paths differ), gRPC on grpcPort (none when

@@ -95,7 +95,10 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   metrics.envoyAdmin = { socket: paths.adminSocket };
   const lifetimeSeconds = parseDuration(config.gatewayCertLifetime ?? '24h');
   if (!lifetimeSeconds || lifetimeSeconds < 10) throw new Error(`gatewayCertLifetime in ${paths.config}: "${config.gatewayCertLifetime}" is not a duration of 10s or more, e.g. "24h"`);
+  const taskLimitsMode = config.jobs?.taskLimits ?? 'auto';
+  if (taskLimitsMode !== 'auto' && taskLimitsMode !== 'off') throw new Error(`jobs.taskLimits in ${paths.config}: ${JSON.stringify(taskLimitsMode)} is not "auto" or "off"`);
   let reconciler: Reconciler | undefined;
+  let taskRuntime: RuntimeController | undefined; // the RunP runtime, created below; its task ports join the translation
   const tokens = new TokenManager({
     home, domain: config.domain, store: cache, log: log.child({ component: 'tokens' }),
     install: () => reconciler!.installNow(),
@@ -122,7 +125,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     ownCaPem: publishedCaBundle(home),
     accessLogDir: paths.logs,
     gateway: renewer.gateway,
-    runtime: () => ({ ...tokens.runtime(), tunnels, probes: prober }),
+    runtime: () => ({ ...tokens.runtime(), tunnels, probes: prober, taskPorts: taskRuntime?.taskPorts() ?? [] }),
     onTranslated: (ir) => {
       void tunnels.sync(ir).catch((err) => log.error({ err }, 'reverse tunnels: could not start'));
       if (replication.leadership.isLeader) prober.sync(ir); // link probes: singleton work
@@ -168,7 +171,11 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
     ...(process.env.FERRY_JOB_RESYNC_MS ? { resyncMs: Number(process.env.FERRY_JOB_RESYNC_MS) } : {}),
     ...(config.jobs?.partyTimeoutSeconds ? { partyTimeoutMs: config.jobs.partyTimeoutSeconds * 1000 } : {}),
   });
-  const runtime = new RuntimeController({ store, self: config.domain, tasksDir: join(paths.data, 'tasks'), logsDir: join(paths.logs, 'tasks'), log: log.child({ component: 'runtime' }) });
+  const runtime = new RuntimeController({
+    store, self: config.domain, tasksDir: join(paths.data, 'tasks'), logsDir: join(paths.logs, 'tasks'), log: log.child({ component: 'runtime' }),
+    internalHost, onPortsChanged: () => reconciler?.schedule(true), limits: { mode: taskLimitsMode },
+  });
+  taskRuntime = runtime;
   const interop = await startInteropServer(interopSocket(paths.run), config.domain, jobs, log);
   jobsLeader = { start: async () => { await runtime.start(); await jobs.start(); }, stop: async () => { await jobs.stop(); await runtime.stop(); } };
   if (replication.leadership.isLeader) await jobsLeader.start();

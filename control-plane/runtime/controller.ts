@@ -6,31 +6,53 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { freePorts } from '../util/ports.ts';
+import type { ResourceStore } from '../store/store.ts';
 import { DESIRED_ANNOTATION, EPOCH_ANNOTATION, JOB_ANNOTATION, STOP_REASON_ANNOTATION, type JobsStore, type StoredObject } from '../jobs/controller.ts';
 import type { RuntimeState } from '../jobs/job-status.ts';
 import { renderTask, type AppImageSpec, type TaskParty } from './render.ts';
 import { processAlive, readExit, startProcess, stopGroup, tailLines, type Exit } from './processes.ts';
+import { peerEndpoints, peerPortNames, taskPortMappings, taskServices, TASK_SERVICE_ANNOTATION, type TaskPortMapping } from './task-ports.ts';
+import { taskLimits, wantedLimits, type Quantities, type TaskLimits } from './limits.ts';
+import type { Cgroup } from './cgroup.ts';
+import { containerFor } from './task-ports.ts';
 
 const KT = 'KusciaTask';
 const LOG_TAIL_LINES = 20;
 
 export interface RuntimeDeps {
-  store: JobsStore;
+  store: JobsStore & Pick<ResourceStore, 'delete'>;
   self: string;
   /** Where task directories go (<home>/data/tasks) and their logs (<home>/logs/tasks). */
   tasksDir: string;
   logsDir: string;
   log: Logger;
   stopGraceMs?: number;
+  /** Where engines reach the internal listener's local ports (TASK_CLUSTER_DEFINE endpoints). */
+  internalHost: string;
+  /** Called when the set of task ports to partners changes: the gateway re-translates. */
+  onPortsChanged?: () => void;
+  /** Whether tasks get cgroup limits from their resources (default: when the node can create cgroups). */
+  limits?: TaskLimits;
 }
 
 interface TaskSpec {
   initiator: string;
   taskInputConfig?: string;
-  parties: (TaskParty & { appImageRef: string })[];
+  parties: (TaskParty & { appImageRef: string; resources?: { limits?: Quantities } })[];
 }
 
-type Runtime = RuntimeState & { epoch: number; pid?: number; ports?: Record<string, number> };
+type Runtime = RuntimeState & {
+  epoch: number;
+  pid?: number;
+  ports?: Record<string, number>;
+  /** Per other party and its Cluster-scope port name: the local port here that reaches it. */
+  peerPorts?: Record<string, Record<string, number>>;
+  /** The Services that expose this party's Cluster-scope ports to the other parties. */
+  services?: string[];
+  /** The limits the task runs under, or why none apply. */
+  limits?: string;
+  cgroup?: string;
+};
 
 export class RuntimeController {
   private readonly deps: RuntimeDeps;
@@ -38,6 +60,10 @@ export class RuntimeController {
   private readonly busy = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private readonly stopping = new Map<string, string>();
+  /** Task ports to partners, per task, while the task is Reserved or Running. */
+  private readonly ports = new Map<string, TaskPortMapping[]>();
+  /** The cgroup of each running task (by task/epoch), to tell a memory-limit kill and to remove it after. */
+  private readonly cgroups = new Map<string, Cgroup>();
 
   constructor(deps: RuntimeDeps) {
     this.deps = deps;
@@ -51,10 +77,32 @@ export class RuntimeController {
     return join(this.deps.logsDir, `${taskID}.log`);
   }
 
+  /** Local ports of running tasks mapped to partners' task Services, for the gateway's translation. */
+  taskPorts(): TaskPortMapping[] {
+    return [...this.ports.values()].flat();
+  }
+
+  private setPorts(taskID: string, mappings: TaskPortMapping[] | undefined): void {
+    const before = JSON.stringify(this.ports.get(taskID) ?? []);
+    if (mappings?.length) this.ports.set(taskID, mappings);
+    else this.ports.delete(taskID);
+    if (before !== JSON.stringify(mappings ?? [])) this.deps.onPortsChanged?.();
+  }
+
   async start(): Promise<void> {
     if (this.watch) return;
     const { items, revision } = await this.deps.store.list(KT);
+    for (const t of items) {
+      const rt = (t.status as { runtime?: Runtime } | undefined)?.runtime;
+      if (rt && (rt.phase === 'Reserved' || rt.phase === 'Running') && rt.peerPorts) this.setPorts(t.metadata.name, taskPortMappings(t.metadata.name, rt.peerPorts));
+    }
     for (const t of items) this.kick(t.metadata.name);
+    // Services of tasks that no longer exist (deleted while the node was down).
+    const known = new Set(items.map((t) => t.metadata.name));
+    for (const s of (await this.deps.store.list('Service')).items) {
+      const task = s.metadata.annotations?.[TASK_SERVICE_ANNOTATION];
+      if (task && !known.has(task)) await this.deps.store.delete('Service', s.metadata.name).catch(() => undefined);
+    }
     this.watch = this.deps.store.watch([KT], revision, (e) => {
       if (e.type !== 'RESYNC') this.kick(e.object.metadata.name);
     });
@@ -80,7 +128,8 @@ export class RuntimeController {
 
   private async reconcile(taskID: string): Promise<void> {
     const kt = await this.deps.store.get(KT, taskID);
-    if (!kt?.metadata.annotations?.[JOB_ANNOTATION]) return;
+    if (!kt) return this.release(taskID, undefined);
+    if (!kt.metadata.annotations?.[JOB_ANNOTATION]) return;
     const a = kt.metadata.annotations;
     const epoch = Number(a[EPOCH_ANNOTATION] ?? 0);
     const desired = a[DESIRED_ANNOTATION];
@@ -88,7 +137,8 @@ export class RuntimeController {
     const state = stored && stored.epoch === epoch ? stored : undefined;
     const now = () => new Date().toISOString();
 
-    if (state && (state.phase === 'Succeeded' || state.phase === 'Failed')) return;
+    if (stored && stored !== state) await this.release(taskID, stored); // a restart: the old run's Services and ports go
+    if (state && (state.phase === 'Succeeded' || state.phase === 'Failed')) return this.release(taskID, state);
     if (desired === 'Stopped') {
       if (!state) return;
       const reason = a[STOP_REASON_ANNOTATION] ?? 'stopped';
@@ -98,7 +148,7 @@ export class RuntimeController {
       }
       await this.write(kt, { ...state, phase: 'Failed', at: now(), stopped: true, message: reason, logTail: tailLines(this.logFile(taskID), LOG_TAIL_LINES) });
       this.stopping.delete(`${taskID}/${epoch}`);
-      return;
+      return this.release(taskID, state);
     }
     if (!state) {
       if (desired !== 'Reserved' && desired !== 'Running') return;
@@ -109,6 +159,16 @@ export class RuntimeController {
       return this.finished(taskID, epoch, readExit(join(this.taskDir(taskID), '.exit-status')) ?? { exitCode: 255 });
     }
     if (desired === 'Running' && state.phase === 'Reserved') return this.run(kt, state);
+  }
+
+  /** A run has ended (or its task is gone): its Services and ports to partners go, at once. */
+  private async release(taskID: string, state: Runtime | undefined): Promise<void> {
+    this.setPorts(taskID, undefined);
+    const names = state?.services ?? (await this.deps.store.list('Service')).items.filter((s) => s.metadata.annotations?.[TASK_SERVICE_ANNOTATION] === taskID).map((s) => s.metadata.name);
+    for (const name of names) {
+      const svc = await this.deps.store.get('Service', name);
+      if (svc?.metadata.annotations?.[TASK_SERVICE_ANNOTATION] === taskID) await this.deps.store.delete('Service', name);
+    }
   }
 
   private taskDir(taskID: string): string {
@@ -124,19 +184,29 @@ export class RuntimeController {
 
   private async reserve(kt: StoredObject, epoch: number): Promise<void> {
     const now = new Date().toISOString();
+    const taskID = kt.metadata.name;
     const { party, app } = await this.appFor(kt);
     if (!app) return this.write(kt, { epoch, phase: 'Failed', at: now, message: `AppImage ${party.appImageRef} not found at ${this.deps.self}: apply it here (ferry apply -f)` });
+    const spec = kt.spec as TaskSpec;
     const ports: Record<string, number> = {};
+    const peerPorts: Record<string, Record<string, number>> = {};
+    let services: ReturnType<typeof taskServices>;
     try {
-      const spec = kt.spec as TaskSpec;
       const names = [...new Set(app.deployTemplates.flatMap((t) => t.spec.containers.flatMap((c) => (c.ports ?? []).map((p) => p.name))))];
-      const numbers = names.length ? await freePorts(names.length) : [];
+      const remote = peerPortNames(app, this.deps.self, spec.parties);
+      const numbers = names.length + remote.length ? await freePorts(names.length + remote.length) : [];
       names.forEach((n, i) => { ports[n] = numbers[i]!; });
-      renderTask({ self: this.deps.self, taskID: kt.metadata.name, role: party.role ?? '', taskInputConfig: spec.taskInputConfig ?? '', app, parties: spec.parties, ports, peerEndpoints: {}, taskDir: this.taskDir(kt.metadata.name) });
+      remote.forEach((r, i) => { (peerPorts[r.domainID] ??= {})[r.port] = numbers[names.length + i]!; });
+      wantedLimits(party, containerFor(app, party.role ?? ''));
+      renderTask({ self: this.deps.self, taskID, role: party.role ?? '', taskInputConfig: spec.taskInputConfig ?? '', app, parties: spec.parties, ports, peerEndpoints: peerEndpoints(this.deps.internalHost, peerPorts), taskDir: this.taskDir(taskID) });
+      services = taskServices({ taskID, self: this.deps.self, role: party.role ?? '', app, parties: spec.parties, ports });
     } catch (e) {
       return this.write(kt, { epoch, phase: 'Failed', at: now, message: `AppImage ${party.appImageRef}: ${(e as Error).message}` });
     }
-    return this.write(kt, { epoch, phase: 'Reserved', at: now, reservedAt: now, ports });
+    // Other parties reach this party's Cluster ports as these Services, from now until the run ends.
+    if (services.length) await this.deps.store.apply(services);
+    this.setPorts(taskID, taskPortMappings(taskID, peerPorts));
+    return this.write(kt, { epoch, phase: 'Reserved', at: now, reservedAt: now, ports, peerPorts, services: services.map((x) => x.metadata.name) });
   }
 
   private async run(kt: StoredObject, state: Runtime): Promise<void> {
@@ -144,13 +214,28 @@ export class RuntimeController {
     const { party, app } = await this.appFor(kt);
     const spec = kt.spec as TaskSpec;
     const now = new Date().toISOString();
+    let limits: ReturnType<typeof taskLimits> | undefined;
     try {
-      const r = renderTask({ self: this.deps.self, taskID, role: party.role ?? '', taskInputConfig: spec.taskInputConfig ?? '', app: app!, parties: spec.parties, ports: state.ports ?? {}, peerEndpoints: {}, taskDir: this.taskDir(taskID) });
-      const p = startProcess({ command: r.command, cwd: r.cwd, env: r.env, files: r.files, logFile: this.logFile(taskID), onExit: (e) => void this.finished(taskID, state.epoch, e).catch((err: unknown) => this.deps.log.error({ err, task: taskID }, 'runtime: could not record how a task ended; it is read again from its exit file at the next start')) });
-      return this.write(kt, { ...state, phase: 'Running', at: now, startedAt: now, pid: p.pid });
+      const r = renderTask({ self: this.deps.self, taskID, role: party.role ?? '', taskInputConfig: spec.taskInputConfig ?? '', app: app!, parties: spec.parties, ports: state.ports ?? {}, peerEndpoints: peerEndpoints(this.deps.internalHost, state.peerPorts ?? {}), taskDir: this.taskDir(taskID) });
+      limits = taskLimits(`ferry-${this.deps.self}-${taskID}-${state.epoch}`, wantedLimits(party, containerFor(app!, party.role ?? '')), this.deps.limits?.mode ?? 'auto');
+      if (limits.cgroup) this.cgroups.set(`${taskID}/${state.epoch}`, limits.cgroup);
+      const p = startProcess({ command: r.command, cwd: r.cwd, env: r.env, files: r.files, logFile: this.logFile(taskID), ...(limits.cgroup ? { cgroupProcs: limits.cgroup.procs } : {}), onExit: (e) => void this.finished(taskID, state.epoch, e).catch((err: unknown) => this.deps.log.error({ err, task: taskID }, 'runtime: could not record how a task ended; it is read again from its exit file at the next start')) });
+      return this.write(kt, { ...state, phase: 'Running', at: now, startedAt: now, pid: p.pid, limits: limits.applied });
     } catch (e) {
-      return this.write(kt, { ...state, phase: 'Failed', at: now, message: `could not start: ${(e as Error).message}` });
+      this.dropCgroup(`${taskID}/${state.epoch}`);
+      await this.write(kt, { ...state, phase: 'Failed', at: now, message: `could not start: ${(e as Error).message}` });
+      return this.release(taskID, state);
     }
+  }
+
+  /** Removes a run's cgroup; returns whether the kernel killed a member for the memory limit. */
+  private dropCgroup(key: string): boolean {
+    const cg = this.cgroups.get(key);
+    if (!cg) return false;
+    this.cgroups.delete(key);
+    const oom = cg.oomKills() > 0;
+    cg.remove();
+    return oom;
   }
 
   private async finished(taskID: string, epoch: number, exit: Exit): Promise<void> {
@@ -158,11 +243,14 @@ export class RuntimeController {
     const state = (kt?.status as { runtime?: Runtime } | undefined)?.runtime;
     if (!kt || !state || state.epoch !== epoch || state.phase !== 'Running') return;
     const stopReason = this.stopping.get(`${taskID}/${epoch}`);
+    const oom = this.dropCgroup(`${taskID}/${epoch}`);
     const logTail = tailLines(this.logFile(taskID), LOG_TAIL_LINES);
     const at = new Date().toISOString();
-    if (stopReason !== undefined) return this.write(kt, { ...state, phase: 'Failed', at, stopped: true, message: stopReason, logTail, ...exit });
-    if (exit.exitCode === 0) return this.write(kt, { ...state, phase: 'Succeeded', at, exitCode: 0 });
-    return this.write(kt, { ...state, phase: 'Failed', at, logTail, ...exit, message: exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}` });
+    if (stopReason !== undefined) await this.write(kt, { ...state, phase: 'Failed', at, stopped: true, message: stopReason, logTail, ...exit });
+    else if (exit.exitCode === 0) await this.write(kt, { ...state, phase: 'Succeeded', at, exitCode: 0 });
+    // The exit code or signal says how it ended (the job's message puts it first); the message adds only why.
+    else await this.write(kt, { ...state, phase: 'Failed', at, logTail, ...exit, ...(oom ? { message: `killed by the memory limit (${state.limits ?? 'memory limit'})` } : {}) });
+    return this.release(taskID, state);
   }
 
   /** Writes status.runtime (and Kuscia's allocatedPorts), keeping the fields the jobs controller owns. */

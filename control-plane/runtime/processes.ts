@@ -18,10 +18,16 @@ export interface StartedProcess {
   exitFile: string;
 }
 
-// "$@" runs the engine as the wrapper's child; its status (128+n for signal n) goes to $1.
-const WRAPPER = 'f=$1; shift; "$@"; c=$?; echo $c > "$f.tmp" && mv "$f.tmp" "$f"; exit $c';
+// The wrapper first joins the task's cgroups (the files before "--"), so the
+// engine starts inside its limits; "$@" runs the engine as the wrapper's child;
+// its status (128+n for signal n) goes to $1.
+const WRAPPER = [
+  'f=$1; shift',
+  'while [ "$1" != -- ]; do echo $$ > "$1" || { echo "ferry: could not join the task\'s cgroup $1" >&2; echo 125 > "$f"; exit 125; }; shift; done; shift',
+  '"$@"; c=$?; echo $c > "$f.tmp" && mv "$f.tmp" "$f"; exit $c',
+].join('\n');
 
-export function startProcess(opts: { command: string[]; cwd: string; env: Record<string, string>; logFile: string; files: Record<string, string>; onExit: (e: Exit) => void }): StartedProcess {
+export function startProcess(opts: { command: string[]; cwd: string; env: Record<string, string>; logFile: string; files: Record<string, string>; cgroupProcs?: string[]; uid?: number; gid?: number; onExit: (e: Exit) => void }): StartedProcess {
   mkdirSync(opts.cwd, { recursive: true, mode: 0o700 });
   mkdirSync(join(opts.cwd, 'tmp'), { recursive: true, mode: 0o700 });
   mkdirSync(dirname(opts.logFile), { recursive: true, mode: 0o700 });
@@ -32,11 +38,13 @@ export function startProcess(opts: { command: string[]; cwd: string; env: Record
   const exitFile = join(opts.cwd, '.exit-status');
   const log = openSync(opts.logFile, 'a', 0o600);
   try {
-    const child = spawn('/bin/sh', ['-c', WRAPPER, 'ferry-task', exitFile, ...opts.command], {
+    const child = spawn('/bin/sh', ['-c', WRAPPER, 'ferry-task', exitFile, ...(opts.cgroupProcs ?? []), '--', ...opts.command], {
       cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', log, log],
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
     });
     child.on('error', () => undefined); // reported through 'exit'
-    child.on('exit', () => opts.onExit(readExit(exitFile) ?? { exitCode: 127 }));
+    // No exit file: the wrapper itself was killed (a signal to the whole group) or could not run.
+    child.on('exit', (code, signal) => opts.onExit(readExit(exitFile) ?? (signal ? { signal } : { exitCode: code ?? 127 })));
     child.unref();
     if (child.pid === undefined) throw new Error(`could not start ${opts.command[0]}`);
     return { pid: child.pid, exitFile };

@@ -25,6 +25,8 @@ export interface TranslationRuntime {
   /** The last check of each partner link (control-plane/diagnose/prober.ts), for route statuses. */
   probes?: { describe: (peer: string) => { ok: boolean; reason: string; fix?: string; step?: string; detail?: string } | undefined };
   sockets: { handshake: string; egress: string; run: string };
+  /** Local ports of running tasks mapped to a partner's task Service (control-plane/runtime/task-ports.ts). */
+  taskPorts?: readonly { port: number; peer: string; service: string; task: string }[];
 }
 
 export const diagnoseSocket = (run: string) => `${run}/diagnose.sock`;
@@ -74,6 +76,12 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     const probe = path.kind === 'relay' ? runtime.probes?.describe(destination) : undefined;
     if (probe && !probe.ok && probe.step === 'relay') peer.linkProblem = probe.detail ?? probe.reason;
     for (const m of peer.localPorts) portOwners.set(m.port, `${id} (${m.service}.${destination}.svc)`);
+    // A running task's ports to this partner; a port someone else holds is left out (the task's engine then cannot connect, and its log says so).
+    for (const t of runtime.taskPorts ?? []) {
+      if (t.peer !== destination || portOwners.has(t.port)) continue;
+      peer.localPorts.push({ port: t.port, service: t.service, tcp: false });
+      portOwners.set(t.port, `task ${t.task} (${t.service}.${destination}.svc)`);
+    }
     if (peer.auth === 'Token') peer.token = runtime.tokens.outbound.get(destination) ?? { pending: `the token handshake with ${destination} has not run yet` };
     peers.push(peer);
     if (path.kind === 'reverse') reverseTunnels.push({ peer: destination, inSocket: `${runtime.sockets.run}/tunnel-in-${destination}.sock`, outSocket: `${runtime.sockets.run}/tunnel-out-${destination}.sock` });

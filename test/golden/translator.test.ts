@@ -44,12 +44,15 @@ for (const name of cases) {
       resources: unknown[];
       /** Kuscia tokens the node holds: inbound (per source, newest first) and outbound (per destination). */
       tokens?: { inbound?: Record<string, string[]>; outbound?: Record<string, { value: string } | { pending: string }> };
+      /** Local ports of running tasks mapped to partners' task Services (control-plane/runtime/task-ports.ts). */
+      taskPorts?: TranslationRuntime['taskPorts'];
     };
     const config = defaultConfig(input.domain);
     const resources: Resource[] = input.resources.map((r) => validateResource(r, { domain: input.domain }));
     const runtime: TranslationRuntime = {
       ...NO_RUNTIME,
       tokens: { inbound: new Map(Object.entries(input.tokens?.inbound ?? {})), outbound: new Map(Object.entries(input.tokens?.outbound ?? {})) },
+      ...(input.taskPorts ? { taskPorts: input.taskPorts } : {}),
     };
     const ir = translateToIr(groupResources(resources), config, pems.get(`${input.domain}-ca`)!, '/var/log/ferry', runtime);
     const envoy = translateToEnvoy(ir, { certPem: pems.get('alice-gateway')!, keyPem: pems.get('alice-gateway-key')! });

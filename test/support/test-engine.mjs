@@ -4,10 +4,16 @@
 //   {"default": {...}, "<domain>": {...}} with
 //   lines: strings to print; exitCode: how to end; killSelf: a signal to die of;
 //   holdFile: wait until this file exists before ending (a test's readiness gate);
-//   markDir: write <markDir>/<domain>-<task>.started when started (proof it ran).
+//   markDir: write <markDir>/<domain>-<task>.started when started (proof it ran);
+//   serve: answer HTTP on its first allocated port ("hello from <domain> <task>");
+//   callPeers: GET each other party's endpoint from TASK_CLUSTER_DEFINE (retrying
+//     until it answers), print "peer <name>: <answer>" and write them to
+//     <markDir>/<domain>-<task>.peers;
+//   allocateMB: touch that much memory first (a memory limit's test).
 // It also prints what Kuscia gives a task, so tests can check it.
 import { existsSync, mkdirSync, writeFileSync, watch } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createServer, get } from 'node:http';
 
 const domain = process.env.KUSCIA_DOMAIN_ID ?? '?';
 const task = process.env.TASK_ID ?? '?';
@@ -22,6 +28,35 @@ if (me.markDir) {
   writeFileSync(join(me.markDir, `${domain}-${task}.started`), `${process.pid}\n`);
 }
 for (const line of me.lines ?? []) console.log(line);
+const held = [];
+if (me.allocateMB) {
+  for (let i = 0; i < me.allocateMB; i++) held.push(Buffer.alloc(1024 * 1024, 1));
+  console.log(`allocated ${me.allocateMB} MB`);
+}
+if (me.serve) {
+  const port = JSON.parse(process.env.ALLOCATED_PORTS).ports[0].port;
+  createServer((req, res) => res.end(`hello from ${domain} ${task}`)).listen(port, '127.0.0.1', () => console.log(`serving on 127.0.0.1:${port}`)).unref();
+}
+if (me.callPeers) {
+  const cluster = JSON.parse(process.env.TASK_CLUSTER_DEFINE);
+  const ask = (endpoint) => new Promise((resolve) => {
+    const req = get(`http://${endpoint}/`, (res) => { let b = ''; res.on('data', (c) => (b += c)); res.on('end', () => resolve(res.statusCode === 200 ? b : undefined)); });
+    req.on('error', () => resolve(undefined));
+  });
+  const answers = [];
+  for (const [i, p] of cluster.parties.entries()) {
+    if (i === cluster.selfPartyIdx) continue;
+    const endpoint = p.services[0].endpoints[0];
+    let answer;
+    for (let t = 0; t < 600 && answer === undefined; t++) {
+      answer = await ask(endpoint);
+      if (answer === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    console.log(`peer ${p.name} at ${endpoint}: ${answer ?? 'no answer'}`);
+    answers.push(`${p.name}=${answer ?? ''}`);
+  }
+  if (me.markDir) writeFileSync(join(me.markDir, `${domain}-${task}.peers`), answers.join('\n'));
+}
 
 const end = () => {
   if (me.killSelf) process.kill(process.pid, me.killSelf);

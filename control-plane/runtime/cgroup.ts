@@ -1,4 +1,5 @@
-// A CPU + memory limit for a set of processes (one domain of bench/psi-1c2g.ts).
+// A CPU + memory limit for a set of processes: a task under RunP
+// (control-plane/runtime/controller.ts) or one domain of bench/psi-1c2g.ts.
 // cgroup v2 when /sys/fs/cgroup is the unified hierarchy (cpu.max, memory.max,
 // memory.peak); otherwise cgroup v1 (cpu.cfs_quota_us, memory.limit_in_bytes,
 // memory.max_usage_in_bytes), the memory group nested under this process's own
@@ -16,6 +17,8 @@ export interface Cgroup {
   resetPeak(): void;
   /** CPU seconds used by the members, when the hierarchy reports it. */
   cpuSeconds(): number | undefined;
+  /** How many times the kernel killed a member for the memory limit. */
+  oomKills(): number;
   describe: string;
   remove(): void;
 }
@@ -30,9 +33,20 @@ function ownPath(controller: string): string {
   return '/';
 }
 
-/** Creates a group limited to `cpus` CPUs and `memoryBytes`, or throws with why not. */
+/** A "name value" line of a cgroup file (memory.events, memory.oom_control); 0 when absent. */
+function counter(file: string, name: string): number {
+  try {
+    return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Creates a group limited to `cpus` CPUs and `memoryBytes` (Infinity: no limit), or throws with why not. */
 export function createCgroup(name: string, cpus: number, memoryBytes: number): Cgroup {
   const period = 100_000;
+  const quota = Number.isFinite(cpus) ? Math.round(cpus * period) : undefined;
+  const memory = Number.isFinite(memoryBytes) ? memoryBytes : undefined;
   if (existsSync(join(ROOT, 'cgroup.controllers'))) {
     const parent = join(ROOT, ownPath('').replace(/^\//, ''));
     // A v2 group with members cannot enable controllers for children: use a sibling under the root.
@@ -40,8 +54,8 @@ export function createCgroup(name: string, cpus: number, memoryBytes: number): C
     for (const c of ['+cpu', '+memory']) try { writeFileSync(join(base, 'cgroup.subtree_control'), c); } catch { /* already or not allowed: checked below */ }
     const dir = join(base, name);
     mkdirSync(dir);
-    writeFileSync(join(dir, 'cpu.max'), `${Math.round(cpus * period)} ${period}`);
-    writeFileSync(join(dir, 'memory.max'), String(memoryBytes));
+    writeFileSync(join(dir, 'cpu.max'), `${quota ?? 'max'} ${period}`);
+    writeFileSync(join(dir, 'memory.max'), String(memory ?? 'max'));
     writeFileSync(join(dir, 'memory.swap.max'), '0');
     return {
       kind: 'v2',
@@ -49,7 +63,8 @@ export function createCgroup(name: string, cpus: number, memoryBytes: number): C
       peakBytes: () => Number(readFileSync(join(dir, 'memory.peak'), 'utf8')),
       resetPeak: () => { try { writeFileSync(join(dir, 'memory.peak'), '0'); } catch { /* kernels before 6.12 cannot reset */ } },
       cpuSeconds: () => Number(/usage_usec (\d+)/.exec(readFileSync(join(dir, 'cpu.stat'), 'utf8'))?.[1]) / 1e6,
-      describe: `cgroup v2 ${dir}: cpu.max "${Math.round(cpus * period)} ${period}", memory.max ${memoryBytes}, memory.swap.max 0`,
+      oomKills: () => counter(join(dir, 'memory.events'), 'oom_kill'),
+      describe: `cgroup v2 ${dir}: cpu.max "${quota ?? 'max'} ${period}", memory.max ${memory ?? 'max'}, memory.swap.max 0`,
       remove: () => rmdirSync(dir),
     };
   }
@@ -65,9 +80,10 @@ export function createCgroup(name: string, cpus: number, memoryBytes: number): C
     throw e;
   }
   writeFileSync(join(cpuDir, 'cpu.cfs_period_us'), String(period));
-  writeFileSync(join(cpuDir, 'cpu.cfs_quota_us'), String(Math.round(cpus * period)));
-  writeFileSync(join(memDir, 'memory.limit_in_bytes'), String(memoryBytes));
-  try { writeFileSync(join(memDir, 'memory.memsw.limit_in_bytes'), String(memoryBytes)); } catch { /* no swap accounting */ }
+  writeFileSync(join(cpuDir, 'cpu.cfs_quota_us'), String(quota ?? -1));
+  writeFileSync(join(memDir, 'memory.limit_in_bytes'), String(memory ?? -1));
+  // memsw (memory + swap) must not be below the memory limit: written after it.
+  try { writeFileSync(join(memDir, 'memory.memsw.limit_in_bytes'), String(memory ?? -1)); } catch { /* no swap accounting */ }
   const dirs = [cpuDir, memDir, ...(cpuacctDir && cpuacctDir !== cpuDir ? [cpuacctDir] : [])];
   return {
     kind: 'v1',
@@ -75,7 +91,29 @@ export function createCgroup(name: string, cpus: number, memoryBytes: number): C
     peakBytes: () => Number(readFileSync(join(memDir, 'memory.max_usage_in_bytes'), 'utf8')),
     resetPeak: () => writeFileSync(join(memDir, 'memory.max_usage_in_bytes'), '0'),
     cpuSeconds: () => (cpuacctDir ? Number(readFileSync(join(cpuacctDir, 'cpuacct.usage'), 'utf8')) / 1e9 : undefined),
-    describe: `cgroup v1 (no unified hierarchy with controllers here): cpu group ${name} with cpu.cfs_quota_us ${Math.round(cpus * period)} / cpu.cfs_period_us ${period}; memory group ${name} (under this process's own) with memory.limit_in_bytes ${memoryBytes}`,
+    oomKills: () => counter(join(memDir, 'memory.oom_control'), 'oom_kill'),
+    describe: `cgroup v1 (no unified hierarchy with controllers here): cpu group ${name} with cpu.cfs_quota_us ${quota ?? -1} / cpu.cfs_period_us ${period}; memory group ${name} (under this process's own) with memory.limit_in_bytes ${memory ?? -1}`,
     remove: () => { for (const d of dirs.reverse()) try { rmdirSync(d); } catch { /* still busy or gone */ } },
   };
+}
+
+/**
+ * Kubernetes quantities as Kuscia's task resources give them: cpu "2",
+ * "500m", 1.5; memory "2Gi", "512Mi", "1G", "1e9", 1048576. Undefined when the
+ * text is not one (the caller names the field).
+ */
+export function parseCpu(q: string | number): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(String(q).trim());
+  if (!m) return undefined;
+  const v = Number(m[1]) / (m[2] ? 1000 : 1);
+  return v > 0 ? v : undefined;
+}
+
+const MEMORY_UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+
+export function parseMemory(q: string | number): number | undefined {
+  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(String(q).trim());
+  if (!m) return undefined;
+  const v = Math.floor(Number(m[1]) * MEMORY_UNITS[m[2] ?? '']!);
+  return v >= 1024 * 1024 ? v : undefined; // below 1 MiB no process starts
 }
