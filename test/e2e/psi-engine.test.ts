@@ -7,40 +7,22 @@
 // row-aligned. Bad configuration fails fast with the field named.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import YAML from 'yaml';
-import { ROOT, freePorts, tempDir } from '../support/harness.ts';
+import { freePorts, tempDir } from '../support/harness.ts';
 import { renderTask, type AppImageSpec, type RenderedTask } from '../../control-plane/runtime/render.ts';
+import { psiDatasets } from '../../control-plane/cli/demo-psi.ts';
+import { idsOf, psiEngine } from '../support/psi-engine.ts';
 
-// The engine's venv: installed (or found done) by the project's set-up step.
-const ENGINES = process.env.FERRY_ENGINES_DIR ?? join(ROOT, '.tools');
-const setup = spawnSync('bash', [join(ROOT, 'scripts', 'engines.sh')], { encoding: 'utf8', env: { ...process.env, FERRY_ENGINES_DIR: ENGINES }, timeout: 900_000 });
-const skip = setup.status === 0 ? false : `the PSI engine could not be installed (scripts/engines.sh: ${(setup.stderr || String(setup.error)).trim().split('\n').slice(-2).join(' ')})`;
-const APP = join(ENGINES, 'psi-venv', 'appimage-secretflow-psi.yaml');
+const { skip, appImage: APP } = psiEngine();
 
 const ROWS = 10_000;
 const OVERLAP = 3_217;
 const RUN_MS = 180_000; // a party still running then is killed and the test fails
 
-/** Deterministic ids: OVERLAP shared, the rest each party's own, shuffled. */
-function datasets(seed: number) {
-  let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const shuffle = (a: string[]) => { for (let i = a.length - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [a[i], a[j]] = [a[j]!, a[i]!]; } return a; };
-  const shared = Array.from({ length: OVERLAP }, (_, i) => `u${seed}-${(i * 7919) % 100_003}`);
-  const own = (p: string) => Array.from({ length: ROWS - OVERLAP }, (_, i) => `${p}${seed}-${i}`);
-  return { shared, alice: shuffle([...shared, ...own('a')]), bob: shuffle([...shared, ...own('b')]) };
-}
-
-/** The ids column of a CSV the engine wrote (header quoted or not). */
-function idsOf(file: string): string[] {
-  const [header, ...rows] = readFileSync(file, 'utf8').trim().split('\n');
-  const col = header!.split(',').map((h) => h.replace(/"/g, '')).indexOf('id');
-  assert.ok(col >= 0, `${file} has an id column: ${header}`);
-  return rows.map((r) => r.split(',')[col]!.replace(/"/g, ''));
-}
+const datasets = (seed: number) => psiDatasets(ROWS, OVERLAP, seed);
 
 interface Ran { code: number | null; signal: string | null; log: string }
 
