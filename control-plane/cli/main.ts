@@ -41,7 +41,7 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry store migrate --to etcd://H:2379[,...]|embedded --home DIR [--force] [--etcd-ca F --etcd-cert F --etcd-key F] [--store-key-file F]
   ferry logs --home DIR [--peer DOMAIN] [--status 5xx|404|...] [--follow] [-o json]
   ferry diagnose network <peer> --home DIR [--bytes 16MiB] [--max-body 64MiB] [--idle 5s] [-o json]
-  ferry demo [--keep]
+  ferry demo [psi] [--keep]
 ${JOB_USAGE}
 
 kinds: domain, clusterdomainroute (route, cdr), domainroute (dr), service (svc), kusciajob (job, kj), kusciatask (task, kt), appimage`;
@@ -370,7 +370,8 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
       return;
     }
     case 'demo':
-      await (await import('./demo.ts')).runDemo({ keep: Boolean(values.keep) });
+      if (args[0] !== undefined && args[0] !== 'psi') throw new UsageError(`demo: "${args[0]}" is not a demo part: give none (everything) or psi`);
+      await (await import('./demo.ts')).runDemo({ keep: Boolean(values.keep), part: args[0] === 'psi' ? 'psi' : 'all' });
       return;
     default:
       throw new UsageError(`unknown command "${command}"`);
