@@ -1,4 +1,4 @@
-// Shared helpers of the data-path benchmarks (bench/datapath.ts, bench/psi-1c2g.ts):
+// Shared helpers of the data-path benchmarks (bench/datapath.ts, bench/psi-exchange.ts, bench/psi-1c2g.ts):
 // external tools run with their CPU time, process CPU and RSS from /proc,
 // nginx instances in temp dirs, Ferry nodes started in a cgroup, statistics.
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -1,4 +1,4 @@
-// A PSI-shaped peer for bench/psi-1c2g.ts, run as its own process (so it can
+// A PSI-shaped peer for bench/psi-exchange.ts, run as its own process (so it can
 // live in its domain's cgroup):
 //   psi-peer.ts serve            answers POST /psi: for every 32-byte item received, one 32-byte
 //                                item back (the item XOR a key: a stand-in for the peer's masking),

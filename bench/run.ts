@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 /** Run by `npm run bench` with no name: the data path and the 1C2G profile (well under 20 minutes). */
-const DEFAULT = ['psi-1c2g', 'datapath']; // datapath's goal table quotes psi-1c2g's result
+const DEFAULT = ['psi-exchange', 'datapath', 'psi-1c2g']; // datapath's goal table quotes psi-exchange's result
 /**
  * Run only when named: xds (minutes: 10k-Service points and 1,000 simulated
  * clients; it was the default before the data-path benchmarks, and the default

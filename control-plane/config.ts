@@ -38,8 +38,11 @@ export interface NodeConfig {
   /** File holding the key that encrypts secrets kept in a shared store (32 bytes, base64 or hex). */
   storeKeyFile?: string;
   /** Jobs (docs/jobs.md): which partners' jobs are approved without a person. None by default. */
-  /** taskLimits: cgroup limits for tasks from their resources (`auto`, the default: when the node can create cgroups; `off`). */
-  jobs?: { autoApprove?: AutoApproveRule[]; partyTimeoutSeconds?: number; taskLimits?: 'auto' | 'off' };
+  /**
+   * taskLimits: cgroup limits for tasks from their resources (`auto`, the default: when the node can create cgroups; `off`).
+   * taskUser: the user tasks run as when the node is root (default `nobody`; `node`: the node's own user).
+   */
+  jobs?: { autoApprove?: AutoApproveRule[]; partyTimeoutSeconds?: number; taskLimits?: 'auto' | 'off'; taskUser?: string };
   /**
    * KusciaAPI (docs/kusciaapi.md): HTTP on httpPort (on the REST listener
    * when equal or omitted: the paths differ), gRPC on grpcPort (none when

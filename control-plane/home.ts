@@ -69,7 +69,7 @@ function checkCa(ca: CertAndKey, domain: string): void {
  * home and its directories become 0700, the files in them 0600 (certificates
  * included: partners get the CA from `ferry cert export`). Run at every start.
  */
-export function secureHome(home: string): string[] {
+export function secureHome(home: string, opts: { traversable?: boolean } = {}): string[] {
   const paths = homePaths(home);
   const notOurs: string[] = [];
   // Only what this user owns can be changed: a mounted volume (a Kubernetes
@@ -82,7 +82,8 @@ export function secureHome(home: string): string[] {
   };
   for (const dir of [home, paths.certs, paths.data, paths.logs, paths.run]) {
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    tighten(dir, 0o700);
+    // Tasks under another user reach their own directory in data/tasks: the home and data/ let them pass, not list.
+    tighten(dir, opts.traversable && (dir === home || dir === paths.data) ? 0o711 : 0o700);
     for (const name of readdirSync(dir)) {
       const f = join(dir, name);
       if (lstatSync(f).isFile()) tighten(f, lstatSync(f).mode & 0o700);
@@ -98,10 +99,10 @@ export function secureHome(home: string): string[] {
  * write, so a full or read-only disk stops the start here, before Envoy or
  * any port.
  */
-export function prepareRun(home: string): { notOurs: string[] } {
+export function prepareRun(home: string, opts: { traversable?: boolean } = {}): { notOurs: string[] } {
   const paths = homePaths(home);
   process.umask(0o077);
-  const notOurs = secureHome(home);
+  const notOurs = secureHome(home, opts);
   for (const s of [paths.xdsSocket, paths.adminSocket]) {
     if (Buffer.byteLength(s) > 107) throw new Error(`the Unix socket path ${s} is longer than 107 bytes: use a shorter --home`);
   }

@@ -33,6 +33,7 @@ import { InteropClient } from './jobs/interop-client.ts';
 import { startInteropServer } from './jobs/interop-server.ts';
 import { approvalPolicy } from './jobs/policy.ts';
 import { RuntimeController } from './runtime/controller.ts';
+import { resolveTaskUser } from './runtime/task-user.ts';
 import { kusciaApiServers } from './kusciaapi/start.ts';
 
 export interface RunningNode {
@@ -70,7 +71,8 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   const paths = homePaths(home);
   assertNoNodeRunning(home);
   await logFiles.get(log)?.ready;
-  const { notOurs } = prepareRun(home);
+  const taskUser = resolveTaskUser(config.jobs?.taskUser, process.getuid?.() ?? 0);
+  const { notOurs } = prepareRun(home, { traversable: taskUser !== undefined });
   if (notOurs.length) log.warn({ paths: notOurs }, 'not owned by this user, so left as they are: make sure only this user can read them');
   const envoy = opts.externalEnvoy ? { bin: undefined, version: 'external' } : locateEnvoy();
   const store = await openStore(home, config);
@@ -173,7 +175,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   });
   const runtime = new RuntimeController({
     store, self: config.domain, tasksDir: join(paths.data, 'tasks'), logsDir: join(paths.logs, 'tasks'), log: log.child({ component: 'runtime' }),
-    internalHost, onPortsChanged: () => reconciler?.schedule(true), limits: { mode: taskLimitsMode },
+    internalHost, onPortsChanged: () => reconciler?.schedule(true), limits: { mode: taskLimitsMode }, ...(taskUser ? { taskUser } : {}),
   });
   taskRuntime = runtime;
   const interop = await startInteropServer(interopSocket(paths.run), config.domain, jobs, log);

@@ -14,6 +14,10 @@ req="$root/engines/psi/requirements.txt"
 say() { echo "engines: $*" >&2; }
 
 is311() { "$1" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' 2>/dev/null; }
+# A root node runs tasks as nobody (docs/engines.md "Isolation"): the engine's
+# interpreter and its standard library must be usable by that user too (a
+# pyenv Python under /root is not).
+by_tasks() { [ "$(id -u)" != 0 ] || ! command -v runuser >/dev/null || runuser -u nobody -- "$1" -c 'import encodings' >/dev/null 2>&1; }
 
 # spu 0.9.5's only Linux wheel is cp311 for x86_64.
 if [ "$(uname -m)" != x86_64 ]; then
@@ -23,13 +27,13 @@ fi
 
 want="$(sha256sum "$req" | cut -d' ' -f1)"
 stamp="$venv/.ferry-requirements-sha256"
-if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && is311 "$venv/bin/python"; then
+if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && is311 "$venv/bin/python" && by_tasks "$venv/bin/python"; then
   :
 else
-  # Python 3.11: FERRY_PYTHON311, python3.11 on PATH, Debian's, or python3 if it is 3.11.
+  # Python 3.11: FERRY_PYTHON311, Debian's, python3.11 on PATH, or python3 if it is 3.11; one tasks can run.
   py=""
-  for c in "${FERRY_PYTHON311:-}" "$(command -v python3.11 || true)" /usr/bin/python3.11 "$(command -v python3 || true)"; do
-    if [ -n "$c" ] && [ -x "$c" ] && is311 "$c" && "$c" -c 'import ensurepip, venv' 2>/dev/null; then py="$c"; break; fi
+  for c in "${FERRY_PYTHON311:-}" /usr/bin/python3.11 "$(command -v python3.11 || true)" "$(command -v python3 || true)"; do
+    if [ -n "$c" ] && [ -x "$c" ] && is311 "$c" && "$c" -c 'import ensurepip, venv' 2>/dev/null && by_tasks "$c"; then py="$c"; break; fi
   done
   if [ -z "$py" ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     # Debian 12 ships python3.11; venv needs python3.11-venv (ensurepip).
@@ -38,10 +42,10 @@ else
       apt-get update -qq >/dev/null 2>&1 || true
       apt-get install -y -qq python3.11 python3.11-venv >/dev/null 2>&1 || true
     fi
-    if is311 /usr/bin/python3.11 && /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null; then py=/usr/bin/python3.11; fi
+    if is311 /usr/bin/python3.11 && /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null && by_tasks /usr/bin/python3.11; then py=/usr/bin/python3.11; fi
   fi
   if [ -z "$py" ]; then
-    say "the PSI engine needs Python 3.11 with venv (spu 0.9.5's only wheel is cp311): none found."
+    say "the PSI engine needs Python 3.11 with venv (spu 0.9.5's only wheel is cp311) that the task user (nobody) can run: none found."
     say "install it (Debian 12: apt-get install python3.11 python3.11-venv; elsewhere pyenv install 3.11) or set FERRY_PYTHON311=/path/to/python3.11"
     exit 1
   fi

@@ -2,7 +2,7 @@
 // Ferry"): SecretFlow's PSI engine as a Ferry job between two domains. The
 // pieces here are pure (datasets, Kuscia's PSI task input config, the job) so
 // the tests and the bench build the same job the demo runs.
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type PsiProtocol = 'PROTOCOL_ECDH' | 'PROTOCOL_RR22' | 'PROTOCOL_KKRT';
@@ -26,6 +26,9 @@ export function writePsiCsv(path: string, party: string, ids: readonly string[])
   const lines = [`id,${party}_value`];
   for (let i = 0; i < ids.length; i++) lines.push(`${ids[i]},${i}`);
   writeFileSync(path, `${lines.join('\n')}\n`);
+  // Readable by the task's user (a root node runs tasks as nobody), whatever the umask.
+  chmodSync(dirname(path), 0o755);
+  chmodSync(path, 0o644);
 }
 
 /** Kuscia's PSI task input config: the receiver gets (and with broadcast both get) the intersection. */

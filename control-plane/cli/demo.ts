@@ -4,7 +4,7 @@
 // between them (`ferry demo psi`: only that part).
 import { request as httpRequest } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import YAML from 'yaml';
 import { tmpdir } from 'node:os';
@@ -52,6 +52,7 @@ export async function runDemo(opts: { keep: boolean; part?: 'all' | 'psi' }): Pr
     }
   }
   const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-'));
+  chmodSync(dir, 0o711); // a root node's tasks run as nobody and pass through here to their own directory
   const domains: DemoDomain[] = [];
   const say = (s: string) => console.log(s);
   let ok = false;

@@ -1,8 +1,10 @@
 // Keeps <home>/logs from growing without bound: when an access log or the
 // node's log passes a size, it is renamed (.1, .2, ... up to `keep`) and the
 // writer reopens the path (Envoy through its admin /reopen_logs, pino through
-// its destination's reopen).
-import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+// its destination's reopen). Task logs (tasks/<task>.log) are written by
+// engines that cannot be asked to reopen: they are copied to .1 and truncated
+// in place (their writers append, so they go on at the new end).
+import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 
@@ -18,9 +20,14 @@ export interface RotationOptions {
   log: Logger;
 }
 
-function shift(path: string, keep: number): void {
+/** Makes room for a new .1: drops .keep, moves .i to .i+1. */
+function shiftOlder(path: string, keep: number): void {
   rmSync(`${path}.${keep}`, { force: true });
   for (let i = keep - 1; i >= 1; i--) if (existsSync(`${path}.${i}`)) renameSync(`${path}.${i}`, `${path}.${i + 1}`);
+}
+
+function shift(path: string, keep: number): void {
+  shiftOlder(path, keep);
   renameSync(path, `${path}.1`);
 }
 
@@ -38,6 +45,15 @@ export async function rotateOnce(opts: RotationOptions): Promise<string[]> {
     rotated.push(name);
     if (isAccess) envoy = true;
     else node = true;
+  }
+  const tasks = join(opts.dir, 'tasks');
+  for (const name of existsSync(tasks) ? readdirSync(tasks) : []) {
+    const path = join(tasks, name);
+    if (!name.endsWith('.log') || statSync(path).size <= opts.maxBytes) continue;
+    shiftOlder(path, opts.keep);
+    copyFileSync(path, `${path}.1`);
+    truncateSync(path, 0);
+    rotated.push(`tasks/${name}`);
   }
   if (envoy) await opts.reopen.envoy();
   if (node) opts.reopen.node();

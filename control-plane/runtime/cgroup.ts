@@ -5,7 +5,7 @@
 // memory.max_usage_in_bytes), the memory group nested under this process's own
 // memory cgroup so whatever accounts for this process still sees it.
 // `systemd-run --scope` needs systemd as PID 1; directories are used directly.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Cgroup {
@@ -54,6 +54,7 @@ export function createCgroup(name: string, cpus: number, memoryBytes: number): C
     for (const c of ['+cpu', '+memory']) try { writeFileSync(join(base, 'cgroup.subtree_control'), c); } catch { /* already or not allowed: checked below */ }
     const dir = join(base, name);
     mkdirSync(dir);
+    chmodSync(dir, 0o755); // whatever the umask: a task under its own user joins through cgroup.procs
     writeFileSync(join(dir, 'cpu.max'), `${quota ?? 'max'} ${period}`);
     writeFileSync(join(dir, 'memory.max'), String(memory ?? 'max'));
     writeFileSync(join(dir, 'memory.swap.max'), '0');
@@ -85,6 +86,7 @@ export function createCgroup(name: string, cpus: number, memoryBytes: number): C
   // memsw (memory + swap) must not be below the memory limit: written after it.
   try { writeFileSync(join(memDir, 'memory.memsw.limit_in_bytes'), String(memory ?? -1)); } catch { /* no swap accounting */ }
   const dirs = [cpuDir, memDir, ...(cpuacctDir && cpuacctDir !== cpuDir ? [cpuacctDir] : [])];
+  for (const d of dirs) chmodSync(d, 0o755); // whatever the umask: a task under its own user joins through cgroup.procs
   return {
     kind: 'v1',
     procs: dirs.map((d) => join(d, 'cgroup.procs')),

@@ -14,6 +14,7 @@ import { processAlive, readExit, startProcess, stopGroup, tailLines, type Exit }
 import { peerEndpoints, peerPortNames, taskPortMappings, taskServices, TASK_SERVICE_ANNOTATION, type TaskPortMapping } from './task-ports.ts';
 import { taskLimits, wantedLimits, type Quantities, type TaskLimits } from './limits.ts';
 import type { Cgroup } from './cgroup.ts';
+import type { TaskUser } from './task-user.ts';
 import { containerFor } from './task-ports.ts';
 
 const KT = 'KusciaTask';
@@ -33,6 +34,8 @@ export interface RuntimeDeps {
   onPortsChanged?: () => void;
   /** Whether tasks get cgroup limits from their resources (default: when the node can create cgroups). */
   limits?: TaskLimits;
+  /** The user tasks run as (control-plane/runtime/task-user.ts); absent: the node's own. */
+  taskUser?: TaskUser;
 }
 
 interface TaskSpec {
@@ -51,7 +54,8 @@ type Runtime = RuntimeState & {
   services?: string[];
   /** The limits the task runs under, or why none apply. */
   limits?: string;
-  cgroup?: string;
+  /** The user the engine runs as. */
+  user?: string;
 };
 
 export class RuntimeController {
@@ -64,6 +68,7 @@ export class RuntimeController {
   private readonly ports = new Map<string, TaskPortMapping[]>();
   /** The cgroup of each running task (by task/epoch), to tell a memory-limit kill and to remove it after. */
   private readonly cgroups = new Map<string, Cgroup>();
+  private readonly finishing = new Set<string>();
 
   constructor(deps: RuntimeDeps) {
     this.deps = deps;
@@ -219,8 +224,10 @@ export class RuntimeController {
       const r = renderTask({ self: this.deps.self, taskID, role: party.role ?? '', taskInputConfig: spec.taskInputConfig ?? '', app: app!, parties: spec.parties, ports: state.ports ?? {}, peerEndpoints: peerEndpoints(this.deps.internalHost, state.peerPorts ?? {}), taskDir: this.taskDir(taskID) });
       limits = taskLimits(`ferry-${this.deps.self}-${taskID}-${state.epoch}`, wantedLimits(party, containerFor(app!, party.role ?? '')), this.deps.limits?.mode ?? 'auto');
       if (limits.cgroup) this.cgroups.set(`${taskID}/${state.epoch}`, limits.cgroup);
-      const p = startProcess({ command: r.command, cwd: r.cwd, env: r.env, files: r.files, logFile: this.logFile(taskID), ...(limits.cgroup ? { cgroupProcs: limits.cgroup.procs } : {}), onExit: (e) => void this.finished(taskID, state.epoch, e).catch((err: unknown) => this.deps.log.error({ err, task: taskID }, 'runtime: could not record how a task ended; it is read again from its exit file at the next start')) });
-      return this.write(kt, { ...state, phase: 'Running', at: now, startedAt: now, pid: p.pid, limits: limits.applied });
+      const user = this.deps.taskUser;
+      const p = startProcess({ command: r.command, cwd: r.cwd, env: r.env, files: r.files, logFile: this.logFile(taskID), ...(limits.cgroup ? { cgroupProcs: limits.cgroup.procs } : {}), ...(user ? { uid: user.uid, gid: user.gid } : {}), onExit: (e) => void this.finished(taskID, state.epoch, e).catch((err: unknown) => this.deps.log.error({ err, task: taskID }, 'runtime: could not record how a task ended; it is read again from its exit file at the next start')) });
+      const runsAs = user ? user.describe : `the node's own user (uid ${process.getuid?.() ?? '?'}): the task can read what the node reads; run the node as root to give tasks a user of their own`;
+      return this.write(kt, { ...state, phase: 'Running', at: now, startedAt: now, pid: p.pid, limits: limits.applied, user: runsAs });
     } catch (e) {
       this.dropCgroup(`${taskID}/${state.epoch}`);
       await this.write(kt, { ...state, phase: 'Failed', at: now, message: `could not start: ${(e as Error).message}` });
@@ -239,6 +246,18 @@ export class RuntimeController {
   }
 
   private async finished(taskID: string, epoch: number, exit: Exit): Promise<void> {
+    // The process's exit event and a reconcile that finds it gone may both get here: the first tells.
+    const key = `${taskID}/${epoch}`;
+    if (this.finishing.has(key)) return;
+    this.finishing.add(key);
+    try {
+      await this.recordEnd(taskID, epoch, exit);
+    } finally {
+      this.finishing.delete(key);
+    }
+  }
+
+  private async recordEnd(taskID: string, epoch: number, exit: Exit): Promise<void> {
     const kt = await this.deps.store.get(KT, taskID);
     const state = (kt?.status as { runtime?: Runtime } | undefined)?.runtime;
     if (!kt || !state || state.epoch !== epoch || state.phase !== 'Running') return;

@@ -4,7 +4,7 @@
 // runs still learns how it ended. Stop = SIGTERM to the group, SIGKILL after
 // the grace period.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, fstatSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, fstatSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { constants } from 'node:os';
 
@@ -29,6 +29,8 @@ const WRAPPER = [
 
 export function startProcess(opts: { command: string[]; cwd: string; env: Record<string, string>; logFile: string; files: Record<string, string>; cgroupProcs?: string[]; uid?: number; gid?: number; onExit: (e: Exit) => void }): StartedProcess {
   mkdirSync(opts.cwd, { recursive: true, mode: 0o700 });
+  // A task under its own user passes through the tasks directory to its own (it cannot list it).
+  if (opts.uid !== undefined) chmodSync(dirname(opts.cwd), 0o711);
   mkdirSync(join(opts.cwd, 'tmp'), { recursive: true, mode: 0o700 });
   mkdirSync(dirname(opts.logFile), { recursive: true, mode: 0o700 });
   for (const [path, content] of Object.entries(opts.files)) {
@@ -36,6 +38,14 @@ export function startProcess(opts: { command: string[]; cwd: string; env: Record
     writeFileSync(path, content, { mode: 0o600 });
   }
   const exitFile = join(opts.cwd, '.exit-status');
+  rmSync(exitFile, { force: true }); // a previous run's
+  if (opts.uid !== undefined) {
+    // The task's own directory (and what the node wrote in it) and its cgroups belong to the task's user.
+    const own = (p: string) => chownSync(p, opts.uid!, opts.gid ?? opts.uid!);
+    const walk = (dir: string) => { own(dir); for (const e of readdirSync(dir, { withFileTypes: true })) e.isDirectory() ? walk(join(dir, e.name)) : own(join(dir, e.name)); };
+    walk(opts.cwd);
+    for (const p of opts.cgroupProcs ?? []) own(p);
+  }
   const log = openSync(opts.logFile, 'a', 0o600);
   try {
     const child = spawn('/bin/sh', ['-c', WRAPPER, 'ferry-task', exitFile, ...(opts.cgroupProcs ?? []), '--', ...opts.command], {

@@ -193,6 +193,20 @@ def absolute_file(io, where: str, must_exist: bool) -> str:
     return path
 
 
+def writable_place(path: str) -> str:
+    """spu writes <input>.temp.csv beside its input: an input in a directory this
+    task may not write (a root node runs tasks as their own user) is read
+    through a link in the task's directory instead."""
+    if os.access(os.path.dirname(path), os.W_OK):
+        return path
+    os.makedirs("input", exist_ok=True)
+    link = os.path.abspath(os.path.join("input", os.path.basename(path)))
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink(path, link)
+    return link
+
+
 def psi_plan(task: dict, names: list[str], rank: int) -> dict:
     """Kuscia's PSI task input config for this party, checked, as plain values for spu."""
     domain = task["domain"]
@@ -246,7 +260,7 @@ def psi_plan(task: dict, names: list[str], rank: int) -> dict:
     keys = field(psi, "keys", where)
     if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
         raise ConfigError(f"{where}.keys: give the key columns, e.g. [\"id\"]")
-    inp = absolute_file(field(psi, "input_config", where), f"{where}.input_config", must_exist=True)
+    inp = writable_place(absolute_file(field(psi, "input_config", where), f"{where}.input_config", must_exist=True))
     out = absolute_file(field(psi, "output_config", where), f"{where}.output_config", must_exist=False)
     try:
         with open(inp, newline="", encoding="utf-8") as f:

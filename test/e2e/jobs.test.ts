@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { TestNode, docs, partnerDomain, routeTo, tempDir, waitFor } from '../support/harness.ts';
+import { TestNode, docs, partnerDomain, routeTo, tempDirForTasks, waitFor } from '../support/harness.ts';
 import { readConfig, writeConfig } from '../../control-plane/config.ts';
 
 const appImage = testEngineAppImage(['link']);
@@ -37,7 +37,7 @@ spec:
 
 describe('cross-domain jobs', () => {
   let alice: TestNode, bob: TestNode, carol: TestNode;
-  const marks = tempDir('job-marks');
+  const marks = tempDirForTasks('job-marks');
   const secretEnv = { FERRY_TEST_SECRET: 'must-not-reach-a-task', FERRY_JOB_RESYNC_MS: '2000' };
 
   const job = async (n: TestNode, name: string): Promise<Job | undefined> => {
@@ -161,7 +161,7 @@ describe('cross-domain jobs', () => {
   });
 
   test('bob is down for 30 s mid-job and comes back: the job converges at both, from the records kept in the stores, nothing lost or repeated', async () => {
-    const hold = join(tempDir('job-hold'), 'go');
+    const hold = join(tempDirForTasks('job-hold'), 'go');
     create(alice, jobYaml('part', ['alice', 'bob'], { default: { holdFile: hold } }, { tasks: `
     - { alias: only, appImage: test-engine, taskInputConfig: ${JSON.stringify(JSON.stringify({ default: { holdFile: hold } }))}, parties: [{ domainID: alice }, { domainID: bob }] }` }));
     await waitFor('part at bob', () => job(bob, 'part'));
@@ -203,7 +203,7 @@ describe('cross-domain jobs', () => {
   });
 
   test('suspend stops every side; restart runs the job again from its unfinished task, to Succeeded', async () => {
-    const hold = join(tempDir('job-hold'), 'go');
+    const hold = join(tempDirForTasks('job-hold'), 'go');
     const input = JSON.stringify(JSON.stringify({ default: { holdFile: hold } }));
     create(alice, jobYaml('susp', ['alice', 'bob'], {}, { tasks: `
     - { alias: first, appImage: test-engine, parties: [{ domainID: alice }, { domainID: bob }] }

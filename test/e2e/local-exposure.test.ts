@@ -70,10 +70,13 @@ describe('local exposure', () => {
     assert.deepEqual(listening(alice.pid!), [alice.ports.api, alice.ports.kusciaGrpc].sort());
   });
 
-  test('the home is 0700 and nothing in it is readable by others', () => {
-    assert.equal(statSync(alice.home).mode & 0o777, 0o700);
+  test('the home is 0700 (0711 with tasks under their own user) and nothing in it is readable by others', () => {
+    // A root node runs tasks as nobody (control-plane/runtime/task-user.ts): they may pass through the home and data/ to their own directory, not list them.
+    const passable = isRoot ? [alice.home, join(alice.home, 'data')] : [];
+    assert.equal(statSync(alice.home).mode & 0o777, isRoot ? 0o711 : 0o700);
     const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(dir, e.name), ...walk(join(dir, e.name))] : [join(dir, e.name)]));
-    const loose = walk(alice.home).filter((f) => (statSync(f).mode & 0o077) !== 0 && !statSync(f).isSocket());
+    for (const d of passable) assert.equal(statSync(d).mode & 0o777, 0o711, d);
+    const loose = walk(alice.home).filter((f) => !passable.includes(f) && (statSync(f).mode & 0o077) !== 0 && !statSync(f).isSocket());
     assert.deepEqual(loose, [], 'files or directories readable by group or others');
     for (const f of ['ferry.yaml', 'data/ferry.db', 'logs/ferry.log', 'logs/envoy.log', 'run/envoy-bootstrap.json']) {
       assert.equal(statSync(join(alice.home, f)).mode & 0o077, 0, f);

@@ -11,12 +11,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { TestNode, curl, docs, partnerDomain, routeTo, tempDir, waitFor } from '../support/harness.ts';
+import { TestNode, curl, docs, partnerDomain, routeTo, tempDirForTasks, waitFor } from '../support/harness.ts';
 import { readConfig, writeConfig } from '../../control-plane/config.ts';
 
 type PartyStatus = { domainID: string; phase: string; message?: string; logTail?: string[] };
 type Job = { status?: { phase?: string; message?: string; partyTaskStatus?: Record<string, PartyStatus[]> } };
-type Task = { status?: { runtime?: { phase: string; pid?: number; ports?: Record<string, number>; peerPorts?: Record<string, Record<string, number>>; services?: string[]; limits?: string; message?: string } } };
+type Task = { status?: { runtime?: { phase: string; pid?: number; ports?: Record<string, number>; peerPorts?: Record<string, Record<string, number>>; services?: string[]; limits?: string; user?: string; message?: string } } };
 
 function jobYaml(name: string, config: object, opts: { bobResources?: string } = {}): string {
   const input = JSON.stringify(JSON.stringify(config));
@@ -42,7 +42,8 @@ const portOpen = (port: number) => new Promise<boolean>((resolve) => {
 
 describe('RunP: task ports, isolation, faults', () => {
   let alice: TestNode, bob: TestNode, carol: TestNode;
-  const marks = tempDir('runp-marks');
+  const marks = tempDirForTasks('runp-marks');
+  const isRoot = process.getuid?.() === 0;
 
   const get = async <T>(n: TestNode, path: string): Promise<T | undefined> => {
     const r = await n.api(path);
@@ -68,7 +69,7 @@ describe('RunP: task ports, isolation, faults', () => {
     [alice, bob, carol] = await Promise.all([TestNode.init('alice'), TestNode.init('bob'), TestNode.init('carol')]);
     const c = readConfig(bob.home);
     writeConfig(bob.home, { ...c, jobs: { autoApprove: [{ partners: ['alice'], appImages: ['test-engine'] }] } });
-    await Promise.all([alice, bob, carol].map((n) => n.start()));
+    await Promise.all([alice, bob, carol].map((n) => n.start({ FERRY_TEST_SECRET: 'must-not-reach-a-task' })));
     const app = testEngineAppImage(['link']);
     await alice.apply(docs(app, partnerDomain(bob), routeTo(alice, bob)));
     await bob.apply(docs(app, partnerDomain(alice), routeTo(bob, alice), partnerDomain(carol)));
@@ -123,6 +124,24 @@ describe('RunP: task ports, isolation, faults', () => {
     await waitFor('alice\'s local port for the task to close', async () => ((await portOpen(alicePeerPort)) ? undefined : true));
   });
 
+  test('a task reads neither the node\'s keys, tokens and store nor its environment', async () => {
+    const secrets = ['certs/ca.key', 'certs/gateway.key', 'api-token', 'data/xds-secret', 'data/ferry.db', 'ferry.yaml'].map((f) => join(bob.home, f));
+    create(jobYaml('peek', { default: { lines: ['peeking'] }, bob: { tryRead: secrets } }));
+    await Promise.all([phaseAt(alice, 'peek', 'Succeeded'), phaseAt(bob, 'peek', 'Succeeded')]);
+    const log = readFileSync(join(bob.home, 'logs', 'tasks', 'peek-link.log'), 'utf8');
+    const env = /^env: (.*)$/m.exec(log)?.[1]?.split(',') ?? [];
+    assert.ok(env.includes('KUSCIA_DOMAIN_ID') && env.includes('TASK_CLUSTER_DEFINE'), log);
+    assert.deepEqual(env.filter((k) => k.startsWith('FERRY') || /TOKEN|SECRET|PROXY/i.test(k)), [], 'nothing of the node\'s environment');
+    const t = await task(bob, 'peek-link');
+    if (!isRoot) {
+      assert.match(t?.status?.runtime?.user ?? '', /the node's own user/);
+      return;
+    }
+    assert.match(t?.status?.runtime?.user ?? '', /^uid 65534 gid \d+ \(nobody\)$/);
+    for (const f of secrets) assert.match(log, new RegExp(`read ${f}: (EACCES|ENOENT)`), log);
+    assert.doesNotMatch(log, /: ok$/m);
+  });
+
   test('the engine killed at bob: the job fails at both, with the signal and bob\'s last log lines', async () => {
     const hold = join(marks, 'killed.hold');
     create(jobYaml('killed', { default: { lines: ['bob was here before the kill'], holdFile: hold } }));
@@ -143,7 +162,8 @@ describe('RunP: task ports, isolation, faults', () => {
     create(jobYaml('oom', { default: { lines: ['fine'] }, bob: { allocateMB: 400 } }, { bobResources: '{ limits: { memory: 96Mi } }' }));
     const [, jb] = await Promise.all([phaseAt(alice, 'oom', 'Failed'), phaseAt(bob, 'oom', 'Failed')]);
     const atBob = jb.status!.partyTaskStatus!['oom-link']!.find((p) => p.domainID === 'bob')!;
-    assert.match(atBob.message ?? '', /killed by the memory limit/);
+    const tail = () => `${readFileSync(join(bob.home, 'logs', 'tasks', 'oom-link.log'), 'utf8')}\n${readFileSync(join(bob.home, 'logs', 'ferry.log'), 'utf8').split('\n').filter((l) => l.includes('runtime')).join('\n')}`;
+    assert.match(atBob.message ?? '', /killed by the memory limit/, tail());
     const t = await task(bob, 'oom-link');
     assert.match(t?.status?.runtime?.limits ?? '', /memory 100663296 bytes: cgroup/);
   });

@@ -2,7 +2,7 @@
 // on loopback ports of their own, in temp homes, stopped after the test.
 // Waits on readiness signals (/readyz: Envoy acknowledged the current config).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, openSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePorts } from '../../control-plane/util/ports.ts';
@@ -17,6 +17,13 @@ export { freePorts };
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `ferry-${prefix}-`));
+}
+
+/** A temp dir a task's engine may write in: a root node runs tasks as nobody (control-plane/runtime/task-user.ts). */
+export function tempDirForTasks(prefix: string): string {
+  const dir = tempDir(prefix);
+  chmodSync(dir, 0o777);
+  return dir;
 }
 
 export interface CliResult {
@@ -94,7 +101,9 @@ export class TestNode {
    * (`host`, reachable from the test), xds on 127.0.0.1.
    */
   static async init(domain: string, opts: { xdsVariant?: 'delta' | 'sotw'; netns?: TestNodeNetns; initArgs?: string[]; socketsOnly?: boolean } = {}): Promise<TestNode> {
-    const node = new TestNode(domain, join(tempDir(domain), 'home'), await freePorts(6), opts.netns);
+    const dir = tempDir(domain);
+    chmodSync(dir, 0o711); // a root node's tasks run as nobody and pass through here to their own directory
+    const node = new TestNode(domain, join(dir, 'home'), await freePorts(6), opts.netns);
     // Tests read Envoy's admin over TCP (ports.admin) beside the Unix sockets; socketsOnly: as `ferry init` does by default.
     const tcp = opts.socketsOnly ? [] : ['--admin-port', String(node.ports.admin), '--xds-port', String(node.ports.xds)];
     const r = node.cli(['init', domain, '--public-port', String(node.ports.public), '--internal-port', String(node.ports.internal),

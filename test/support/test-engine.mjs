@@ -9,9 +9,10 @@
 //   callPeers: GET each other party's endpoint from TASK_CLUSTER_DEFINE (retrying
 //     until it answers), print "peer <name>: <answer>" and write them to
 //     <markDir>/<domain>-<task>.peers;
-//   allocateMB: touch that much memory first (a memory limit's test).
+//   allocateMB: touch that much memory first (a memory limit's test);
+//   tryRead: paths to try to read, printing "read <path>: ok" or the error code.
 // It also prints what Kuscia gives a task, so tests can check it.
-import { existsSync, mkdirSync, writeFileSync, watch } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, watch } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createServer, get } from 'node:http';
 
@@ -28,6 +29,14 @@ if (me.markDir) {
   writeFileSync(join(me.markDir, `${domain}-${task}.started`), `${process.pid}\n`);
 }
 for (const line of me.lines ?? []) console.log(line);
+for (const path of me.tryRead ?? []) {
+  try {
+    readFileSync(path);
+    console.log(`read ${path}: ok`);
+  } catch (e) {
+    console.log(`read ${path}: ${e.code}`);
+  }
+}
 const held = [];
 if (me.allocateMB) {
   for (let i = 0; i < me.allocateMB; i++) held.push(Buffer.alloc(1024 * 1024, 1));
