@@ -105,7 +105,7 @@ async function main() {
       }
       const wallS = (performance.now() - started) / 1000;
       const results = [alice, bob].map((n) => psiResult(readFileSync(join(n.home, 'logs', 'tasks', `${name}-psi.log`), 'utf8'))!);
-      return { protocol, path: 'ferry', engineS: Math.max(...results.map((x) => x.seconds)), wallS: round(wallS, 2), intersection: results[0]!.intersection_count, ...peaks() };
+      return { protocol, path: 'ferry', engineS: Math.max(...results.map((x) => x.execute_seconds)), wallS: round(wallS, 2), intersection: results[0]!.intersection_count, ...peaks() };
     };
 
     const direct = async (protocol: PsiProtocol): Promise<Run> => {
@@ -127,7 +127,7 @@ async function main() {
       const wallS = (performance.now() - started) / 1000;
       for (const d of done) if (d.code !== 0) throw new Error(`direct ${protocol} failed: ${d.log.slice(-2000)}`);
       const results = done.map((d) => psiResult(d.log)!);
-      return { protocol, path: 'direct', engineS: Math.max(...results.map((x) => x.seconds)), wallS: round(wallS, 2), intersection: results[0]!.intersection_count, ...peaks() };
+      return { protocol, path: 'direct', engineS: Math.max(...results.map((x) => x.execute_seconds)), wallS: round(wallS, 2), intersection: results[0]!.intersection_count, ...peaks() };
     };
 
     const runs: Run[] = [];
@@ -199,7 +199,8 @@ The PSI: ${r.rows.toLocaleString('en')} × ${r.rows.toLocaleString('en')} ids, $
 the receiver alice, \`broadcast_result\`. **ferry**: a KusciaJob from alice (bob approves by policy); each party's
 engine dials the other through a local port of its own node, across both gateways (HTTP/2 over mTLS).
 **direct**: the same engines, link on loopback. ${r.runs} runs of each, interleaved. *Engine* time is the launcher's
-own (\`psi-result\` seconds: link set-up to the end of \`psi_execute\`, the slower party); *wall* time is from job
+\`psi_execute\` alone (the launcher's \`execute_seconds\`, the slower party: the link is up, the interpreter
+and spu loaded); *wall* time is from job
 creation to Succeeded at both (ferry) or from process start to both exits (direct). Peak: the domain cgroup's
 peak memory (all its processes, page cache included) during the run. Median (min–max).
 

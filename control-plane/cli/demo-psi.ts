@@ -65,7 +65,8 @@ export function psiJob(name: string, initiator: string, parties: string[], taskI
 }
 
 /** The engine's machine-readable last line in a task log ("psi-result {json}"), if it wrote one. */
-export function psiResult(log: string): { party: string; protocol: string; seconds: number; intersection_count: number; original_count: number; output: string | null } | undefined {
+/** `seconds`: from the launcher's start of work (link included); `execute_seconds`: psi_execute alone. */
+export function psiResult(log: string): { party: string; protocol: string; seconds: number; execute_seconds: number; intersection_count: number; original_count: number; output: string | null } | undefined {
   const line = log.split('\n').reverse().find((l) => l.startsWith('psi-result '));
   return line ? JSON.parse(line.slice('psi-result '.length)) : undefined;
 }

@@ -339,7 +339,8 @@ def run(task: dict, parties: list[tuple[str, str]], rank: int, plan: dict) -> di
         say(f"link up in {time.monotonic() - t0:.1f}s; running {plan['protocol']}")
         t1 = time.monotonic()
         report = psi.psi_execute(conf, lctx, psi.ProgressParams(hook=progress, interval_ms=2000))
-        say(f"psi_execute took {time.monotonic() - t1:.1f}s")
+        execute_seconds = round(time.monotonic() - t1, 2)
+        say(f"psi_execute took {execute_seconds:.1f}s")
     finally:
         lctx.stop_link()
     return {
@@ -347,6 +348,7 @@ def run(task: dict, parties: list[tuple[str, str]], rank: int, plan: dict) -> di
         "intersection_count": report.intersection_count,
         "original_unique_count": report.original_unique_count,
         "intersection_unique_count": report.intersection_unique_count,
+        "execute_seconds": execute_seconds,
     }
 
 

@@ -58,3 +58,16 @@ test('task limits: the party resources win over the AppImage; bad quantities nam
   assert.equal(parseMemory('1G'), 1e9);
   assert.equal(parseMemory(1024), undefined, 'below 1 MiB no process starts');
 });
+
+test('the task user: nobody by default for a root node, the node itself otherwise; bad values named', async () => {
+  const { resolveTaskUser } = await import('../../control-plane/runtime/task-user.ts');
+  const passwd = 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nengine:x:1001:1002::/home/engine:/bin/sh\n';
+  assert.deepEqual(resolveTaskUser(undefined, 0, passwd), { uid: 65534, gid: 65534, describe: 'uid 65534 gid 65534 (nobody)' });
+  assert.deepEqual(resolveTaskUser('engine', 0, passwd), { uid: 1001, gid: 1002, describe: 'uid 1001 gid 1002 (engine)' });
+  assert.deepEqual(resolveTaskUser('2000:3000', 0, passwd), { uid: 2000, gid: 3000, describe: 'uid 2000 gid 3000 (2000:3000)' });
+  assert.equal(resolveTaskUser('node', 0, passwd), undefined);
+  assert.equal(resolveTaskUser(undefined, 1000, passwd), undefined, 'not root: tasks run as the node');
+  assert.throws(() => resolveTaskUser('engine', 1000, passwd), /jobs\.taskUser: "engine" needs the node to run as root/);
+  assert.throws(() => resolveTaskUser('ghost', 0, passwd), /jobs\.taskUser: no user "ghost" on this machine/);
+  assert.throws(() => resolveTaskUser('root', 0, passwd), /jobs\.taskUser: "root" is root/);
+});
