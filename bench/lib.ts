@@ -4,6 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { machine } from './machine.ts';
 import { NGINX } from '../test/support/nginx.ts';
 import { ROOT, TestNode, tempDir, waitForPort } from '../test/support/harness.ts';
 
@@ -309,4 +311,14 @@ export async function startEnvoyPair(opts: {
     await bi.stop();
     throw e;
   }
+}
+
+/** The head every report's JSON starts with: the machine, the load before and after, how long it took. */
+export function runHeader(loadBefore: number[], startedMs: number) {
+  return {
+    machine: machine(),
+    loadavgBefore: loadBefore,
+    loadavgAfter: loadavg().map((x) => round(x, 2)),
+    durationS: Math.round((Date.now() - startedMs) / 1000),
+  };
 }

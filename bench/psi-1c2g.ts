@@ -18,7 +18,7 @@ import { createCgroup, type Cgroup } from '../control-plane/runtime/cgroup.ts';
 import { renderTask, type AppImageSpec } from '../control-plane/runtime/render.ts';
 import { readConfig, writeConfig } from '../control-plane/config.ts';
 import { psiDatasets, psiJob, psiResult, psiTaskInputConfig, writePsiCsv, type PsiProtocol } from '../control-plane/cli/demo-psi.ts';
-import { median, round, spread, startNode, stopNode } from './lib.ts';
+import { median, round, runHeader, spread, startNode, stopNode } from './lib.ts';
 import { machine } from './machine.ts';
 
 const RESULTS = join(import.meta.dirname, 'results', 'psi-1c2g.json');
@@ -153,10 +153,7 @@ async function main() {
       };
     };
     const results = {
-      machine: machine(),
-      loadavgBefore: loadBefore,
-      loadavgAfter: loadavg().map((x) => round(x, 2)),
-      durationS: Math.round((Date.now() - t0) / 1000),
+      ...runHeader(loadBefore, t0),
       limit: limitNote,
       rows: ROWS,
       overlap,

@@ -12,7 +12,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { TestNode, docs, partnerDomain, routeTo, service } from '../test/support/harness.ts';
 import { createCgroup, type Cgroup } from '../control-plane/runtime/cgroup.ts';
-import { envoyPid, median, round, rss, spread, startNode, stopNode } from './lib.ts';
+import { envoyPid, median, round, rss, runHeader, spread, startNode, stopNode } from './lib.ts';
 import { machine } from './machine.ts';
 
 const RESULTS = join(import.meta.dirname, 'results', 'psi-exchange.json');
@@ -119,10 +119,7 @@ async function main() {
       bobCpuS: median(xs.map((x) => x.bobCpuS ?? NaN)),
     });
     const results = {
-      machine: machine(),
-      loadavgBefore: loadBefore,
-      loadavgAfter: loadavg().map((x) => round(x, 2)),
-      durationS: Math.round((Date.now() - t0) / 1000),
+      ...runHeader(loadBefore, t0),
       limit: limitNote,
       items: ITEMS,
       itemBytes: 32,
