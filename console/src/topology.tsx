@@ -30,7 +30,7 @@ export function Topology({ self }: { self: string | undefined }) {
             const label = `route ${e.route.name} ${e.outbound ? 'to' : 'from'} ${e.peer}: ${e.ready ? 'ready' : 'not ready'}`;
             return (
               <g key={e.id} class={`edge ${e.ready ? 'ready' : 'failing'} ${e.reverseTunnel ? 'tunnel' : ''} ${selected === e.id ? 'selected' : ''}`}
-                role="button" tabindex="0" aria-label={label} data-route={e.route.name} data-ready={String(e.ready)}
+                role="button" tabindex={0} aria-label={label} data-route={e.route.name} data-ready={String(e.ready)}
                 onClick={() => pick(e)} onKeyDown={key(e)}>
                 <title>{label}</title>
                 <path d={d} class="hit" />

@@ -7,7 +7,7 @@
 // no CSP rule. A screenshot of each view goes to the test's temp dir.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
@@ -42,6 +42,7 @@ describe('web console in headless Chromium', { skip: CHROMIUM ? false : 'Chromiu
   let browser: Browser;
   let page: Page;
   const shots = tempDir('console-shots');
+  const profile = tempDir('chromium-profile');
   const urls: string[] = [];
   const violations: string[] = [];
   const base = () => `http://127.0.0.1:${alice.ports.api}/ui/`;
@@ -57,7 +58,7 @@ describe('web console in headless Chromium', { skip: CHROMIUM ? false : 'Chromiu
     await linkToEcho(bob, alice, aliceEcho.port);
     browser = await puppeteer.launch({
       executablePath: CHROMIUM!, headless: true,
-      userDataDir: tempDir('chromium-profile'),
+      userDataDir: profile,
       args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-extensions'],
     });
     page = await browser.newPage();
@@ -69,6 +70,8 @@ describe('web console in headless Chromium', { skip: CHROMIUM ? false : 'Chromiu
 
   after(async () => {
     await browser?.close();
+    rmSync(profile, { recursive: true, force: true });
+    console.log(`console screenshots: ${shots}`); // kept: the issue asks for one of each view
     await Promise.all([alice?.stop(), bob?.stop()]);
     await Promise.all(echoes.map((e) => e.close()));
     for (const n of [alice, bob]) n?.cleanup();
