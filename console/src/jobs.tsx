@@ -5,8 +5,12 @@ import { useState } from 'preact/hooks';
 import { api, usePoll } from './api.ts';
 
 interface JobSummary { name: string; initiator: string; phase: string; tasks: number; parties: string[]; message?: string; waitingFor?: { domainID: string; action: string }[] }
-interface TaskView { taskID: string; alias: string; phase: string; message?: string; parties: { domainID: string; role?: string; phase: string; message?: string }[] }
-interface Job { metadata: { name: string }; spec: { initiator: string; tasks: { taskID: string; alias: string }[] }; status?: { phase?: string; message?: string; approveStatus?: Record<string, string>; waitingFor?: { domainID: string; action: string }[]; tasks?: TaskView[] } }
+type PartyTask = { domainID: string; role?: string; phase: string; message?: string; logTail?: string[] };
+interface Job {
+  metadata: { name: string };
+  spec: { initiator: string; tasks: { taskID: string; alias: string }[] };
+  status?: { phase?: string; message?: string; approveStatus?: Record<string, string>; waitingFor?: { domainID: string; action: string }[]; taskStatus?: Record<string, string>; partyTaskStatus?: Record<string, PartyTask[]> };
+}
 
 export function Jobs() {
   const { data, error } = usePoll(async () => (await api<{ items: JobSummary[] }>('/api/v1/jobs')).items, 2000);
@@ -76,11 +80,11 @@ export function JobDetail({ name, self }: { name: string; self: string | undefin
             <table>
               <thead><tr><th scope="col">Task</th><th scope="col">Phase</th><th scope="col">Parties</th><th scope="col">Logs</th></tr></thead>
               <tbody>
-                {(data.status?.tasks ?? data.spec.tasks.map((t) => ({ ...t, phase: 'Pending', parties: [] }) as TaskView)).map((t) => (
-                  <tr key={t.taskID}>
+                {data.spec.tasks.map((t) => (
+                  <tr key={t.taskID} data-task={t.alias}>
                     <td>{t.alias}<div class="small">{t.taskID}</div></td>
-                    <td>{t.phase}{t.message && <div class="small">{t.message}</div>}</td>
-                    <td>{t.parties.map((p) => <div key={p.domainID}>{p.domainID}{p.role ? ` (${p.role})` : ''}: {p.phase}{p.message ? ` — ${p.message}` : ''}</div>)}</td>
+                    <td class="task-phase">{data.status?.taskStatus?.[t.taskID] ?? 'Pending'}</td>
+                    <td>{(data.status?.partyTaskStatus?.[t.taskID] ?? []).map((p) => <div key={p.domainID}>{p.domainID}{p.role ? ` (${p.role})` : ''}: {p.phase}{p.message ? ` — ${p.message}` : ''}</div>)}</td>
                     <td><button type="button" onClick={() => void showLogs(t.alias)}>Logs of {t.alias}</button></td>
                   </tr>
                 ))}

@@ -12,10 +12,19 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { startHttpEcho, type Echo } from '../../examples/echo-services.ts';
-import { TestNode, linkToEcho, tempDir } from '../support/harness.ts';
+import { TestNode, linkToEcho, tempDir, waitFor } from '../support/harness.ts';
+import { testEngineAppImage } from '../support/test-engine-app.ts';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-const env = { FERRY_PROBE_MS: '1000', FERRY_TRAFFIC_SAMPLE_MS: '1000' };
+const env = { FERRY_PROBE_MS: '1000', FERRY_TRAFFIC_SAMPLE_MS: '1000', FERRY_JOB_RESYNC_MS: '2000' };
+const JOB = `apiVersion: kuscia.secretflow/v1alpha1
+kind: KusciaJob
+metadata: { name: console-job }
+spec:
+  initiator: alice
+  tasks:
+    - { alias: psi, appImage: test-engine, taskInputConfig: ${JSON.stringify(JSON.stringify({ default: { lines: ['hello from the console job'] } }))}, parties: [{ domainID: alice }, { domainID: bob }] }
+`;
 
 /** `count` calls alice -> echo at bob through alice's internal listener, one connection kept alive. */
 async function calls(alice: TestNode, count: number): Promise<number> {
@@ -40,7 +49,7 @@ describe('web console in headless Chromium', { skip: CHROMIUM ? false : 'Chromiu
   let alice: TestNode, bob: TestNode;
   const echoes: Echo[] = [];
   let browser: Browser;
-  let page: Page;
+  let page: Page, alicePage: Page;
   const shots = tempDir('console-shots');
   const profile = tempDir('chromium-profile');
   const urls: string[] = [];
@@ -56,12 +65,13 @@ describe('web console in headless Chromium', { skip: CHROMIUM ? false : 'Chromiu
     await Promise.all([alice.start(env), bob.start(env)]);
     await linkToEcho(alice, bob, bobEcho.port);
     await linkToEcho(bob, alice, aliceEcho.port);
+    await Promise.all([alice.apply(testEngineAppImage()), bob.apply(testEngineAppImage())]);
     browser = await puppeteer.launch({
       executablePath: CHROMIUM!, headless: true,
       userDataDir: profile,
       args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-extensions'],
     });
-    page = await browser.newPage();
+    page = alicePage = await browser.newPage();
     await page.setViewport({ width: 1280, height: 800 });
     page.on('request', (r) => urls.push(r.url()));
     page.on('console', (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text()); });
@@ -164,6 +174,37 @@ describe('web console in headless Chromium', { skip: CHROMIUM ? false : 'Chromiu
     await page.goto(`${base()}#/jobs`);
     await page.waitForFunction(() => /No jobs/.test(document.querySelector('main')?.textContent ?? ''));
     await shot('jobs');
+  });
+
+  test('jobs: bob approves alice\'s job with the button; it runs; the task log shows', async () => {
+    const r = alice.cli(['job', 'create', '-f', '-'], JOB);
+    assert.equal(r.code, 0, r.stderr);
+    const bobPage = await browser.newPage();
+    bobPage.on('request', (q) => urls.push(q.url()));
+    await bobPage.setViewport({ width: 1280, height: 800 });
+    await bobPage.goto(`http://127.0.0.1:${bob.ports.api}/ui/`);
+    await bobPage.evaluate((t) => sessionStorage.setItem('ferry-api-token', t), bob.token);
+    await bobPage.goto(`http://127.0.0.1:${bob.ports.api}/ui/#/jobs/console-job`);
+    await bobPage.reload(); // the page reads the session's token when it loads
+    await waitFor('bob to wait for his own approval of console-job', async () => {
+      const j = (await (await bob.api('/api/v1/jobs/console-job')).json()) as { status?: { waitingFor?: { domainID: string }[] } };
+      return j.status?.waitingFor?.some((w) => w.domainID === 'bob') ? true : undefined;
+    }, 30_000).catch(async (e: Error) => { throw new Error(`${e.message}: bob has ${await (await bob.api('/api/v1/jobs/console-job')).text()}; alice has ${await (await alice.api('/api/v1/jobs/console-job')).text()}`); });
+    await bobPage.waitForFunction(() => document.querySelector('#job-phase')?.textContent === 'AwaitingApproval', { timeout: 10_000 });
+    assert.equal(await bobPage.$eval('#job-approval', (e) => e.textContent), 'not decided');
+    page = bobPage; // screenshots of bob's view
+    try {
+      await shot('job-awaiting-approval');
+      await bobPage.click('#approve');
+      await bobPage.waitForFunction(() => document.querySelector('#job-phase')?.textContent === 'Succeeded', { timeout: 60_000 });
+      assert.equal(await bobPage.$eval('#job-approval', (e) => e.textContent), 'JobAccepted');
+      await bobPage.click('tr[data-task="psi"] button');
+      await bobPage.waitForFunction(() => /hello from the console job/.test(document.querySelector('pre.logs')?.textContent ?? ''), { timeout: 10_000 });
+      await shot('job-succeeded');
+    } finally {
+      page = alicePage;
+      await bobPage.close();
+    }
   });
 
   test('stop bob: the edge turns red with the failing step and the fix; start bob: green again', async () => {
