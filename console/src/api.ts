@@ -59,18 +59,8 @@ export function usePoll<T>(load: () => Promise<T>, ms = 1500, deps: unknown[] = 
   return { ...state, reload: () => setTick((t) => t + 1) };
 }
 
-// ---- shapes of the REST answers the views read -------------------------------
-
-export interface Condition { type: string; status?: string; reason?: string; message: string; field?: string; lastTransitionTime?: string }
-export interface Item {
-  kind: string;
-  metadata: { name: string; generation?: number; resourceVersion?: string };
-  spec: Record<string, unknown>;
-  status?: { ready?: boolean; reason?: string; fix?: string; observedGeneration?: number; conditions?: Condition[] };
-}
-export interface LinkCheck { ok: boolean; reason: string; fix?: string; step?: string; detail?: string }
-export interface Partner { domain: string; tokens: { direction: string; revision: number; heartbeatAgeSeconds?: number }[]; linkCheck?: LinkCheck; caNotAfter?: string }
-export interface NodeStatus { domain: string; envoy: { ready: boolean }; xds: { converged: boolean } }
+export type { Condition, Item, LinkCheck, Partner, NodeStatus } from './model.ts';
+import type { Item, Partner } from './model.ts';
 
 export const list = async (kind: string) => (await api<{ items: Item[] }>(`/api/v1/resources/${kind}`)).items;
 export const partners = async () => (await api<{ items: Partner[] }>('/api/v1/partners')).items;

@@ -3,37 +3,9 @@
 // A row's detail page shows what `ferry describe` shows (the CLI's own
 // formatter) and runs `ferry diagnose network <peer>` on the node.
 import { useState } from 'preact/hooks';
-import { api, list, partners, usePoll, type Item, type Partner } from './api.ts';
+import { api, list, partners, usePoll, type Item } from './api.ts';
+import { COLUMNS, rows, type Row } from './model.ts';
 import { formatDescribe, formatDiagnosis } from '../../control-plane/cli/format.ts';
-
-interface Row {
-  kind: string; name: string; peer: string; ready: boolean; reason: string; conditions: string;
-  linkCheck: string; tokenRevision: string; heartbeatAge: string; caExpiry: string;
-}
-
-const COLUMNS: [keyof Row, string][] = [
-  ['kind', 'Kind'], ['name', 'Name'], ['peer', 'Peer'], ['ready', 'Status'], ['conditions', 'Conditions'],
-  ['linkCheck', 'Last link check'], ['tokenRevision', 'Token revision'], ['heartbeatAge', 'Heartbeat age'], ['caExpiry', 'Partner CA expires'],
-];
-
-export function rows(self: string, items: Item[], ps: Partner[]): Row[] {
-  return items.map((i) => {
-    const spec = i.spec as { source?: string; destination?: string };
-    const peer = i.kind === 'Service' ? '' : (spec.source === self ? spec.destination : spec.source) ?? '';
-    const p = ps.find((x) => x.domain === peer);
-    const dir = spec.source === self ? 'outbound' : 'inbound';
-    const token = p?.tokens.find((t) => t.direction === dir) ?? p?.tokens[0];
-    const conds = i.status?.conditions ?? [];
-    return {
-      kind: i.kind, name: i.metadata.name, peer, ready: i.status?.ready === true, reason: i.status?.reason ?? '',
-      conditions: conds.length ? conds.map((c) => `${c.type}${c.status ? `=${c.status}` : ''}${c.message ? `: ${c.message}` : ''}`).join('; ') : '',
-      linkCheck: p?.linkCheck ? (p.linkCheck.ok ? 'ok' : `failed at ${p.linkCheck.step ?? '?'}`) + ` — ${p.linkCheck.reason}` : '',
-      tokenRevision: token ? String(token.revision) : '',
-      heartbeatAge: token?.heartbeatAgeSeconds !== undefined ? `${token.heartbeatAgeSeconds} s` : '',
-      caExpiry: p?.caNotAfter ? p.caNotAfter.slice(0, 10) : '',
-    };
-  });
-}
 
 export function Routes() {
   const { data, error } = usePoll(async () => {

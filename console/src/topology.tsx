@@ -3,7 +3,7 @@
 // edge (or its row in the list) shows the failing step and the fix.
 import { useState } from 'preact/hooks';
 import { list, partners, usePoll } from './api.ts';
-import { graph, type GraphEdge } from './graph.ts';
+import { graph, type GraphEdge } from './model.ts';
 
 export function Topology({ self }: { self: string | undefined }) {
   const { data, error } = usePoll(async () => {

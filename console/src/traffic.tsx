@@ -5,34 +5,10 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, usePoll } from './api.ts';
+import { rates, type Sample } from './model.ts';
 
-interface Series { direction: 'inbound' | 'outbound'; peer?: string; service?: string; requests: number; errors: number; bytesSent: number; bytesReceived: number }
-interface Sample { at: number; series: Series[] }
-
-const label = (s: Series) => s.direction === 'outbound' ? `→ ${s.peer}` : s.peer ? `${s.peer} → ${s.service ?? '?'}` : `→ service ${s.service}`;
 const COLORS = ['#0550ae', '#953800', '#116329', '#8250df', '#cf222e', '#1b7c83', '#6e7781'];
 
-/** Rates between consecutive samples, per series label (a counter that went back, a restart, counts as 0). Pure. */
-export function rates(samples: Sample[], value: (s: Series) => number): { times: number[]; labels: string[]; values: number[][]; totals: number[] } {
-  const labels = [...new Set(samples.flatMap((s) => s.series.filter((x) => value(x) > 0 || samples.length < 2).map(label)))].sort();
-  const times: number[] = [];
-  const values = labels.map(() => [] as number[]);
-  const totals = labels.map(() => 0);
-  for (let i = 1; i < samples.length; i++) {
-    const a = samples[i - 1]!, b = samples[i]!;
-    const dt = (b.at - a.at) / 1000;
-    if (dt <= 0) continue;
-    times.push(b.at / 1000);
-    labels.forEach((l, j) => {
-      const va = a.series.filter((s) => label(s) === l).reduce((n, s) => n + value(s), 0);
-      const vb = b.series.filter((s) => label(s) === l).reduce((n, s) => n + value(s), 0);
-      const d = Math.max(0, vb - va);
-      totals[j]! += d;
-      values[j]!.push(d / dt);
-    });
-  }
-  return { times, labels, values, totals };
-}
 
 function Chart({ title, unit, data, id }: { title: string; unit: string; data: ReturnType<typeof rates>; id: string }) {
   const el = useRef<HTMLDivElement>(null);
