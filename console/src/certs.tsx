@@ -6,17 +6,31 @@ import { api, partners, usePoll } from './api.ts';
 interface CertFacts { subject?: string; issuer?: string; serial?: string; notBefore?: string; notAfter?: string; fingerprint?: string }
 interface CertStatus { ca: CertFacts; gateway: CertFacts & { renewAt?: string; lifetimeSeconds?: number }; rotation?: { activateAt?: string; next?: CertFacts } }
 
-const days = (iso?: string) => iso ? Math.floor((Date.parse(iso) - Date.now()) / 86400_000) : undefined;
+/** "in 3649 days", "in 16 h", "expired": a gateway certificate lives hours, a CA years. */
+function expiresIn(iso: string | undefined): string {
+  if (!iso) return '—';
+  const ms = Date.parse(iso) - Date.now();
+  if (ms <= 0) return 'expired';
+  return ms >= 2 * 86400_000 ? `${Math.floor(ms / 86400_000)} days` : ms >= 3600_000 ? `${Math.floor(ms / 3600_000)} h` : `${Math.max(1, Math.floor(ms / 60_000))} min`;
+}
 
-function Row({ name, c, extra }: { name: string; c: CertFacts; extra?: string }) {
-  const d = days(c.notAfter);
+/** CAs: amber under 30 days, red under 7. The gateway certificate renews itself: amber only once its renewal time passed. */
+function health(c: CertFacts & { renewAt?: string }): string {
+  if (!c.notAfter) return '';
+  const left = Date.parse(c.notAfter) - Date.now();
+  if (left <= 0) return 'bad';
+  if (c.renewAt) return Date.now() > Date.parse(c.renewAt) ? 'warn' : 'ok';
+  return left < 7 * 86400_000 ? 'bad' : left < 30 * 86400_000 ? 'warn' : 'ok';
+}
+
+function Row({ name, c, extra }: { name: string; c: CertFacts & { renewAt?: string }; extra?: string }) {
   return (
     <tr>
       <th scope="row">{name}</th>
       <td class="small">{c.subject ?? ''}</td>
       <td class="small">{c.serial ?? ''}</td>
       <td>{c.notAfter ?? ''}</td>
-      <td><span class={`badge ${d === undefined ? '' : d < 7 ? 'bad' : d < 30 ? 'warn' : 'ok'}`}>{d === undefined ? '—' : `${d} days`}</span></td>
+      <td><span class={`badge ${health(c)}`}>{expiresIn(c.notAfter)}</span></td>
       <td class="small">{extra ?? ''}</td>
     </tr>
   );
