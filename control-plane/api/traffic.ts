@@ -54,8 +54,9 @@ export class TrafficRing {
 
   constructor(source: () => { target: AdminTarget | undefined; src: EnvoyStatsSource }, intervalMs = 5000, windowMs = 3600_000) {
     this.source = source;
-    this.intervalMs = intervalMs;
-    this.capacity = Math.max(2, Math.ceil(windowMs / intervalMs));
+    // FERRY_TRAFFIC_SAMPLE_MS is for tests: a value that is not a number of ms (100 or more) keeps the default.
+    this.intervalMs = Number.isFinite(intervalMs) && intervalMs >= 100 ? intervalMs : 5000;
+    this.capacity = Math.max(2, Math.ceil(windowMs / this.intervalMs));
   }
 
   start(): void {

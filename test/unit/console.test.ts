@@ -138,6 +138,7 @@ describe('console: traffic samples', () => {
     for (let at = 1; at <= 5; at++) ring.push({ at, series: [] });
     assert.deepEqual(ring.since().map((s) => s.at), [3, 4, 5]);
     assert.deepEqual(ring.since(4).map((s) => s.at), [5]);
+    for (const bad of [Number.NaN, 0, 5]) assert.equal(new TrafficRing(() => ({ target: undefined, src }), bad).intervalMs, 5000, `interval ${bad} keeps the default`);
   });
 
   test('partner views: the partners of the Domains and tokens, never this domain', () => {
