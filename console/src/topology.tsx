@@ -1,6 +1,7 @@
 // Topology: this domain, its partners, relays and reverse tunnels; an edge per
 // route, green when ready, red (and dashed) when not. Click or Enter on an
-// edge (or its row in the list) shows the failing step and the fix.
+// edge (or its row in the list) shows the failing step and the fix; hovering
+// shows them as the edge's tooltip.
 import { useState } from 'preact/hooks';
 import { list, partners, usePoll } from './api.ts';
 import { graph, type GraphEdge } from './model.ts';
@@ -32,7 +33,7 @@ export function Topology({ self }: { self: string | undefined }) {
               <g key={e.id} class={`edge ${e.ready ? 'ready' : 'failing'} ${e.reverseTunnel ? 'tunnel' : ''} ${selected === e.id ? 'selected' : ''}`}
                 role="button" tabindex={0} aria-label={label} data-route={e.route.name} data-ready={String(e.ready)}
                 onClick={() => pick(e)} onKeyDown={key(e)}>
-                <title>{label}</title>
+                <title>{`${label}${e.step ? `; failing step: ${e.step}` : ''}${e.fix ? `; fix: ${e.fix}` : ''}`}</title>
                 <path d={d} class="hit" />
                 <path d={d} class="line" />
                 <text x={(pts[0]!.x + pts[pts.length - 1]!.x) / 2 + offset} y={(pts[0]!.y + pts[pts.length - 1]!.y) / 2 + offset - 6} class="edge-label">{e.ready ? '✓' : '✗'} {e.route.name}{e.reverseTunnel ? ' (reverse tunnel)' : ''}</text>
