@@ -44,7 +44,7 @@ export function Topology({ self }: { self: string | undefined }) {
             <g key={n.id} class={`node ${n.role}`}>
               <circle cx={n.x} cy={n.y} r={n.role === 'self' ? 34 : 26} />
               <text x={n.x} y={n.y + 4} text-anchor="middle">{n.id}</text>
-              <text x={n.x} y={n.y + (n.role === 'self' ? 50 : 42)} text-anchor="middle" class="role">{n.role === 'self' ? 'this domain' : n.role}</text>
+              <text x={n.x} y={n.role === 'self' ? n.y + 50 : n.y < g.height / 2 ? n.y - 34 : n.y + 42} text-anchor="middle" class="role">{n.role === 'self' ? 'this domain' : n.role}</text>
             </g>
           ))}
         </svg>
