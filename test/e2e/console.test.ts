@@ -153,6 +153,8 @@ describe('web console in headless Chromium', { skip: CHROMIUM ? false : 'Chromiu
     await page.waitForFunction(() => [...document.querySelectorAll('table.routes tbody tr')].some((r) => /alice-bob/.test(r.textContent ?? '') && /Ready/.test(r.textContent ?? '') && !/Not ready/.test(r.textContent ?? '')), { timeout: 20_000 });
     const row = await page.$$eval('table.routes tbody tr', (rows) => rows.map((r) => r.textContent ?? '').find((t) => /alice-bob/.test(t)) ?? '');
     assert.match(row, /bob/);
+    assert.match(row, /ok — checked .*bob answered/, 'the last link check');
+    assert.match(row, /\d{4}-\d{2}-\d{2}/, 'the partner CA\'s expiry');
     await page.type('#filter', 'echo');
     await page.waitForFunction(() => [...document.querySelectorAll('table.routes tbody tr')].every((r) => /echo/.test(r.textContent ?? '')));
     await shot('routes');
