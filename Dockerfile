@@ -15,6 +15,9 @@ COPY envoy ./envoy
 COPY certs ./certs
 COPY interop ./interop
 COPY examples ./examples
+# The web console: its page and the committed bundle (built from console/src; docs/console.md).
+COPY console/index.html ./console/index.html
+COPY console/dist ./console/dist
 # `ferry` on PATH, and a check that the program loads with these files only.
 RUN printf '#!/bin/sh\nexec node --disable-warning=ExperimentalWarning /app/control-plane/cli/main.ts "$@"\n' > /app/ferry \
  && chmod 0755 /app/ferry \

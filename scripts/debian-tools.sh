@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Real third-party servers and clients some tests and benchmarks use (nginx,
-# squid, Prometheus/promtool, wrk, h2load, iproute2, etcd/etcdctl), from Debian's packages.
+# squid, Prometheus/promtool, wrk, h2load, iproute2, etcd/etcdctl, Chromium for the
+# console's browser test), from Debian's packages.
 # Idempotent: installs only what is missing. Needs root and apt; without them it
 # says so and the tests that need a tool skip with a message naming it.
 set -euo pipefail
 say() { echo "setup: $*" >&2; }
 # binary:package
-wanted=(nginx:nginx squid:squid prometheus:prometheus promtool:prometheus wrk:wrk h2load:nghttp2-client ip:iproute2 nft:nftables etcd:etcd-server etcdctl:etcd-client)
+wanted=(nginx:nginx squid:squid prometheus:prometheus promtool:prometheus wrk:wrk h2load:nghttp2-client ip:iproute2 nft:nftables etcd:etcd-server etcdctl:etcd-client chromium:chromium)
 missing=()
 for pair in "${wanted[@]}"; do
   bin="${pair%%:*}"; pkg="${pair#*:}"

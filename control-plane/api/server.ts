@@ -17,6 +17,9 @@ import type { NodeStatus } from './status.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
 import type { CertRenewer } from '../cert-renewer.ts';
 import { jobsApi } from './jobs.ts';
+import { consoleUi } from './console.ts';
+import { observeApi, type LinkCheck } from './observe.ts';
+import { TrafficRing } from './traffic.ts';
 
 export interface ApiDeps {
   config: NodeConfig;
@@ -32,6 +35,10 @@ export interface ApiDeps {
   taskLogs?: string;
   /** More routes on this listener with their own auth (KusciaAPI: route config kusciaApi). */
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
+  /** The link prober's last check of a partner, for /api/v1/partners. */
+  linkCheck?: (peer: string) => LinkCheck | undefined;
+  /** Between traffic samples for /api/v1/traffic and the console (default 5 s). */
+  trafficIntervalMs?: number;
 }
 
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } } } as const;
@@ -111,6 +118,7 @@ export async function buildApi(deps: ApiDeps) {
     // Another method on an open path: no token needed to learn it is not allowed (405 below).
     if (req.routeOptions.url === undefined && OPEN_PATHS.has(req.url.split('?')[0]!)) return;
     if ((req.routeOptions.config as { kusciaApi?: boolean } | undefined)?.kusciaApi) return; // KusciaAPI checks its own Token header
+    if ((req.routeOptions.config as { console?: boolean } | undefined)?.console) return; // the console's files: no data (console.ts)
     const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
     if (given.length !== token.length || !timingSafeEqual(given, token)) {
       return reply.code(401).send({ error: `missing or wrong bearer token: send "Authorization: Bearer <token>" with the token in <home>/api-token` });
@@ -246,6 +254,22 @@ export async function buildApi(deps: ApiDeps) {
   });
 
   await app.register(jobsApi, { store: deps.store, domain: deps.config.domain, taskLogs: deps.taskLogs ?? '', seen });
+
+  // The console (docs/console.md) and what it shows beyond the resources, for the CLI too.
+  const l = deps.config.listeners;
+  const traffic = new TrafficRing(() => ({
+    target: deps.metrics.envoyAdmin ?? l.envoyAdmin,
+    src: { domain: deps.config.domain, admin: l.envoyAdmin, publicListener: l.public },
+  }), deps.trafficIntervalMs);
+  app.addHook('onReady', async () => traffic.start());
+  app.addHook('onClose', async () => traffic.stop());
+  const internalHost = ['0.0.0.0', '::'].includes(l.internal.address) ? '127.0.0.1' : l.internal.address;
+  await app.register(observeApi, {
+    domain: deps.config.domain, store: deps.store, metrics: deps.metrics, traffic,
+    gateway: { host: internalHost, port: l.internal.port, domain: deps.config.domain },
+    ...(deps.linkCheck ? { linkCheck: deps.linkCheck } : {}),
+  });
+  await app.register(consoleUi);
 
   for (const plugin of deps.plugins ?? []) await plugin(app as unknown as FastifyInstance);
 

@@ -127,6 +127,8 @@ describe('Dockerfile: its steps build a working image root', { skip: npmOk ? fal
       return res?.ok ? true : undefined;
     }, 60_000);
     assert.ok(existsSync(join(home, 'run', 'envoy-bootstrap.json')), 'bootstrap written for the Envoy container');
+    // The web console's page and bundle are in the image (committed built files, no dev dependency needed).
+    for (const path of ['/ui/', '/ui/app.js']) assert.equal((await fetch(`http://127.0.0.1:${api}${path}`)).status, 200, path);
     node.kill('SIGTERM');
     await new Promise((r) => node.once('exit', r));
   });
