@@ -139,8 +139,9 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   let jobsLeader: { start: () => Promise<void>; stop: () => Promise<void> } | undefined; // set once the jobs parts exist, below
   await replication.start({
     elected: () => { renewer.reload(); renewer.start(); tokens.leadershipChanged(); reconciler!.schedule(); void jobsLeader?.start().catch((err: unknown) => log.error({ err }, 'jobs: could not start on this leader')); },
-    deposed: () => { renewer.stop(); tokens.leadershipChanged(); void jobsLeader?.stop().catch((err: unknown) => log.error({ err }, 'jobs: could not stop on losing leadership')); },
+    deposed: () => { renewer.stop(); prober.pause(); tokens.leadershipChanged(); void jobsLeader?.stop().catch((err: unknown) => log.error({ err }, 'jobs: could not stop on losing leadership')); },
     tokensChanged: () => reconciler!.schedule(),
+    issuedTokensChanged: (source, state) => tokens.issuedElsewhere(source, state),
     certsChanged: () => { renewer.reload(); reconciler!.setGateway(renewer.gateway); reconciler!.setOwnCa(publishedCaBundle(home)); },
   });
   metrics.tokens = () => tokens.states();

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import { homePaths, type NodeConfig } from './config.ts';
 import { EtcdStore } from './store/etcd.ts';
 import { EtcdLeadership, LocalLeadership, type Leadership, type ReplicaInfo } from './store/leader.ts';
-import { SharedCerts, SharedTokenState } from './store/shared-secrets.ts';
+import { SharedCerts, SharedIssuedTokens, SharedTokenState } from './store/shared-secrets.ts';
+import type { PartnerTokens } from './tokens/issuer.ts';
 import type { SharedTokens } from './tokens/manager.ts';
 import { readStoreKey } from './store/secrets.ts';
 import type { ResourceStore } from './store/store.ts';
@@ -34,26 +35,34 @@ export interface SingletonWork {
   certsChanged(): void;
   /** The leader shared new tokens: a follower sends them from now on. */
   tokensChanged(): void;
+  /** Another replica issued a token to a partner: accept it here too. */
+  issuedTokensChanged(source: string, state: PartnerTokens): void;
 }
 
 export class Replication {
   readonly leadership: Leadership;
   private readonly certs: SharedCerts | undefined;
   private readonly tokens: SharedTokenState | undefined;
+  private readonly issued: SharedIssuedTokens | undefined;
+  private issuedAtStart: Record<string, PartnerTokens> = {};
   /** For the token manager: undefined with the embedded store (one replica). */
   readonly sharedTokens: SharedTokens | undefined;
   private readonly store: ResourceStore;
   private readonly log: Logger;
 
-  private constructor(store: ResourceStore, leadership: Leadership, certs: SharedCerts | undefined, tokens: SharedTokenState | undefined, log: Logger) {
+  private constructor(store: ResourceStore, leadership: Leadership, certs: SharedCerts | undefined, tokens: SharedTokenState | undefined, log: Logger, issued?: { shared: SharedIssuedTokens; atStart: Record<string, PartnerTokens> }) {
     this.store = store;
     this.leadership = leadership;
     this.certs = certs;
     this.tokens = tokens;
+    this.issued = issued?.shared;
+    this.issuedAtStart = issued?.atStart ?? {};
     this.sharedTokens = tokens && {
       isLeader: () => leadership.isLeader,
       publish: (obtained) => tokens.publish(obtained),
       obtained: () => tokens.obtained(),
+      issued: () => this.issuedAtStart,
+      publishIssued: (source, state) => this.issued?.publish(source, state),
     };
     this.log = log;
   }
@@ -68,13 +77,15 @@ export class Replication {
     const certs = new SharedCerts(store, key, homePaths(home).certs, log);
     const tokens = new SharedTokenState(store, key, log);
     await tokens.load();
+    const issued = new SharedIssuedTokens(store, key, log);
+    const issuedAtStart = await issued.load();
     const how = await certs.sync();
     log.info({ certificates: how === 'from-store' ? 'taken from the store' : 'put into the store (first replica)' }, 'shared store: domain certificates in place');
     const leadership = new EtcdLeadership(store, self, {
       ...(process.env.FERRY_LEASE_TTL ? { ttlSeconds: Number(process.env.FERRY_LEASE_TTL) } : {}),
       onError: (e) => log.warn({ err: e.message }, 'leader election: etcd did not answer; retrying'),
     });
-    return new Replication(store, leadership, certs, tokens, log);
+    return new Replication(store, leadership, certs, tokens, log, { shared: issued, atStart: issuedAtStart });
   }
 
   async start(work: SingletonWork): Promise<void> {
@@ -88,6 +99,7 @@ export class Replication {
     });
     await this.certs?.follow(() => work.certsChanged());
     await this.tokens?.follow(() => { if (!this.leadership.isLeader) work.tokensChanged(); });
+    await this.issued?.follow((source, state) => work.issuedTokensChanged(source, state));
     await this.leadership.start();
   }
 
@@ -110,6 +122,7 @@ export class Replication {
   async stop(): Promise<void> {
     await this.certs?.stop();
     await this.tokens?.stop();
+    await this.issued?.stop();
     await this.leadership.stop();
   }
 }

@@ -59,6 +59,13 @@ export class LinkProber {
     clearTimeout(this.timer);
   }
 
+  /** This replica leads no more: no checks until the next sync (a new election), which checks at once. */
+  pause(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.peers = [];
+  }
+
   private schedule(ms: number): void {
     clearTimeout(this.timer);
     if (this.stopped) return;
@@ -91,6 +98,6 @@ export class LinkProber {
       this.running = false;
     }
     if (changed) this.deps.onChange();
-    this.schedule(failing ? Math.min(this.intervalMs, 2000) : this.intervalMs);
+    if (this.peers.length) this.schedule(failing ? Math.min(this.intervalMs, 2000) : this.intervalMs); // none: paused (not the leader) or no partner
   }
 }

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { writeSecretFile } from '../home.ts';
 import type { EtcdStore } from './etcd.ts';
 import type { ObtainedToken } from '../tokens/client.ts';
+import type { PartnerTokens } from '../tokens/issuer.ts';
 import { seal, unseal, type StoreKey } from './secrets.ts';
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -149,6 +150,59 @@ export class SharedTokenState {
       }
     });
     w.on('error', (e) => this.log.warn({ err: e.message }, 'shared tokens: watch failed; it resumes when etcd answers'));
+  }
+
+  async stop(): Promise<void> {
+    await this.watcher?.cancel().catch(() => undefined);
+  }
+}
+
+/**
+ * The tokens this domain issued to each partner (inbound Token routes),
+ * sealed under <prefix>secrets/tokens/issued/<source>: whichever replica a
+ * partner's handshake reached, every replica accepts the token, so partners
+ * need not stick to one replica (control-plane/tokens/issuer.ts merges).
+ */
+export class SharedIssuedTokens {
+  private readonly store: EtcdStore;
+  private readonly key: StoreKey;
+  private readonly prefix: string;
+  private readonly log: Logger;
+  private watcher: { cancel(): Promise<void> } | undefined;
+
+  constructor(store: EtcdStore, key: StoreKey, log: Logger) {
+    this.store = store;
+    this.key = key;
+    this.prefix = `${store.root}secrets/tokens/issued/`;
+    this.log = log;
+  }
+
+  private open(source: string, sealed: string): PartnerTokens {
+    return JSON.parse(unseal(this.key, `tokens/issued/${source}`, sealed)) as PartnerTokens;
+  }
+
+  async load(): Promise<Record<string, PartnerTokens>> {
+    const stored = await this.store.client.getAll().prefix(this.prefix).strings();
+    return Object.fromEntries(Object.entries(stored).map(([k, v]) => { const source = k.slice(this.prefix.length); return [source, this.open(source, v)]; }));
+  }
+
+  publish(source: string, state: PartnerTokens): void {
+    this.store.client.put(`${this.prefix}${source}`).value(seal(this.key, `tokens/issued/${source}`, JSON.stringify(state)))
+      .catch((e: Error) => this.log.warn({ err: e.message, source }, 'shared store: could not publish an issued token; the other replicas accept it once a later handshake is published'));
+  }
+
+  async follow(onChange: (source: string, state: PartnerTokens) => void): Promise<void> {
+    const w = await this.store.client.watch().prefix(this.prefix).create();
+    this.watcher = w;
+    w.on('put', (kv) => {
+      const source = kv.key.toString().slice(this.prefix.length);
+      try {
+        onChange(source, this.open(source, kv.value.toString()));
+      } catch (e) {
+        this.log.error({ err: (e as Error).message, source }, 'shared store: an issued token does not unseal');
+      }
+    });
+    w.on('error', (e) => this.log.warn({ err: e.message }, 'shared issued tokens: watch failed; it resumes when etcd answers'));
   }
 
   async stop(): Promise<void> {

@@ -36,6 +36,8 @@ export interface IssuerDeps {
   /** Puts the current tokens into Envoy and resolves once Envoy runs them. */
   install: () => Promise<void>;
   persist: () => void;
+  /** A handshake here issued a token (replicas publish it for the others). */
+  issued?: (source: string, state: PartnerTokens) => void;
   now?: () => number;
 }
 
@@ -95,6 +97,7 @@ export class TokenIssuer {
     const next: PartnerTokens = { ...state, revision: issued.revision, tokens: [issued, ...state.tokens.filter((t) => t.expiresAt > now)].slice(0, 2), lastHandshakeAt: now };
     this.partners.set(source, next);
     this.deps.persist();
+    this.deps.issued?.(source, next);
     // Answer only once Envoy accepts the token: the partner uses it at once.
     await this.deps.install();
     return {
@@ -115,6 +118,25 @@ export class TokenIssuer {
     if (!state || !token) return answer(HeartbeatState.TokenNotFound);
     state.lastHeartbeatAt = now;
     return answer(HeartbeatState.TokenReady);
+  }
+
+  /**
+   * Another replica's state for a source: both replicas' tokens stay valid
+   * (the newest two live ones), so a partner may use any replica. True when
+   * this changed what is accepted.
+   */
+  merge(source: string, other: PartnerTokens): boolean {
+    const now = this.now();
+    const mine = this.partners.get(source) ?? { revision: 0, tokens: [] };
+    const byToken = new Map([...mine.tokens, ...other.tokens].filter((t) => t.expiresAt > now).map((t) => [t.token, t]));
+    const tokens = [...byToken.values()].sort((a, b) => b.revision - a.revision || b.issuedAt - a.issuedAt).slice(0, 2);
+    const max = (a?: number, b?: number) => (a === undefined ? b : b === undefined ? a : Math.max(a, b));
+    const lastHandshakeAt = max(mine.lastHandshakeAt, other.lastHandshakeAt);
+    const lastHeartbeatAt = max(mine.lastHeartbeatAt, other.lastHeartbeatAt);
+    const next: PartnerTokens = { revision: Math.max(mine.revision, other.revision), tokens, ...(lastHandshakeAt ? { lastHandshakeAt } : {}), ...(lastHeartbeatAt ? { lastHeartbeatAt } : {}) };
+    const changed = tokens.map((t) => t.token).join() !== mine.tokens.filter((t) => t.expiresAt > now).map((t) => t.token).join();
+    this.partners.set(source, next);
+    return changed;
   }
 
   /** Tokens Envoy must accept now, per source, newest first. */

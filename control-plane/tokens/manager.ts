@@ -39,6 +39,9 @@ export interface SharedTokens {
   isLeader(): boolean;
   publish(obtained: Record<string, ObtainedToken>): void;
   obtained(): Record<string, ObtainedToken>;
+  /** Tokens this domain issued, as every replica published them; and publishing one issued here. */
+  issued(): Record<string, PartnerTokens>;
+  publishIssued(source: string, state: PartnerTokens): void;
 }
 
 export class TokenManager {
@@ -58,7 +61,11 @@ export class TokenManager {
     const privateKeys = () => this.ownPrivateKeys();
     const persist = () => this.writeFile();
     const install = () => this.install();
-    this.issuer = new TokenIssuer({ domain: deps.domain, privateKeys, lookup: (s) => this.lookupSource(s), install, persist }, saved.issued);
+    this.issuer = new TokenIssuer({
+      domain: deps.domain, privateKeys, lookup: (s) => this.lookupSource(s), install, persist,
+      ...(deps.shared ? { issued: (source: string, state: PartnerTokens) => deps.shared!.publishIssued(source, state) } : {}),
+    }, saved.issued);
+    for (const [source, state] of Object.entries(deps.shared?.issued() ?? {})) this.issuer.merge(source, state);
     this.newClient = (restored) => new TokenClient({
       domain: deps.domain,
       privateKeys,
@@ -95,6 +102,13 @@ export class TokenManager {
     if (this.deps.shared.isLeader()) this.client = this.newClient(this.deps.shared.obtained());
     if (!this.server) return; // not started yet: start() follows the routes
     this.refresh();
+    void this.install().catch(() => undefined);
+  }
+
+  /** Another replica issued a token to a partner: accept it here too. */
+  issuedElsewhere(source: string, state: PartnerTokens): void {
+    if (!this.issuer.merge(source, state)) return;
+    this.writeFile();
     void this.install().catch(() => undefined);
   }
 

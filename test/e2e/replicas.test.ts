@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHttpEcho, type Echo } from '../../examples/echo-services.ts';
 import { startLoad } from '../support/load.ts';
@@ -73,12 +73,28 @@ describe('replicas of one domain over etcd', { skip: !ETCD && 'etcd is not insta
   test('token sessions run on the leader; the follower sends the leader\'s token', async () => {
     // bob -> alice by Token: alice accepts bob's tokens; bob's replicas call alice's echoa.
     await alice.apply(docs(tokenRoute(bobA, alice), service('echoa', echo.port, { access: 'bob' })));
-    await bobA.apply(tokenRoute(bobA, alice, { endpoint: { host: '127.0.0.1', port: alice.ports.public } }));
+    // A short rolling period: the token rolls during the tests below, on whichever replica leads.
+    await bobA.apply(tokenRoute(bobA, alice, { period: 8, endpoint: { host: '127.0.0.1', port: alice.ports.public } }));
     const call = (n: TestNode) => curl(['-H', 'Host: echoa.alice.svc', `http://127.0.0.1:${n.ports.internal}/by-token`]);
     await waitFor('A (leader) calls alice with its token', async () => ((await call(bobA)).status === 200 ? true : undefined));
     await waitFor('B (follower) calls alice with the leader\'s token', async () => ((await call(bobB)).status === 200 ? true : undefined));
     const describe = bobB.cli(['describe', 'route', 'bob-alice']);
     assert.match(describe.stdout, /by the leader replica/);
+  });
+
+  test('a token bob issued through one replica is accepted by the other: partners need not stick to one replica', async () => {
+    // alice -> bob by Token, alice's handshake reaching replica B (the follower) only.
+    await bobA.apply(docs(tokenRoute(alice, bobA), service('echob', echo.port, { access: 'alice' })));
+    await alice.apply(tokenRoute(alice, bobA, { endpoint: { host: '127.0.0.1', port: bobB.ports.public } }));
+    const viaAlice = () => curl(['-H', 'Host: echob.bob.svc', `http://127.0.0.1:${alice.ports.internal}/by-token`]);
+    await waitFor('alice calls bob with the token replica B issued', async () => ((await viaAlice()).status === 200 ? true : undefined));
+    const obtained = (JSON.parse(readFileSync(join(alice.home, 'data', 'tokens.json'), 'utf8')) as { obtained: Record<string, { token: string }> }).obtained.bob!.token;
+    // The same token, sent straight to replica A's public port (as a load balancer might), is accepted there too.
+    const direct = (n: TestNode) => curl(['-k', '-H', 'Host: echob.bob.svc', '-H', 'Kuscia-Source: alice', '-H', `Kuscia-Token: ${obtained}`, `https://127.0.0.1:${n.ports.public}/at-${n === bobA ? 'a' : 'b'}`]);
+    await waitFor('replica A accepts the token B issued', async () => ((await direct(bobA)).status === 200 ? true : undefined), 10_000);
+    assert.equal((await direct(bobB)).status, 200);
+    const forged = await curl(['-k', '-H', 'Host: echob.bob.svc', '-H', 'Kuscia-Source: alice', '-H', 'Kuscia-Token: bm90LWEtdG9rZW4=', `https://127.0.0.1:${bobA.ports.public}/forged`]);
+    assert.equal(forged.status, 401, 'a token no replica issued is refused');
   });
 
   test('SIGKILL of the leader: leadership moves to B within the lease, and no request through A\'s Envoy fails', async () => {
@@ -96,8 +112,13 @@ describe('replicas of one domain over etcd', { skip: !ETCD && 'etcd is not insta
     assert.deepEqual(r.failures, [], `${r.sent} sent, ${r.failures.length} failed`);
     // A's entry expires with its lease: B sees itself alone.
     await waitFor('A\'s replica entry expires', async () => ((await storeOf(bobB)).replicas.length === 1 ? true : undefined), 15_000);
-    // B continues the token session from the token A shared.
+    // B continues the token session from the token A shared, and rolls it on.
     assert.equal((await curl(['-H', 'Host: echoa.alice.svc', `http://127.0.0.1:${bobB.ports.internal}/by-token-after`])).status, 200);
+    const revision = async () => Number(/ferry_token_revision\{[^}]*peer_domain="alice"[^}]*direction="outbound"[^}]*\} (\d+)|ferry_token_revision\{[^}]*direction="outbound"[^}]*peer_domain="alice"[^}]*\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${bobB.ports.api}/metrics`)).text())?.slice(1).find(Boolean) ?? 0);
+    const atMove = await revision();
+    assert.ok(atMove > 0, 'B holds the token A shared');
+    await waitFor('B, the new leader, rolls the token to alice', async () => ((await revision()) > atMove ? true : undefined), 30_000);
+    assert.equal((await curl(['-H', 'Host: echoa.alice.svc', `http://127.0.0.1:${bobB.ports.internal}/by-token-rolled`])).status, 200);
     // A comes back as a follower: Envoy adopted, B keeps leading.
     await bobA.start(env);
     const a = await storeOf(bobA);
@@ -136,7 +157,7 @@ describe('replicas of one domain over etcd', { skip: !ETCD && 'etcd is not insta
     await waitFor('B ready again', async () => ((await bobB.readyz()).ready ? true : undefined), 30_000);
     await bobB.apply(service('echo3', echo.port, { access: 'alice' }));
     const names = ((await (await bobA.api('/api/v1/resources/Service')).json()) as { items: { metadata: { name: string } }[] }).items.map((i) => i.metadata.name);
-    assert.deepEqual(names, ['echo', 'echo2', 'echo3'], 'nothing lost, and A sees what B wrote');
+    assert.deepEqual(names, ['echo', 'echo2', 'echo3', 'echob'], 'nothing lost, and A sees what B wrote');
     const r = await load.stop();
     assert.deepEqual(r.failures, [], `${r.sent} sent during the quorum loss, ${r.failures.length} failed`);
     const s = await waitFor('a leader again', async () => { const v = await storeOf(bobB); return v.leader ? v : undefined; }, 15_000);
