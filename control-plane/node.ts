@@ -176,7 +176,8 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   });
   const runtime = new RuntimeController({
     store, self: config.domain, tasksDir: join(paths.data, 'tasks'), logsDir: join(paths.logs, 'tasks'), log: log.child({ component: 'runtime' }),
-    internalHost, onPortsChanged: () => reconciler?.schedule(true), limits: { mode: taskLimitsMode }, ...(taskUser ? { taskUser } : {}),
+    internalHost, onPortsChanged: () => reconciler?.schedule(true),
+    gatewayReady: async () => { await cache.waitFor(await store.revision()); await reconciler!.installNow(); }, limits: { mode: taskLimitsMode }, ...(taskUser ? { taskUser } : {}),
   });
   taskRuntime = runtime;
   const interop = await startInteropServer(interopSocket(paths.run), config.domain, jobs, log);

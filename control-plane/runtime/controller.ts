@@ -32,6 +32,12 @@ export interface RuntimeDeps {
   internalHost: string;
   /** Called when the set of task ports to partners changes: the gateway re-translates. */
   onPortsChanged?: () => void;
+  /**
+   * Resolves once this node's Envoy serves what the store and the task ports
+   * say now: a task is Reserved only then, so when every party is Reserved
+   * (the gang start) each one's Service and local ports already answer.
+   */
+  gatewayReady?: () => Promise<void>;
   /** Whether tasks get cgroup limits from their resources (default: when the node can create cgroups). */
   limits?: TaskLimits;
   /** The user tasks run as (control-plane/runtime/task-user.ts); absent: the node's own. */
@@ -211,6 +217,9 @@ export class RuntimeController {
     // Other parties reach this party's Cluster ports as these Services, from now until the run ends.
     if (services.length) await this.deps.store.apply(services);
     this.setPorts(taskID, taskPortMappings(taskID, peerPorts));
+    // An engine that starts before the link's Services and ports are served gets 404s and 503s, which
+    // brpc does not retry: a lost message hangs the PSI for its whole receive timeout.
+    await this.deps.gatewayReady?.().catch((err: unknown) => this.deps.log.warn({ err, task: taskID }, 'runtime: the gateway did not confirm the task ports in time; reserving anyway'));
     return this.write(kt, { epoch, phase: 'Reserved', at: now, reservedAt: now, ports, peerPorts, services: services.map((x) => x.metadata.name) });
   }
 
