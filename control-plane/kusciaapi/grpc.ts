@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { messageType, PACKAGE, requestFromBinary, responseToBinary } from './protos.ts';
 import { errorResponse, runCall, type Call, type StreamCall } from './service.ts';
 import { KusciaError } from './codes.ts';
+import type { KusciaServerTls } from './tls.ts';
 
 export interface KusciaGrpcOptions {
   calls: Call[];
@@ -16,6 +17,8 @@ export interface KusciaGrpcOptions {
   log: Logger;
   address: string;
   port: number;
+  /** TLS (server certificate) or MTLS (and a client certificate signed by the domain CA); none: plaintext. */
+  tls?: KusciaServerTls;
 }
 
 export async function startKusciaGrpc(opts: KusciaGrpcOptions): Promise<{ port: number; close: () => Promise<void> }> {
@@ -92,7 +95,7 @@ export async function startKusciaGrpc(opts: KusciaGrpcOptions): Promise<{ port: 
   }
   for (const [name, def] of services) server.addService(def as grpc.ServiceDefinition, handlers.get(name)!);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${opts.address.includes(':') ? `[${opts.address}]` : opts.address}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(`${opts.address.includes(':') ? `[${opts.address}]` : opts.address}:${opts.port}`, credentials(opts.tls), (err, p) => (err ? reject(err) : resolve(p)));
   });
   return {
     port,
@@ -101,4 +104,9 @@ export async function startKusciaGrpc(opts: KusciaGrpcOptions): Promise<{ port: 
       server.tryShutdown(() => { clearTimeout(timer); resolve(); });
     }),
   };
+}
+
+function credentials(tls: KusciaServerTls | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(tls.mtls ? Buffer.from(tls.caPem) : null, [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }], tls.mtls);
 }
