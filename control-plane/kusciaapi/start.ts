@@ -53,12 +53,12 @@ export function kusciaApiServers(home: string, config: NodeConfig, deps: Service
     listen: async () => {
       if (!shared) {
         const app = tls
-          ? Fastify({ bodyLimit: 32 * 1024 * 1024, https: { key: tls.keyPem, cert: tls.certPem, minVersion: 'TLSv1.2', ...(tls.mtls ? { ca: tls.caPem, requestCert: true, rejectUnauthorized: true } : {}) } })
+          ? Fastify({ bodyLimit: 32 * 1024 * 1024, https: { key: tls.keyPem, cert: tls.certPem, minVersion: 'TLSv1.2', ...(tls.mtls ? { ca: tls.caPem, requestCert: true, rejectUnauthorized: false } : {}) } })
           : Fastify({ bodyLimit: 32 * 1024 * 1024 });
         const typed = app as unknown as FastifyInstance;
         // A refused handshake (no client certificate, one from another CA) is the client's fault: said once, in the log.
         typed.server.on('tlsClientError', (err: Error & { code?: string }, socket: { remoteAddress?: string }) => httpLog.warn({ from: socket.remoteAddress, code: err.code }, `KusciaAPI HTTPS: handshake refused: ${err.message}`));
-        await typed.register(kusciaHttp, { calls, streams, token, log: httpLog });
+        await typed.register(kusciaHttp, { calls, streams, token, log: httpLog, clientCertRequired: tls?.mtls ?? false });
         await typed.listen({ host: address, port: k.httpPort! });
         closers.push(() => typed.close());
       }
