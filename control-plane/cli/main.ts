@@ -24,7 +24,8 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry init <domain> --home DIR [--public-port N] [--internal-port N] [--api-port N] [--admin-port N] [--xds-port N]
              [--bind ADDR] [--ca-cert FILE --ca-key FILE] [--api-token-file FILE]   (an existing CA/token, e.g. from a Kubernetes Secret)
              [--kusciaapi-http-port N] [--kusciaapi-grpc-port N]   KusciaAPI (default: HTTP on the API port; gRPC 8083 with the default API port, else only when given)
-             [--kusciaapi-protocol NOTLS|TLS|MTLS] [--kusciaapi-address ADDR]   KusciaAPI's TLS as Kuscia's (default NOTLS, loopback); beyond loopback needs TLS or MTLS and an HTTP port of its own
+             [--kusciaapi-protocol NOTLS|TLS|MTLS] [--kusciaapi-address ADDR] [--kusciaapi-sans NAME,IP,...]
+                 KusciaAPI's TLS as Kuscia's (default NOTLS, loopback); beyond loopback needs TLS or MTLS and an HTTP port of its own
              [--store etcd://HOST:2379[,HOST2:2379...] [--etcd-ca F --etcd-cert F --etcd-key F] --store-key-file F]
   ferry start --home DIR [--external-envoy]   (--external-envoy: Envoy runs elsewhere with <home>/run/envoy-bootstrap.json)
   ferry stop --home DIR [--keep-envoy]             --keep-envoy: Envoy serves on; the next start adopts it (hitless restart)
@@ -104,6 +105,7 @@ function parseOptions(argv: string[]) {
       'kusciaapi-grpc-port': { type: 'string' },
       'kusciaapi-protocol': { type: 'string' },
       'kusciaapi-address': { type: 'string' },
+      'kusciaapi-sans': { type: 'string' },
       wait: { type: 'boolean' },
       peer: { type: 'string' },
       status: { type: 'string' },
@@ -165,6 +167,7 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
       const kusciaTls = {
         ...(values['kusciaapi-protocol'] !== undefined ? { protocol: values['kusciaapi-protocol'].toUpperCase() as 'NOTLS' } : {}),
         ...(values['kusciaapi-address'] !== undefined ? { address: values['kusciaapi-address'] } : {}),
+        ...(values['kusciaapi-sans'] !== undefined ? { sans: values['kusciaapi-sans'].split(',').map((x) => x.trim()) } : {}),
       };
       const withKuscia = (c: NodeConfig): NodeConfig => (Object.keys(kusciaTls).length ? { ...c, kusciaApi: { ...c.kusciaApi, ...kusciaTls } } : c);
       if (Object.keys(kusciaTls).length) {
@@ -174,7 +177,7 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
         try {
           kusciaApiSettings(withKuscia(planned));
         } catch (e) {
-          throw new UsageError((e as Error).message.replace(/^kusciaApi\.(\w+) in ferry\.yaml/, (_m, f: string) => `--kusciaapi-${({ httpPort: 'http-port', address: 'address', protocol: 'protocol' } as Record<string, string>)[f] ?? f}`));
+          throw new UsageError((e as Error).message.replace(/^kusciaApi\.(\w+) in ferry\.yaml/, (_m, f: string) => `--kusciaapi-${({ httpPort: 'http-port', address: 'address', protocol: 'protocol', sans: 'sans' } as Record<string, string>)[f] ?? f}`));
         }
       }
       const made = initHome(home(), domain, ports, {

@@ -1,13 +1,13 @@
 // Starting KusciaAPI on a node: its token file, the HTTP calls (on Ferry's
 // REST listener when they share a port, else on a listener of their own) and
 // the gRPC server, with TLS or mTLS as configured (tls.ts). Configured by ferry.yaml `kusciaApi` (docs/kusciaapi.md).
-import { randomBytes } from 'node:crypto';
+import { createSign } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config.ts';
-import { writeSecretFile } from '../home.ts';
+import { readCa, writeSecretFile } from '../home.ts';
 import { kusciaHttp } from './http.ts';
 import { startKusciaGrpc } from './grpc.ts';
 import { kusciaCalls, kusciaStreams, type ServiceDeps } from './service.ts';
@@ -16,12 +16,17 @@ import { kusciaApiSettings, kusciaServerTls } from './tls.ts';
 /** Where Kuscia keeps the KusciaAPI token (<root>/var/certs/token); Ferry: <home>/certs/token. */
 export const kusciaTokenPath = (home: string) => join(home, 'certs', 'token');
 
-/** The token, made (random, 0600) on first use. */
-export function kusciaToken(home: string): string {
+/**
+ * The token, made on first use as Kuscia makes it: the first 32 characters of
+ * base64(RSA-SHA256 signature of the domain id with the domain's key). The
+ * signature is deterministic, so every replica of a domain (and a pod made
+ * again from the same CA Secret) has the same token. Kept in a 0600 file.
+ */
+export function kusciaToken(home: string, domain: string): string {
   const path = kusciaTokenPath(home);
-  if (!existsSync(path)) writeSecretFile(path, randomBytes(32).toString('hex') + '\n');
+  if (!existsSync(path)) writeSecretFile(path, createSign('sha256').update(domain).sign(readCa(home).keyPem).toString('base64').slice(0, 32));
   const token = readFileSync(path, 'utf8').trim();
-  if (!token) throw new Error(`${path} is empty: remove it and restart the node to get a new KusciaAPI token`);
+  if (!token) throw new Error(`${path} is empty: remove it and restart the node to get the KusciaAPI token again`);
   return token;
 }
 
@@ -37,7 +42,7 @@ export function kusciaApiServers(home: string, config: NodeConfig, deps: Service
   const k = config.kusciaApi;
   if (!k) return undefined;
   const settings = kusciaApiSettings(config);
-  const token = kusciaToken(home);
+  const token = kusciaToken(home, config.domain);
   const calls = kusciaCalls(deps);
   const streams = kusciaStreams(deps);
   const httpLog = log.child({ component: 'kusciaapi' });

@@ -49,7 +49,7 @@ export function kusciaApiSettings(config: NodeConfig): KusciaApiSettings {
     throw new Error(`kusciaApi.address in ferry.yaml: ${address} is not a loopback address, and without TLS the token would cross the network in clear: set kusciaApi.protocol to MTLS or TLS (ferry init --kusciaapi-protocol MTLS), or use 127.0.0.1`);
   }
   const sans = k.sans ?? [];
-  if (!Array.isArray(sans) || sans.some((s) => typeof s !== 'string' || !s)) throw new Error('kusciaApi.sans in ferry.yaml: give a list of host names and IP addresses for the server certificate');
+  if (!Array.isArray(sans) || sans.some((s) => typeof s !== 'string' || !s)) throw new Error('kusciaApi.sans in ferry.yaml: give host names and IP addresses for the server certificate, none empty (e.g. kusciaapi.alice.example,10.0.0.5)');
   const shared = k.httpPort === undefined || k.httpPort === config.listeners.api.port;
   if (shared && protocol !== 'NOTLS') {
     throw new Error(`kusciaApi.httpPort in ferry.yaml: with protocol ${protocol}, KusciaAPI HTTP needs a port of its own (Ferry's REST listener on ${config.listeners.api.port} is plain HTTP): set kusciaApi.httpPort (ferry init --kusciaapi-http-port N)`);

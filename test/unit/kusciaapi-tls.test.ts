@@ -5,12 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDomainCa, issueServiceCert } from '../../certs/authority.ts';
 import { initHome } from '../../control-plane/home.ts';
 import { defaultConfig, readConfig, type NodeConfig } from '../../control-plane/config.ts';
 import { checkPair, kusciaApiSettings, kusciaServerCertPaths, kusciaServerTls } from '../../control-plane/kusciaapi/tls.ts';
+import { kusciaToken } from '../../control-plane/kusciaapi/start.ts';
 import { ferry, tempDir } from '../support/harness.ts';
 
 const config = (kusciaApi: NodeConfig['kusciaApi'], apiAddress = '127.0.0.1'): NodeConfig => {
@@ -107,4 +109,15 @@ test('ferry init --kusciaapi-protocol/--kusciaapi-address: written to ferry.yaml
     assert.match(r.stderr, message);
     assert.ok(!existsSync(bad), 'nothing written');
   }
+});
+
+test("the token is Kuscia's: base64 of the RSA-SHA256 signature of the domain id with the domain key, first 32 characters (checked with openssl)", () => {
+  const home = join(tempDir('kapi-token'), 'h');
+  initHome(home, 'alice', { api: 31082 });
+  const token = kusciaToken(home, 'alice');
+  const signed = spawnSync('openssl', ['dgst', '-sha256', '-sign', join(home, 'certs', 'ca.key')], { input: 'alice' });
+  assert.equal(signed.status, 0, String(signed.stderr));
+  assert.equal(token, signed.stdout.toString('base64').slice(0, 32));
+  assert.equal(statSync(join(home, 'certs', 'token')).mode & 0o777, 0o600);
+  assert.equal(kusciaToken(home, 'alice'), token, 'read back, not made again');
 });
