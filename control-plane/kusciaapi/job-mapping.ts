@@ -10,6 +10,7 @@ import type { JobSpec, JobTask } from '../jobs/phase.ts';
 import type { JobStatus } from '../jobs/job-status.ts';
 import { validation } from './codes.ts';
 import { requireField } from './mapping.ts';
+import { taskServiceName } from '../runtime/task-ports.ts';
 
 type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -116,9 +117,10 @@ export function jobStatusDetail(job: StoredResource, local: ReadonlyMap<string, 
 
 /**
  * This party's facts from its KusciaTask (status.allocatedPorts) and the
- * AppImage's port scopes (pure): a Domain or Cluster port is listed with the
- * address its process listens on here; Local ports are not endpoints (Kuscia
- * makes no Service for them).
+ * AppImage's port scopes (pure): a Cluster port as Kuscia writes it, the
+ * Service the other parties call (`<task>-<port>.<domain>.svc`, the one the
+ * runtime makes); a Domain port where its process listens here; Local ports
+ * are not endpoints (Kuscia makes no Service for them).
  */
 export function localTaskFacts(task: StoredResource, self: string, app: StoredResource | undefined): LocalTaskFacts {
   const status = (task.status ?? {}) as { allocatedPorts?: { domainID: string; namedPort: Record<string, number> }[] };
@@ -132,7 +134,7 @@ export function localTaskFacts(task: StoredResource, self: string, app: StoredRe
     endpoints: Object.entries(ports)
       .filter(([name]) => (scopes.get(name) ?? 'Local') !== 'Local')
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, port]) => ({ port_name: name, scope: scopes.get(name)!, endpoint: `127.0.0.1:${port}` })),
+      .map(([name, port]) => ({ port_name: name, scope: scopes.get(name)!, endpoint: scopes.get(name) === 'Cluster' ? `${taskServiceName(task.metadata.name, name)}.${self}.svc` : `127.0.0.1:${port}` })),
   };
 }
 

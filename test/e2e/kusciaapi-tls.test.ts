@@ -198,7 +198,7 @@ describe('KusciaAPI over TLS and mTLS', () => {
         assert.equal(own.endpoints.length, 1, JSON.stringify(own));
         assert.equal(own.endpoints[0].port_name, 'svc');
         assert.equal(own.endpoints[0].scope, 'Cluster');
-        assert.match(own.endpoints[0].endpoint, /^127\.0\.0\.1:\d+$/);
+        assert.equal(own.endpoints[0].endpoint, `${t.task_id}-svc.${node}.svc`, 'the Service the other party calls, as Kuscia names it');
         assert.deepEqual(peer.endpoints, []);
       }
     }
