@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { issueServiceCert } from '../../certs/authority.ts';
 import type { NodeConfig } from '../config.ts';
 import { readCa, writeSecretFile } from '../home.ts';
+import { previousCaPath } from '../ca-rotation.ts';
 
 export const PROTOCOLS = ['NOTLS', 'TLS', 'MTLS'] as const;
 export type KusciaProtocol = (typeof PROTOCOLS)[number];
@@ -74,19 +75,35 @@ export function kusciaServerTls(home: string, config: NodeConfig, settings: Kusc
   const haveKey = existsSync(paths.key);
   if (haveCert !== haveKey) throw new Error(`${haveCert ? paths.key : paths.cert} is missing while ${haveCert ? paths.cert : paths.key} exists: remove both, and the node makes a new pair signed by the domain CA`);
   let expired = false;
+  let stale = false;
   if (haveCert) {
-    const facts = checkPair(readFileSync(paths.cert, 'utf8'), readFileSync(paths.key, 'utf8'), ca.certPem, paths);
-    expired = facts.expired;
+    const certPem = readFileSync(paths.cert, 'utf8');
+    // Signed by the CA a finished rotation replaced: ours, from before it; made again from the new CA.
+    stale = signedByPreviousCa(certPem, home);
+    if (!stale) expired = checkPair(certPem, readFileSync(paths.key, 'utf8'), ca.certPem, paths).expired;
   }
-  if (!haveCert || expired) {
+  if (!haveCert || expired || stale) {
     const ips = ['127.0.0.1', '::1', ...settings.sans.filter((s) => isIP(s)), ...(isIP(settings.address) && !['0.0.0.0', '::'].includes(settings.address) ? [settings.address] : [])];
     const dns = ['kusciaapi', 'localhost', hostname(), ...settings.sans.filter((s) => !isIP(s))];
     const pair = issueServiceCert(ca, { commonName: 'KusciaAPI', organization: config.domain, dnsNames: [...new Set(dns)], ipAddresses: [...new Set(ips)], days: CERT_DAYS });
     writeSecretFile(paths.key, pair.keyPem);
     writeFileSync(paths.cert, pair.certPem, { mode: 0o600 });
-    note(`${expired ? 'the KusciaAPI server certificate had expired: made a new one' : 'made the KusciaAPI server certificate'} ${paths.cert} (signed by the domain CA; clients use it with ${paths.key} in MTLS, as Kuscia's)`);
+    const why = expired ? 'the KusciaAPI server certificate had expired: made a new one' : stale ? 'the KusciaAPI server certificate was signed by the CA a rotation replaced: made a new one (give MTLS clients the new pair and ca.crt)' : 'made the KusciaAPI server certificate';
+    note(`${why} ${paths.cert} (signed by the domain CA; clients use it with ${paths.key} in MTLS, as Kuscia's)`);
   }
   return { mtls: settings.protocol === 'MTLS', certPem: readFileSync(paths.cert, 'utf8'), keyPem: readFileSync(paths.key, 'utf8'), caPem: ca.certPem };
+}
+
+function signedByPreviousCa(certPem: string, home: string): boolean {
+  const previous = previousCaPath(home);
+  if (!existsSync(previous)) return false;
+  try {
+    const cert = new X509Certificate(certPem);
+    const ca = new X509Certificate(readFileSync(previous, 'utf8'));
+    return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+  } catch {
+    return false; // not a certificate: checkPair says so
+  }
 }
 
 /** A pair someone may have put there: parsed, matching, and signed by the domain CA, or an error that says which and the fix. */

@@ -10,6 +10,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDomainCa, issueServiceCert } from '../../certs/authority.ts';
 import { initHome } from '../../control-plane/home.ts';
+import { finishCaRotation, startCaRotation } from '../../control-plane/ca-rotation.ts';
 import { defaultConfig, readConfig, type NodeConfig } from '../../control-plane/config.ts';
 import { checkPair, kusciaApiSettings, kusciaServerCertPaths, kusciaServerTls } from '../../control-plane/kusciaapi/tls.ts';
 import { kusciaToken } from '../../control-plane/kusciaapi/start.ts';
@@ -120,4 +121,18 @@ test("the token is Kuscia's: base64 of the RSA-SHA256 signature of the domain id
   assert.equal(token, signed.stdout.toString('base64').slice(0, 32));
   assert.equal(statSync(join(home, 'certs', 'token')).mode & 0o777, 0o600);
   assert.equal(kusciaToken(home, 'alice'), token, 'read back, not made again');
+});
+
+test('after a CA rotation the server pair signed by the replaced CA is made again from the new one', () => {
+  const home = join(tempDir('kapi-rotate'), 'h');
+  const c = initHome(home, 'alice', { api: 31082 });
+  const cfg = { ...c, kusciaApi: { httpPort: 31084, protocol: 'MTLS' as const } };
+  const first = kusciaServerTls(home, cfg, kusciaApiSettings(cfg), () => {})!;
+  startCaRotation(home, 'alice', 60);
+  finishCaRotation(home);
+  const notes: string[] = [];
+  const after = kusciaServerTls(home, cfg, kusciaApiSettings(cfg), (m) => notes.push(m))!;
+  assert.notEqual(after.certPem, first.certPem);
+  assert.ok(new X509Certificate(after.certPem).verify(new X509Certificate(readFileSync(join(home, 'certs', 'ca.crt'))).publicKey));
+  assert.match(notes[0]!, /signed by the CA a rotation replaced: made a new one/);
 });
