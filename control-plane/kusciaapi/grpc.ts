@@ -1,7 +1,8 @@
 // KusciaAPI over gRPC (grpc-js), from the same call table as HTTP: the
 // services of package kuscia.proto.api.v1alpha1.kusciaapi with protobufjs
 // codecs; metadata `token` checked on every call (UNAUTHENTICATED otherwise);
-// a handled failure is an OK reply whose status carries Kuscia's code.
+// a handled failure is an OK reply whose status carries Kuscia's code; server
+// reflection as Kuscia has it.
 import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -9,6 +10,16 @@ import { messageType, PACKAGE, requestFromBinary, responseToBinary } from './pro
 import { errorResponse, runCall, type Call, type StreamCall } from './service.ts';
 import { KusciaError } from './codes.ts';
 import type { KusciaServerTls } from './tls.ts';
+import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { PROTO_DIR, PROTO_FILES } from './protos.ts';
+
+let reflected: PackageDefinition | undefined;
+/** The served protos as proto-loader reads them, for reflection (once). */
+function reflectionPackage(): PackageDefinition {
+  reflected ??= loadSync(PROTO_FILES.map((f) => `${PROTO_DIR}/${f}`), { keepCase: true, includeDirs: [PROTO_DIR] });
+  return reflected;
+}
 
 export interface KusciaGrpcOptions {
   calls: Call[];
@@ -94,6 +105,16 @@ export async function startKusciaGrpc(opts: KusciaGrpcOptions): Promise<{ port: 
     handlers.set(stream.service, impl);
   }
   for (const [name, def] of services) server.addService(def as grpc.ServiceDefinition, handlers.get(name)!);
+  // Server reflection, as Kuscia registers it (grpcurl needs no protos), behind the same token.
+  new ReflectionService(reflectionPackage()).addToServer({
+    addService: (def, impl) => server.addService(def, Object.fromEntries(Object.entries(impl).map(([method, handle]) => [method, (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+      if (!authorized(call.metadata)) {
+        call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'token: missing or wrong: send metadata "token" with the token from <home>/certs/token' });
+        return;
+      }
+      (handle as (c: typeof call) => void)(call);
+    }])) as grpc.UntypedServiceImplementation),
+  });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.address.includes(':') ? `[${opts.address}]` : opts.address}:${opts.port}`, credentials(opts.tls), (err, p) => (err ? reject(err) : resolve(p)));
   });

@@ -7,7 +7,7 @@
 // with the test engine, watched over HTTPS, with Kuscia's task details.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -18,6 +18,8 @@ import { testEngineAppImage } from '../support/test-engine-app.ts';
 import { createDomainCa, issueServiceCert } from '../../certs/authority.ts';
 
 const python = join(process.env.FERRY_KUSCIA_VENV ?? join(ROOT, '.tools', 'kuscia-venv'), 'bin', 'python');
+const grpcurl = join(ROOT, '.tools', 'grpcurl', 'bin', 'grpcurl');
+const noGrpcurl = existsSync(grpcurl) ? false : `no ${grpcurl}: scripts/setup.sh builds it (go install)`;
 
 interface Tls { ca: string; cert?: string; key?: string }
 const certsOf = (node: TestNode) => ({ ca: join(node.home, 'certs', 'ca.crt'), cert: join(node.home, 'certs', 'kusciaapi-server.crt'), key: join(node.home, 'certs', 'kusciaapi-server.key') });
@@ -156,6 +158,28 @@ describe('KusciaAPI over TLS and mTLS', () => {
     assert.equal(s['grpc untrusted server'].grpc, 'UNAVAILABLE');
     assert.equal(s['https QueryDomain'].domain_id, 'alice');
     assert.equal(s['https wrong token'].http, 401);
+  });
+
+  test('grpcurl as Kuscia\'s docs run it: server reflection lists the services and answers a call, behind the token and the client certificate', { skip: noGrpcurl }, () => {
+    const c = certsOf(alice);
+    const tls = ['--cert', c.cert, '--key', c.key, '--cacert', c.ca];
+    const run = (args: string[]) => spawnSync(grpcurl, args, { encoding: 'utf8', timeout: 30_000 });
+    const target = `127.0.0.1:${alice.ports.kusciaGrpc}`;
+    const listed = run([...tls, '-H', `Token: ${kusciaToken(alice)}`, target, 'list']);
+    assert.equal(listed.status, 0, listed.stderr);
+    for (const svc of ['DomainService', 'DomainRouteService', 'JobService', 'AppImageService', 'HealthService']) assert.match(listed.stdout, new RegExp(`^kuscia\\.proto\\.api\\.v1alpha1\\.kusciaapi\\.${svc}$`, 'm'));
+    const q = run([...tls, '-H', `Token: ${kusciaToken(alice)}`, '-d', '{"domain_id": "bob"}', target, 'kuscia.proto.api.v1alpha1.kusciaapi.DomainService.QueryDomain']);
+    assert.equal(q.status, 0, q.stderr);
+    const answer = JSON.parse(q.stdout) as { status?: { code?: number }; data: { domainId: string; role: string } };
+    assert.deepEqual([answer.status?.code ?? 0, answer.data.domainId, answer.data.role], [0, 'bob', 'partner'], q.stdout);
+    const described = run([...tls, '-H', `Token: ${kusciaToken(alice)}`, target, 'describe', 'kuscia.proto.api.v1alpha1.kusciaapi.QueryDomainRequest']);
+    assert.match(described.stdout, /string domain_id = 2;/);
+    // Reflection too needs the token, and the handshake a client certificate.
+    const noToken = run([...tls, target, 'list']);
+    assert.notEqual(noToken.status, 0);
+    assert.match(noToken.stderr, /Unauthenticated|token: missing or wrong/);
+    const noCert = run(['--cacert', c.ca, '-H', `Token: ${kusciaToken(alice)}`, target, 'list']);
+    assert.notEqual(noCert.status, 0);
   });
 
   test('a job created over HTTPS runs to Succeeded at both nodes, watched over HTTPS, with task details', async () => {
