@@ -10,16 +10,8 @@ import { messageType, PACKAGE, requestFromBinary, responseToBinary } from './pro
 import { errorResponse, runCall, type Call, type StreamCall } from './service.ts';
 import { KusciaError } from './codes.ts';
 import type { KusciaServerTls } from './tls.ts';
-import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { PROTO_DIR, PROTO_FILES } from './protos.ts';
-
-let reflected: PackageDefinition | undefined;
-/** The served protos as proto-loader reads them, for reflection (once). */
-function reflectionPackage(): PackageDefinition {
-  reflected ??= loadSync(PROTO_FILES.map((f) => `${PROTO_DIR}/${f}`), { keepCase: true, includeDirs: [PROTO_DIR] });
-  return reflected;
-}
+import { reflectionPackage } from './reflection.ts';
 
 export interface KusciaGrpcOptions {
   calls: Call[];

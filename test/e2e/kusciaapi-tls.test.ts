@@ -18,7 +18,7 @@ import { testEngineAppImage } from '../support/test-engine-app.ts';
 import { createDomainCa, issueServiceCert } from '../../certs/authority.ts';
 
 const python = join(process.env.FERRY_KUSCIA_VENV ?? join(ROOT, '.tools', 'kuscia-venv'), 'bin', 'python');
-const grpcurl = join(ROOT, '.tools', 'grpcurl', 'bin', 'grpcurl');
+const grpcurl = process.env.FERRY_GRPCURL ?? join(ROOT, '.tools', 'grpcurl', 'bin', 'grpcurl');
 const noGrpcurl = existsSync(grpcurl) ? false : `no ${grpcurl}: scripts/setup.sh builds it (go install)`;
 
 interface Tls { ca: string; cert?: string; key?: string }
@@ -170,15 +170,15 @@ describe('KusciaAPI over TLS and mTLS', () => {
     for (const svc of ['DomainService', 'DomainRouteService', 'JobService', 'AppImageService', 'HealthService']) assert.match(listed.stdout, new RegExp(`^kuscia\\.proto\\.api\\.v1alpha1\\.kusciaapi\\.${svc}$`, 'm'));
     const q = run([...tls, '-H', `Token: ${kusciaToken(alice)}`, '-d', '{"domain_id": "bob"}', target, 'kuscia.proto.api.v1alpha1.kusciaapi.DomainService.QueryDomain']);
     assert.equal(q.status, 0, q.stderr);
-    const answer = JSON.parse(q.stdout) as { status?: { code?: number }; data: { domainId: string; role: string } };
-    assert.deepEqual([answer.status?.code ?? 0, answer.data.domainId, answer.data.role], [0, 'bob', 'partner'], q.stdout);
+    const answer = JSON.parse(q.stdout) as { status?: { code?: number }; data: { domain_id: string; role: string } };
+    assert.deepEqual([answer.status?.code ?? 0, answer.data.domain_id, answer.data.role], [0, 'bob', 'partner'], q.stdout);
     const described = run([...tls, '-H', `Token: ${kusciaToken(alice)}`, target, 'describe', 'kuscia.proto.api.v1alpha1.kusciaapi.QueryDomainRequest']);
     assert.match(described.stdout, /string domain_id = 2;/);
     // Reflection too needs the token, and the handshake a client certificate.
     const noToken = run([...tls, target, 'list']);
     assert.notEqual(noToken.status, 0);
     assert.match(noToken.stderr, /Unauthenticated|token: missing or wrong/);
-    const noCert = run(['--cacert', c.ca, '-H', `Token: ${kusciaToken(alice)}`, target, 'list']);
+    const noCert = run(['-connect-timeout', '3', '--cacert', c.ca, '-H', `Token: ${kusciaToken(alice)}`, target, 'list']);
     assert.notEqual(noCert.status, 0);
   });
 
