@@ -96,6 +96,35 @@ export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: 
   return { certPem: pemWithLf(forge.pki.certificateToPem(cert)), keyPem };
 }
 
+/**
+ * A service's server certificate signed by the domain CA (KusciaAPI's
+ * kusciaapi-server.crt): DNS and IP SANs as given; usable as a client
+ * certificate too, since Kuscia's clients present this very pair in mTLS.
+ */
+export function issueServiceCert(ca: CertAndKey, opts: { commonName: string; organization: string; dnsNames: string[]; ipAddresses: string[]; days: number; now?: Date }): CertAndKey {
+  const caCert = forge.pki.certificateFromPem(ca.certPem);
+  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
+  const { pub, keyPem } = rsaKeyPair(2048);
+  const now = opts.now ?? new Date();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = pub;
+  cert.serialNumber = serialNumber();
+  cert.validity.notBefore = new Date(now.getTime() - 5 * 60_000);
+  cert.validity.notAfter = new Date(now.getTime() + opts.days * DAY_MS);
+  cert.setSubject([{ name: 'commonName', value: opts.commonName }, { name: 'organizationName', value: opts.organization }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+    { name: 'subjectAltName', altNames: [...opts.dnsNames.map((value) => ({ type: 2, value })), ...opts.ipAddresses.map((ip) => ({ type: 7, ip }))] },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return { certPem: pemWithLf(forge.pki.certificateToPem(cert)), keyPem };
+}
+
 export interface CertificateFacts {
   serial: string;
   notBefore: Date;

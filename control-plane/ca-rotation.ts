@@ -29,6 +29,9 @@ export function caRotation(home: string): CaRotation | undefined {
   return { ...state, next: inspectCertificate(readFileSync(f.nextCert, 'utf8')) };
 }
 
+/** The CA a finished rotation replaced (kept so what it signed can be recognised and re-issued). */
+export const previousCaPath = (home: string) => files(home).previousCert;
+
 /** Starts a rotation: the next CA exists and is published; the current one still signs. */
 export function startCaRotation(home: string, domain: string, overlapSeconds: number, now = new Date()): CaRotation {
   const running = caRotation(home);

@@ -46,10 +46,12 @@ export interface NodeConfig {
   /**
    * KusciaAPI (docs/kusciaapi.md): HTTP on httpPort (on the REST listener
    * when equal or omitted: the paths differ), gRPC on grpcPort (none when
-   * omitted), its own listeners on address (loopback only, 127.0.0.1 by
-   * default). No block: KusciaAPI is off.
+   * omitted), its own listeners on address (127.0.0.1 by default; beyond
+   * loopback only with protocol TLS or MTLS, Kuscia's names; NOTLS by
+   * default), sans: more names for its server certificate (Kuscia's
+   * kusciaAPISans). No block: KusciaAPI is off.
    */
-  kusciaApi?: { httpPort?: number; grpcPort?: number; address?: string };
+  kusciaApi?: { httpPort?: number; grpcPort?: number; address?: string; protocol?: 'NOTLS' | 'TLS' | 'MTLS'; sans?: string[] };
 }
 
 /** KusciaAPI HTTP shares the API port unless given its own (kusciaApiHttp); gRPC on Kuscia's 8083. */

@@ -63,6 +63,23 @@ if ! kuscia_ok "$tools/kuscia-venv"; then
   "$tools/kuscia-venv/bin/pip" install --quiet --disable-pip-version-check 'kuscia==0.0.3b0' 'protobuf>=4.25,<5' grpcio
   kuscia_ok "$tools/kuscia-venv" || { say "the kuscia client does not import"; exit 1; }
 fi
+# 3c. grpcurl, the client Kuscia's docs drive KusciaAPI with (server
+#     reflection), built by `go install` from the Go module proxy at a pinned
+#     version. Not fatal: its test says why it skips without it.
+GRPCURL_VERSION=v1.9.3
+if [ "$(cat "$tools/grpcurl/version" 2>/dev/null)" != "$GRPCURL_VERSION" ] || [ ! -x "$tools/grpcurl/bin/grpcurl" ]; then
+  go_bin="$(command -v go || echo /usr/local/go/bin/go)"
+  if [ -x "$go_bin" ]; then
+    say "building grpcurl $GRPCURL_VERSION (go install, Go module proxy) into .tools/grpcurl"
+    if GOBIN="$tools/grpcurl/bin" GOFLAGS=-buildvcs=false CGO_ENABLED=0 "$go_bin" install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" >&2; then
+      echo "$GRPCURL_VERSION" > "$tools/grpcurl/version"
+    else
+      say "go install grpcurl failed (the grpcurl test of KusciaAPI skips)"
+    fi
+  else
+    say "no Go toolchain: not building grpcurl (the grpcurl test of KusciaAPI skips)"
+  fi
+fi
 
 # 4. Debian tools for the tests and benchmarks that use real third-party servers.
 bash "$root/scripts/debian-tools.sh"

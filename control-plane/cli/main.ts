@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { assertNoNodeRunning, homePaths, readConfig, runningNodePid, DEFAULT_PORTS } from '../config.ts';
+import { assertNoNodeRunning, defaultConfig, homePaths, readConfig, runningNodePid, DEFAULT_PORTS, type NodeConfig } from '../config.ts';
 import { resolveKind } from '../resources/kinds.ts';
 import { decodeUtf8, parseDocuments } from '../../interop/documents.ts';
 import { ApiClient, NodeNotRunning } from './client.ts';
@@ -24,6 +24,8 @@ const USAGE = `ferry: cross-domain gateway mesh for privacy computing
   ferry init <domain> --home DIR [--public-port N] [--internal-port N] [--api-port N] [--admin-port N] [--xds-port N]
              [--bind ADDR] [--ca-cert FILE --ca-key FILE] [--api-token-file FILE]   (an existing CA/token, e.g. from a Kubernetes Secret)
              [--kusciaapi-http-port N] [--kusciaapi-grpc-port N]   KusciaAPI (default: HTTP on the API port; gRPC 8083 with the default API port, else only when given)
+             [--kusciaapi-protocol NOTLS|TLS|MTLS] [--kusciaapi-address ADDR] [--kusciaapi-sans NAME,IP,...]
+                 KusciaAPI's TLS as Kuscia's (default NOTLS, loopback); beyond loopback needs TLS or MTLS and an HTTP port of its own
              [--store etcd://HOST:2379[,HOST2:2379...] [--etcd-ca F --etcd-cert F --etcd-key F] --store-key-file F]
   ferry start --home DIR [--external-envoy]   (--external-envoy: Envoy runs elsewhere with <home>/run/envoy-bootstrap.json)
   ferry stop --home DIR [--keep-envoy]             --keep-envoy: Envoy serves on; the next start adopts it (hitless restart)
@@ -101,6 +103,9 @@ function parseOptions(argv: string[]) {
       'external-envoy': { type: 'boolean' },
       'kusciaapi-http-port': { type: 'string' },
       'kusciaapi-grpc-port': { type: 'string' },
+      'kusciaapi-protocol': { type: 'string' },
+      'kusciaapi-address': { type: 'string' },
+      'kusciaapi-sans': { type: 'string' },
       wait: { type: 'boolean' },
       peer: { type: 'string' },
       status: { type: 'string' },
@@ -145,7 +150,7 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
           throw new UsageError(`--${flag}: cannot read ${values[flag]} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         }
       };
-      const config = initHome(home(), domain, {
+      const ports = {
         public: port(values['public-port'], '--public-port') ?? DEFAULT_PORTS.public,
         internal: port(values['internal-port'], '--internal-port') ?? DEFAULT_PORTS.internal,
         api: port(values['api-port'], '--api-port') ?? DEFAULT_PORTS.api,
@@ -157,11 +162,31 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
           ? { kusciaApiGrpc: port(values['kusciaapi-grpc-port'], '--kusciaapi-grpc-port') ?? DEFAULT_PORTS.kusciaApiGrpc }
           : {}),
         ...(values['kusciaapi-http-port'] ? { kusciaApiHttp: port(values['kusciaapi-http-port'], '--kusciaapi-http-port')! } : {}),
-      }, {
+      };
+      // KusciaAPI's protocol and address, checked on the config they make before anything is written.
+      const kusciaTls = {
+        ...(values['kusciaapi-protocol'] !== undefined ? { protocol: values['kusciaapi-protocol'].toUpperCase() as 'NOTLS' } : {}),
+        ...(values['kusciaapi-address'] !== undefined ? { address: values['kusciaapi-address'] } : {}),
+        ...(values['kusciaapi-sans'] !== undefined ? { sans: values['kusciaapi-sans'].split(',').map((x) => x.trim()) } : {}),
+      };
+      const withKuscia = (c: NodeConfig): NodeConfig => (Object.keys(kusciaTls).length ? { ...c, kusciaApi: { ...c.kusciaApi, ...kusciaTls } } : c);
+      if (Object.keys(kusciaTls).length) {
+        const { kusciaApiSettings } = await import('../kusciaapi/tls.ts');
+        const planned = defaultConfig(domain, ports);
+        if (values.bind) planned.listeners.internal.address = planned.listeners.api.address = values.bind;
+        try {
+          kusciaApiSettings(withKuscia(planned));
+        } catch (e) {
+          throw new UsageError((e as Error).message.replace(/^kusciaApi\.(\w+) in ferry\.yaml/, (_m, f: string) => `--kusciaapi-${({ httpPort: 'http-port', address: 'address', protocol: 'protocol', sans: 'sans' } as Record<string, string>)[f] ?? f}`));
+        }
+      }
+      const made = initHome(home(), domain, ports, {
         ...(values['ca-cert'] ? { ca: { certPem: read('ca-cert'), keyPem: read('ca-key') } } : {}),
         ...(values['api-token-file'] ? { apiToken: read('api-token-file').trim() } : {}),
         ...(values.bind ? { bind: values.bind } : {}),
       });
+      const config = withKuscia(made);
+      if (config !== made && !storeConfig) (await import('../config.ts')).writeConfig(home(), config);
       if (storeConfig) {
         const { writeConfig } = await import('../config.ts');
         writeConfig(home(), { ...config, ...storeConfig });

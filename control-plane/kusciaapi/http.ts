@@ -3,6 +3,7 @@
 // answered HTTP 200 with {status, data} for every call it handles. A Fastify
 // plugin: it shares Ferry's REST listener (default) or has one of its own.
 import { timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { Code, validation } from './codes.ts';
@@ -14,6 +15,12 @@ export interface KusciaHttpOptions {
   streams: StreamCall[];
   token: string;
   log: Logger;
+  /**
+   * MTLS on a listener of its own: the TLS layer asks for a client certificate
+   * but lets the handshake finish, so a client without a good one is told why
+   * (HTTP 401, code 11102) instead of seeing a bare reset.
+   */
+  clientCertRequired?: boolean;
 }
 
 declare module 'fastify' {
@@ -39,6 +46,12 @@ export async function kusciaHttp(app: FastifyInstance, opts: KusciaHttpOptions):
   });
 
   app.addHook('onRequest', async (req, reply) => {
+    const socket = req.raw.socket as TLSSocket;
+    if (opts.clientCertRequired && !socket.authorized) {
+      const why = clientCertProblem(socket);
+      opts.log.warn({ from: socket.remoteAddress, why }, 'KusciaAPI HTTPS: client certificate refused');
+      return reply.code(401).send({ status: { code: Code.AuthFailed, message: `client certificate: ${why}: MTLS needs a certificate signed by this domain's CA (<home>/certs/ca.crt), e.g. <home>/certs/kusciaapi-server.crt with its key, as Kuscia's clients use`, details: [] }, data: null });
+    }
     if (OPEN.has(req.routeOptions.url ?? '')) return;
     const given = Buffer.from(String(req.headers.token ?? ''));
     if (given.length !== token.length || !timingSafeEqual(given, token)) {
@@ -92,6 +105,17 @@ export async function kusciaHttp(app: FastifyInstance, opts: KusciaHttpOptions):
       reply.raw.on('close', () => { open.delete(end); stop(); });
     });
   }
+}
+
+/** Why a client's certificate was not accepted, in words (Node gives OpenSSL's code). */
+function clientCertProblem(socket: TLSSocket): string {
+  const peer = socket.getPeerCertificate();
+  if (!peer || Object.keys(peer).length === 0) return 'none was sent';
+  const code = String(socket.authorizationError ?? 'not verified');
+  const who = `"${[peer.subject?.CN && `CN=${peer.subject.CN}`, peer.subject?.O && `O=${peer.subject.O}`].filter(Boolean).join(', ')}"`;
+  if (code === 'CERT_HAS_EXPIRED') return `${who} has expired (${code})`;
+  if (code === 'CERT_NOT_YET_VALID') return `${who} is not valid yet (${code})`;
+  return `${who} is not signed by this domain's CA (${code})`;
 }
 
 /** Zero values left out, as Go's encoding/json with omitempty writes a generated message. */

@@ -10,6 +10,7 @@ import type { JobSpec, JobTask } from '../jobs/phase.ts';
 import type { JobStatus } from '../jobs/job-status.ts';
 import { validation } from './codes.ts';
 import { requireField } from './mapping.ts';
+import { taskServiceName } from '../runtime/task-ports.ts';
 
 type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -63,12 +64,26 @@ export function jobResource(req: Msg): JobResource {
 }
 
 const stageName = (stage: string) => `Job${stage}StageSucceeded`;
+const TASK_ENDED = new Set(['Succeeded', 'Failed']);
 
-/** Kuscia's JobStatusDetail from the job's stored status (the same at every party). */
-export function jobStatusDetail(job: StoredResource): Msg {
+/** What this node's KusciaTask adds to a task's answer: its creation, this party's endpoints. */
+export interface LocalTaskFacts {
+  createTime: string;
+  endpoints: { port_name: string; scope: string; endpoint: string }[];
+}
+
+/**
+ * Kuscia's JobStatusDetail from the job's stored status (the same at every
+ * party) and, for this party, its KusciaTasks (`local`, by task id). A task's
+ * start is the first party's process start, its end the last party's record
+ * once it ended (each party's records of the current run); progress is known
+ * only at the end (1 when Succeeded): engines report none to Ferry.
+ */
+export function jobStatusDetail(job: StoredResource, local: ReadonlyMap<string, LocalTaskFacts> = new Map(), self = ''): Msg {
   const spec = job.spec as unknown as JobSpec;
   const s = (job.status ?? {}) as JobStatus;
   const phase = s.phase ?? 'Pending';
+  const epoch = s.epoch ?? 0;
   return {
     state: phase,
     err_msg: phase === 'Failed' || phase === 'ApprovalReject' ? s.message ?? '' : '',
@@ -78,16 +93,21 @@ export function jobStatusDetail(job: StoredResource): Msg {
     tasks: spec.tasks.map((t) => {
       const parties = s.partyTaskStatus?.[t.taskID] ?? [];
       const failed = parties.filter((p) => p.phase === 'Failed' && p.message).map((p) => `${p.domainID}: ${p.message}`);
+      const state = s.taskStatus?.[t.taskID] ?? 'Pending';
+      const records = Object.values(s.partyRecords ?? {}).map((r) => r.tasks?.[t.taskID]).filter((r) => r && r.epoch === epoch);
+      const starts = records.map((r) => r!.startedAt).filter((x): x is string => !!x).sort();
+      const ends = records.map((r) => r!.at).sort();
+      const facts = local.get(t.taskID);
       return {
         task_id: t.taskID,
-        state: s.taskStatus?.[t.taskID] ?? 'Pending',
+        state,
         err_msg: failed.join('; '),
-        create_time: '',
-        start_time: '',
-        end_time: '',
-        parties: parties.map((p) => ({ domain_id: p.domainID, state: p.phase, err_msg: p.message ?? '', endpoints: [] })),
+        create_time: facts?.createTime ?? '',
+        start_time: starts[0] ?? '',
+        end_time: TASK_ENDED.has(state) ? ends.at(-1) ?? '' : '',
+        parties: parties.map((p) => ({ domain_id: p.domainID, state: p.phase, err_msg: p.message ?? '', endpoints: p.domainID === self ? facts?.endpoints ?? [] : [] })),
         alias: t.alias,
-        progress: 0,
+        progress: state === 'Succeeded' ? 1 : 0,
       };
     }),
     stage_status_list: Object.values(s.partyRecords ?? {}).map((r) => ({ domain_id: r.domainID, state: stageName(r.commands?.at(-1)?.stage ?? 'Create') })),
@@ -95,7 +115,30 @@ export function jobStatusDetail(job: StoredResource): Msg {
   };
 }
 
-export function jobData(job: StoredResource): Msg {
+/**
+ * This party's facts from its KusciaTask (status.allocatedPorts) and the
+ * AppImage's port scopes (pure): a Cluster port as Kuscia writes it, the
+ * Service the other parties call (`<task>-<port>.<domain>.svc`, the one the
+ * runtime makes); a Domain port where its process listens here; Local ports
+ * are not endpoints (Kuscia makes no Service for them).
+ */
+export function localTaskFacts(task: StoredResource, self: string, app: StoredResource | undefined): LocalTaskFacts {
+  const status = (task.status ?? {}) as { allocatedPorts?: { domainID: string; namedPort: Record<string, number> }[] };
+  const ports = status.allocatedPorts?.find((a) => a.domainID === self)?.namedPort ?? {};
+  const role = ((task.spec as { parties?: { domainID: string; role?: string }[] }).parties ?? []).find((p) => p.domainID === self)?.role ?? '';
+  const templates = ((app?.spec as { deployTemplates?: { role?: string; spec?: { containers?: { ports?: { name: string; scope?: string }[] }[] } }[] } | undefined)?.deployTemplates) ?? [];
+  const template = templates.find((x) => (x.role ?? '') === role) ?? templates.find((x) => !x.role);
+  const scopes = new Map((template?.spec?.containers ?? []).flatMap((c) => c.ports ?? []).map((p) => [p.name, p.scope ?? 'Local']));
+  return {
+    createTime: task.metadata.creationTimestamp ?? '',
+    endpoints: Object.entries(ports)
+      .filter(([name]) => (scopes.get(name) ?? 'Local') !== 'Local')
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, port]) => ({ port_name: name, scope: scopes.get(name)!, endpoint: scopes.get(name) === 'Cluster' ? `${taskServiceName(task.metadata.name, name)}.${self}.svc` : `127.0.0.1:${port}` })),
+  };
+}
+
+export function jobData(job: StoredResource, local: ReadonlyMap<string, LocalTaskFacts> = new Map(), self = ''): Msg {
   const spec = job.spec as unknown as JobSpec;
   const custom = Object.fromEntries(Object.entries(job.metadata.labels ?? {}).filter(([k]) => k.startsWith(CUSTOM_FIELD_LABEL)).map(([k, v]) => [k.slice(CUSTOM_FIELD_LABEL.length), v]));
   return {
@@ -119,7 +162,7 @@ export function jobData(job: StoredResource): Msg {
         ? { task_timeout_seconds: t.scheduleConfig.lifecycleSeconds ?? 0, resource_reserved_seconds: t.scheduleConfig.resourceReservedSeconds ?? 0, resource_reallocation_interval_seconds: t.scheduleConfig.retryIntervalSeconds ?? 0 }
         : null,
     })),
-    status: jobStatusDetail(job),
+    status: jobStatusDetail(job, local, self),
     custom_fields: custom,
   };
 }

@@ -1,15 +1,28 @@
 // KusciaAPI's job calls on Ferry's jobs: a KusciaJob through the store, the
 // commands as this party's record (jobs/commands.ts), as `ferry job` and REST
 // /api/v1/jobs do. The jobs controller takes it from there (docs/jobs.md).
-import type { StoredResource } from '../store/store.ts';
+import type { ResourceStore, StoredResource } from '../store/store.ts';
+import type { JobSpec } from '../jobs/phase.ts';
+import { JOB_ID_LABEL } from '../jobs/controller.ts';
 import { runJobCommand, JobCommandError, type JobCommand } from '../jobs/commands.ts';
 import { deleteJob } from '../api/jobs.ts';
 import { Code, KusciaError, validation } from './codes.ts';
 import { checkedResource, requireField } from './mapping.ts';
-import { jobData, jobResource, jobStatusDetail } from './job-mapping.ts';
+import { jobData, jobResource, jobStatusDetail, localTaskFacts, type LocalTaskFacts } from './job-mapping.ts';
 import type { Call, ServiceDeps } from './call.ts';
 
 type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** This party's KusciaTasks of a job (those of this job only), as the answer's task details. */
+export async function localTasks(store: ResourceStore, job: StoredResource, self: string): Promise<Map<string, LocalTaskFacts>> {
+  const out = new Map<string, LocalTaskFacts>();
+  for (const t of (job.spec as unknown as JobSpec).tasks) {
+    const kt = await store.get('KusciaTask', t.taskID);
+    if (!kt || kt.metadata.labels?.[JOB_ID_LABEL] !== job.metadata.name) continue;
+    out.set(t.taskID, localTaskFacts(kt, self, await store.get('AppImage', t.appImage)));
+  }
+  return out;
+}
 
 export function jobCalls(deps: ServiceDeps): Call[] {
   const { store } = deps;
@@ -41,14 +54,18 @@ export function jobCalls(deps: ServiceDeps): Call[] {
       await deps.seen();
       return { job_id: r.metadata.name };
     }),
-    call('QueryJob', '/api/v1/job/query', Code.QueryJob, async (req) => jobData(await getJob(requireField(req, 'job_id'), Code.QueryJob))),
+    call('QueryJob', '/api/v1/job/query', Code.QueryJob, async (req) => {
+      const job = await getJob(requireField(req, 'job_id'), Code.QueryJob);
+      return jobData(job, await localTasks(store, job, deps.domain), deps.domain);
+    }),
     call('BatchQueryJobStatus', '/api/v1/job/status/batchQuery', Code.QueryJobStatus, async (req) => {
       const ids = req.job_ids as string[];
       if (ids.length === 0) throw validation('job_ids', 'is required: list at least one job id');
       const jobs = [];
       for (const [i, id] of ids.entries()) {
         if (!id) throw validation(`job_ids[${i}]`, 'is empty');
-        jobs.push({ job_id: id, status: jobStatusDetail(await getJob(id, Code.QueryJobStatus, `job_ids[${i}]`)) });
+        const job = await getJob(id, Code.QueryJobStatus, `job_ids[${i}]`);
+        jobs.push({ job_id: id, status: jobStatusDetail(job, await localTasks(store, job, deps.domain), deps.domain) });
       }
       return { jobs };
     }),

@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import protobuf from 'protobufjs';
 import { validation } from './codes.ts';
 
-const DIR = resolve(import.meta.dirname, '..', '..', 'interop', 'kusciaapi');
+export const PROTO_DIR = resolve(import.meta.dirname, '..', '..', 'interop', 'kusciaapi');
+const DIR = PROTO_DIR;
 export const PROTO_FILES = ['health.proto', 'domain.proto', 'domain_route.proto', 'job.proto', 'appimage.proto'];
 export const PACKAGE = 'kuscia.proto.api.v1alpha1.kusciaapi';
 

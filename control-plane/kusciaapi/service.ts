@@ -18,7 +18,7 @@ import { checkedResource, domainData, domainResource, domainSummary, requireFiel
 export function kusciaStreams(deps: ServiceDeps): StreamCall[] {
   return [{
     service: 'JobService', method: 'WatchJob', path: '/api/v1/job/watch', request: 'WatchJobRequest', response: 'WatchJobEventResponse',
-    start: (req, emit, end) => watchJobs(deps.store, req, emit, end),
+    start: (req, emit, end) => watchJobs(deps.store, deps.domain, req, emit, end),
   }];
 }
 

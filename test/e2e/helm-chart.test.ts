@@ -31,6 +31,8 @@ export const VARIANTS: Record<string, object> = {
     metrics: { serviceMonitor: { enabled: true }, prometheusRules: { enabled: true }, grafanaDashboard: { enabled: true } },
     networkPolicy: { internalFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
   },
+  // KusciaAPI without TLS: on the pod's loopback only, nothing exposed for it.
+  'KusciaAPI NOTLS': { domain: 'alice', kusciaApi: { protocol: 'NOTLS' } },
   'bring-your-own secrets': {
     domain: 'alice',
     secrets: { existingSecret: 'alice-ca' },
@@ -138,7 +140,11 @@ describe('Helm chart charts/ferry: lint, schemas, policies', { skip }, () => {
     assert.equal((pub!.spec as { type: string }).type, 'NodePort');
     const internal = find(objects, 'Service', 'ferry-internal')[0]!.spec as { type: string; ports: { name: string }[] };
     assert.equal(internal.type, 'ClusterIP');
-    assert.deepEqual(internal.ports.map((p) => p.name).sort(), ['api', 'internal']);
+    assert.deepEqual(internal.ports.map((p) => p.name).sort(), ['api', 'internal', 'kusciaapi-grpc', 'kusciaapi-http']);
+    // KusciaAPI on as Kuscia has it: MTLS on ports of its own, beyond the pod's loopback, its certificate naming the Service.
+    const init = deployment(objects).spec.template.spec.initContainers![0]!.command!.join(' ');
+    assert.match(init, /--kusciaapi-protocol MTLS --kusciaapi-address 0\.0\.0\.0 --kusciaapi-http-port 8088/);
+    assert.match(init, /--kusciaapi-sans "ferry-internal,ferry-internal\.alice,ferry-internal\.alice\.svc,ferry-internal\.alice\.svc\.cluster\.local"/);
     const [job] = find(objects, 'Job');
     assert.equal(job!.metadata.annotations?.['helm.sh/hook'], 'pre-install,pre-upgrade');
     const jobSpec = podSpecs([job!])[0]!.spec;
@@ -148,6 +154,14 @@ describe('Helm chart charts/ferry: lint, schemas, policies', { skip }, () => {
     assert.ok(rules.every((r) => r.verbs.every((v) => ['create', 'get'].includes(v))), 'the Job may only create and read its Secret');
     assert.deepEqual(find(objects, 'PodDisruptionBudget').length, 1);
     assert.equal((podSpecs(objects).find((p) => p.owner.startsWith('Deployment'))!.spec as { automountServiceAccountToken?: boolean }).automountServiceAccountToken, false);
+  });
+
+  test('KusciaAPI NOTLS: nothing exposed for it (no ports, no flags); the node keeps it on the pod\'s loopback', () => {
+    const { objects } = render(T, VARIANTS['KusciaAPI NOTLS']!);
+    const internal = find(objects, 'Service', 'ferry-internal')[0]!.spec as { ports: { name: string }[] };
+    assert.deepEqual(internal.ports.map((p) => p.name).sort(), ['api', 'internal']);
+    const init = deployment(objects).spec.template.spec.initContainers![0]!.command!.join(' ');
+    assert.doesNotMatch(init, /--kusciaapi-protocol|--kusciaapi-address/);
   });
 
   test('etcd replicas: three replicas rolling one at a time, `ferry init --store etcd://... --store-key-file`', () => {
@@ -171,7 +185,7 @@ describe('Helm chart charts/ferry: lint, schemas, policies', { skip }, () => {
     const open = np.ingress.filter((r) => !r.from);
     assert.deepEqual(open.map((r) => r.ports.map((p) => p.port)), [[1080]], 'only the public port without a from clause');
     const inner = np.ingress.find((r) => r.from)!;
-    assert.deepEqual(inner.ports.map((p) => p.port).sort(), [1081, 8082]);
+    assert.deepEqual(inner.ports.map((p) => p.port).sort(), [1081, 8082, 8083, 8088], 'the API, the internal port and KusciaAPI (HTTPS, gRPC) inside the namespace');
     assert.deepEqual(inner.from![0], { podSelector: {} });
     assert.ok(find(objects, 'ServiceMonitor')[0]);
     assert.ok(find(objects, 'PersistentVolumeClaim')[0]);
@@ -211,6 +225,7 @@ describe('Helm chart charts/ferry: lint, schemas, policies', { skip }, () => {
       [{ domain: 'alice', envoy: { image: { repository: 'envoyproxy/envoy', tag: 'v1.39.2' } } }, /\/envoy\/image\/tag/],
       [{ domain: 'alice', apply: { resources: [{ kind: 'Pod', metadata: { name: 'x' } }] } }, /\/apply\/resources\/0\/kind/],
       [{ domain: 'alice', replica: 2 }, /additional properties 'replica' not allowed|replica/],
+      [{ domain: 'alice', kusciaApi: { protocol: 'SSL' } }, /\/kusciaApi\/protocol/],
     ];
     for (const [values, message] of cases) {
       const r = template(T, values);

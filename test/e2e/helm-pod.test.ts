@@ -8,8 +8,8 @@
 // here) that keeps the Secret it is given.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:https';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startHttpEcho, type Echo, type EchoReply } from '../../examples/echo-services.ts';
@@ -65,7 +65,7 @@ describe('Helm chart: the pod runs, two domains call each other through it', { s
   let api: FakeApi;
   let echo: Echo;
   const pods: LocalPod[] = [];
-  let ports: Record<'alice' | 'bob', { public: number; internal: number; api: number; envoyAdmin: number; xds: number; kusciaApiGrpc: number }>;
+  let ports: Record<'alice' | 'bob', { public: number; internal: number; api: number; envoyAdmin: number; xds: number; kusciaApiGrpc: number; kusciaApiHttp: number }>;
   const secretOf = (domain: string) => {
     const data = api.secrets.get(`${domain}/ferry-ca`);
     assert.ok(data, `Secret ${domain}/ferry-ca published`);
@@ -95,8 +95,8 @@ describe('Helm chart: the pod runs, two domains call each other through it', { s
   before(async () => {
     api = await startFakeApi();
     echo = await startHttpEcho('echo@bob');
-    const p = await freePorts(12);
-    const take = () => ({ public: p.shift()!, internal: p.shift()!, api: p.shift()!, envoyAdmin: p.shift()!, xds: p.shift()!, kusciaApiGrpc: p.shift()! });
+    const p = await freePorts(14);
+    const take = () => ({ public: p.shift()!, internal: p.shift()!, api: p.shift()!, envoyAdmin: p.shift()!, xds: p.shift()!, kusciaApiGrpc: p.shift()!, kusciaApiHttp: p.shift()! });
     ports = { alice: take(), bob: take() };
   });
 
@@ -176,6 +176,27 @@ describe('Helm chart: the pod runs, two domains call each other through it', { s
     // Unknown services are refused by bob, not served.
     const refused = await curl(['-H', 'Host: nothing.bob.svc', `http://127.0.0.1:${ports.alice.internal}/`]);
     assert.notEqual(refused.status, 200);
+  });
+
+  test('KusciaAPI in the pod: MTLS as Kuscia serves it, with the files Kuscia\'s clients read from the pod', async () => {
+    const home = pods[0]!.volumes.get('home')!;
+    const file = (f: string) => readFileSync(join(home, 'certs', f));
+    const call = (path: string, body: unknown, withCert: boolean) => new Promise<{ http: number; body: any }>((resolve, reject) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      const req = request({ host: '127.0.0.1', port: ports.alice.kusciaApiHttp, path, method: 'POST', ca: file('ca.crt'), ...(withCert ? { cert: file('kusciaapi-server.crt'), key: file('kusciaapi-server.key') } : {}),
+        headers: { token: file('token').toString().trim(), 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d: string) => { text += d; }).on('end', () => resolve({ http: res.statusCode ?? 0, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(body));
+    });
+    const q = await call('/api/v1/domain/query', { domain_id: 'bob' }, true);
+    assert.deepEqual([q.http, q.body.status.code, q.body.data.domain_id, q.body.data.role], [200, 0, 'bob', 'partner'], JSON.stringify(q.body));
+    const noCert = await call('/api/v1/domain/query', { domain_id: 'bob' }, false);
+    assert.deepEqual([noCert.http, noCert.body.status.code], [401, 11102]);
+    // The token is Kuscia's, derived from the domain key: the same in every replica made from the CA Secret.
+    const { createSign } = await import('node:crypto');
+    assert.equal(file('token').toString().trim(), createSign('sha256').update('alice').sign(secretOf('alice')['ca.key']!).toString('base64').slice(0, 32));
   });
 
   test('the node runs no Envoy of its own: the pod\'s Envoy container serves, and /metrics answers on the API port', async () => {

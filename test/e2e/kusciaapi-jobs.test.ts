@@ -112,13 +112,19 @@ describe('KusciaAPI jobs with the PyPI kuscia client', () => {
       ]);
       assert.equal(s.initiator, 'alice');
       assert.equal(s.end_time, true);
+      // Kuscia's task details, read by its own stubs (0.0.3b0 predates progress): created, started and ended, train after psi.
+      assert.deepEqual(s.details, [['psi', true, true, true], ['train', true, true, true]]);
+      assert.equal(s.psi_end_before_train_start, true);
     }
     assert.deepEqual(step('Succeeded at alice').custom_fields, { project: 'p1' });
     // Watched to the end over gRPC at alice (Kuscia's client) and over HTTP at bob (Kuscia's chunked JSON).
     const w = step('WatchJob');
     assert.equal(w.error, null);
     assert.equal(w.states.at(-1), 'Succeeded');
-    assert.ok(w.states.includes('Running') || w.states.includes('AwaitingApproval'), JSON.stringify(w.states));
+    // The transitions in the job's order, each once: it waited for bob, ran, and succeeded.
+    const order = ['Pending', 'AwaitingApproval', 'Running', 'Succeeded'];
+    assert.ok(w.states.includes('AwaitingApproval') && w.states.includes('Running'), JSON.stringify(w.states));
+    assert.deepEqual(w.states, [...w.states].sort((x: string, y: string) => order.indexOf(x) - order.indexOf(y)), JSON.stringify(w.states));
     const h = await httpWatch;
     assert.equal(h.states.at(-1), 'Succeeded');
     assert.equal(h.firstType, undefined, 'ADDED is type 0, left out as Go writes it');

@@ -11,14 +11,23 @@ import YAML from 'yaml';
 import { messageType, requestFromJson, responseToJson } from '../../control-plane/kusciaapi/protos.ts';
 import { checkedResource, domainData, domainResource, routeData, routeResource } from '../../control-plane/kusciaapi/mapping.ts';
 import { KusciaError } from '../../control-plane/kusciaapi/codes.ts';
-import { jobData, jobResource } from '../../control-plane/kusciaapi/job-mapping.ts';
+import { jobData, jobResource, localTaskFacts } from '../../control-plane/kusciaapi/job-mapping.ts';
 import { appImageData, appImageResource } from '../../control-plane/kusciaapi/app-image-mapping.ts';
 import type { StoredResource } from '../../control-plane/store/store.ts';
 
 const dir = join(import.meta.dirname, 'kusciaapi');
 const cases = readdirSync(dir).filter((f) => f.endsWith('.in.yaml')).map((f) => f.replace('.in.yaml', ''));
 
-interface Case { self?: string; request?: string; body?: unknown; response?: string; stored?: StoredResource }
+/** A job query may carry this party's KusciaTasks and the AppImages they name (task details). */
+interface Case { self?: string; request?: string; body?: unknown; response?: string; stored?: StoredResource; localTasks?: StoredResource[]; appImages?: StoredResource[] }
+
+function jobAnswer(c: Case) {
+  const self = c.self ?? 'alice';
+  const apps = new Map((c.appImages ?? []).map((a) => [a.metadata.name, a]));
+  const appOf = (t: StoredResource) => apps.get(((t.spec as { parties?: { appImageRef?: string }[] }).parties ?? [])[0]?.appImageRef ?? '');
+  const local = new Map((c.localTasks ?? []).map((t) => [t.metadata.name, localTaskFacts(t, self, appOf(t))]));
+  return jobData(c.stored!, local, self);
+}
 
 function run(c: Case): unknown {
   if (c.request) {
@@ -31,7 +40,7 @@ function run(c: Case): unknown {
       throw e;
     }
   }
-  const data = c.response!.includes('AppImage') ? appImageData(c.stored!) : c.response!.includes('Job') ? jobData(c.stored!) : c.response!.includes('Route') ? routeData(c.stored!) : domainData(c.stored!);
+  const data = c.response!.includes('AppImage') ? appImageData(c.stored!) : c.response!.includes('Job') ? jobAnswer(c) : c.response!.includes('Route') ? routeData(c.stored!) : domainData(c.stored!);
   return responseToJson(messageType(c.response!), { status: { code: 0, message: 'success', details: [] }, data });
 }
 

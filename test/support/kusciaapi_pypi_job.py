@@ -96,7 +96,9 @@ ok(bob.ApproveJob(jp.ApproveJobRequest(job_id=cfg["job_id"], result=jp.APPROVE_R
 for node in ("alice", "bob"):
     q = until(node, "Succeeded")
     step(f"Succeeded at {node}", tasks=[[t.alias, t.state, sorted([p.domain_id, p.state] for p in t.parties)] for t in q.data.status.tasks],
-         custom_fields=dict(q.data.custom_fields), initiator=q.data.initiator, end_time=bool(q.data.status.end_time))
+         custom_fields=dict(q.data.custom_fields), initiator=q.data.initiator, end_time=bool(q.data.status.end_time),
+         details=[[t.alias, bool(t.create_time), bool(t.start_time), bool(t.end_time)] for t in q.data.status.tasks],
+         psi_end_before_train_start=q.data.status.tasks[0].end_time <= q.data.status.tasks[1].start_time)
 
 if not watched["done"].wait(60):
     raise SystemExit(f"WatchJob saw no Succeeded: {watched}")

@@ -1,9 +1,10 @@
-// KusciaAPI's listeners stay on loopback: shared with a loopback REST
-// listener, refused on a wider one (no TLS yet), and its own address must be
-// loopback.
+// KusciaAPI's listeners stay on loopback without TLS: shared with a loopback
+// REST listener, refused on a wider one, and its own address must be loopback
+// (beyond it only with TLS or MTLS: test/unit/kusciaapi-tls.test.ts).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { initHome } from '../../control-plane/home.ts';
 import { join } from 'node:path';
 import pino from 'pino';
 import { defaultConfig } from '../../control-plane/config.ts';
@@ -18,10 +19,10 @@ const made: string[] = [];
 after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 
 function home(): string {
-  const h = tempDir('kusciaapi-start');
-  made.push(h);
-  mkdirSync(join(h, 'certs'), { recursive: true });
-  return h;
+  const dir = tempDir('kusciaapi-start');
+  made.push(dir);
+  initHome(join(dir, 'h'), 'alice'); // the CA: the token is derived from its key, as Kuscia's
+  return join(dir, 'h');
 }
 
 test('KusciaAPI HTTP shares a loopback REST listener and makes the token file', () => {

@@ -73,3 +73,10 @@ seccompProfile:
 - name: FERRY_LOG_LEVEL
   value: {{ .Values.node.logLevel | quote }}
 {{- end -}}
+
+{{/* The names KusciaAPI's server certificate carries beyond its own: the internal Service's, and kusciaApi.sans. */}}
+{{- define "ferry.kusciaApiSans" -}}
+{{- $svc := printf "%s-internal" (include "ferry.fullname" .) -}}
+{{- $names := list $svc (printf "%s.%s" $svc .Release.Namespace) (printf "%s.%s.svc" $svc .Release.Namespace) (printf "%s.%s.svc.cluster.local" $svc .Release.Namespace) -}}
+{{- join "," (concat $names .Values.kusciaApi.sans) -}}
+{{- end -}}
