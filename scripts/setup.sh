@@ -81,6 +81,18 @@ if [ "$(cat "$tools/grpcurl/version" 2>/dev/null)" != "$GRPCURL_VERSION" ] || [ 
   fi
 fi
 
+# 3c. The same client's DataMesh half (kuscia.datamesh on pyarrow.flight, pandas
+#     for CSV) for test/e2e/datamesh-pypi.test.ts, in a venv of its own so the
+#     KusciaAPI venv stays as it is.
+datamesh_ok() { "$1/bin/python" -c 'import pandas, pyarrow.flight, kuscia.datamesh' 2>/dev/null; }
+if ! datamesh_ok "$tools/datamesh-venv"; then
+  say "installing the DataMesh client (PyPI kuscia==0.0.3b0, pyarrow, pandas) into .tools/datamesh-venv"
+  rm -rf "$tools/datamesh-venv"
+  python3 -m venv "$tools/datamesh-venv"
+  "$tools/datamesh-venv/bin/pip" install --quiet --disable-pip-version-check 'kuscia==0.0.3b0' 'protobuf>=4.25,<5' grpcio 'pyarrow>=14' pandas
+  datamesh_ok "$tools/datamesh-venv" || { say "the kuscia DataMesh client does not import"; exit 1; }
+fi
+
 # 4. Debian tools for the tests and benchmarks that use real third-party servers.
 bash "$root/scripts/debian-tools.sh"
 

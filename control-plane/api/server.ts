@@ -20,6 +20,8 @@ import { jobsApi } from './jobs.ts';
 import { consoleUi } from './console.ts';
 import { observeApi, type LinkCheck } from './observe.ts';
 import { TrafficRing } from './traffic.ts';
+import { redactSource } from '../datamesh/secrets.ts';
+import type { StoreKey } from '../store/secrets.ts';
 
 export interface ApiDeps {
   config: NodeConfig;
@@ -33,6 +35,8 @@ export interface ApiDeps {
   log: Logger;
   /** Where the runtime writes task logs (<home>/logs/tasks), for /api/v1/jobs/:name/logs. */
   taskLogs?: string;
+  /** Seals DomainDataSource credentials on apply (datamesh/secrets.ts). */
+  sourceKey?: StoreKey;
   /** More routes on this listener with their own auth (KusciaAPI: route config kusciaApi). */
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
   /** The link prober's last check of a partner, for /api/v1/partners. */
@@ -169,7 +173,7 @@ export async function buildApi(deps: ApiDeps) {
     },
   }, async (req) => {
     const { resources } = req.body as { resources: unknown[] };
-    const results = await applyDocuments(deps.store, resources, { domain: deps.config.domain });
+    const results = await applyDocuments(deps.store, resources, { domain: deps.config.domain, ...(deps.sourceKey ? { sourceKey: deps.sourceKey } : {}) });
     await seen();
     return { results };
   });
@@ -185,9 +189,10 @@ export async function buildApi(deps: ApiDeps) {
     const kind = parseKind(k);
     const doc = req.body as { kind?: string; metadata?: { name?: string } } | null;
     if (doc?.kind !== kind || doc.metadata?.name !== name) return reply.code(400).send({ error: `the body must be the ${kind} ${name} itself (kind and metadata.name as in the path)` });
-    const [result] = await applyDocuments(deps.store, [doc], { domain: deps.config.domain }, 'replace');
+    const [result] = await applyDocuments(deps.store, [doc], { domain: deps.config.domain, ...(deps.sourceKey ? { sourceKey: deps.sourceKey } : {}) }, 'replace');
     await seen();
-    return { result, object: await deps.store.get(kind, name) };
+    const object = await deps.store.get(kind, name);
+    return { result, object: object && redactSource(object) };
   });
 
   const kindParam = { type: 'object', properties: { kind: { type: 'string' } } } as const;
@@ -312,7 +317,7 @@ function withStatus(s: NodeStatus) {
         ? `Envoy rejected the current configuration (${nack.type}): ${nack.nack.message}; it keeps serving the previous one`
         : 'waiting for Envoy to acknowledge the current configuration';
     return {
-      ...r,
+      ...redactSource(r), // a data source's credentials never leave the node
       status: {
         ...r.status,
         ...(st

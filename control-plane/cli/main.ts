@@ -288,7 +288,8 @@ async function run(command: string, args: string[], values: ReturnType<typeof pa
         const { applyDocuments } = await import('../resources/apply.ts');
         const store = await openStore(h, readConfig(h));
         try {
-          results = await applyDocuments(store, docs, { domain: readConfig(h).domain });
+          const { dataSourceKey } = await import('../datamesh/secrets.ts');
+          results = await applyDocuments(store, docs, { domain: readConfig(h).domain, sourceKey: dataSourceKey(h, readConfig(h)) });
         } finally {
           await store.close();
         }

@@ -5,6 +5,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ApplyResult, ResourceStore } from '../store/store.ts';
 import { validateResource, type ValidationContext } from './validate.ts';
+import { sealSourceSpec } from '../datamesh/secrets.ts';
+import type { DomainDataSourceSpec } from '../datamesh/spec.ts';
 
 export class ApplyError extends Error {}
 
@@ -33,6 +35,16 @@ export async function applyDocuments(store: Pick<ResourceStore, 'apply' | 'get'>
     const existing = await store.get('KusciaJob', r.metadata.name);
     if (existing && !isDeepStrictEqual(existing.spec, r.spec)) {
       throw new ApplyError(`KusciaJob/${r.metadata.name}: a job's spec cannot change once created (every party holds its hash): delete the job and create another, or restart it`);
+    }
+  }
+  // A data source's credentials are sealed before the store sees them (datamesh/secrets.ts).
+  for (const r of resources) {
+    if (r.kind !== 'DomainDataSource') continue;
+    const existing = await store.get('DomainDataSource', r.metadata.name);
+    try {
+      r.spec = sealSourceSpec(r.metadata.name, r.spec as unknown as DomainDataSourceSpec, existing?.spec as DomainDataSourceSpec | undefined, ctx.sourceKey) as unknown as Record<string, unknown>;
+    } catch (e) {
+      throw new ApplyError((e as Error).message);
     }
   }
   return store.apply(resources);

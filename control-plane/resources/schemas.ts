@@ -4,6 +4,7 @@
 // every field Kuscia's CRDs define is accepted (docs/resources.md says which
 // ones Ferry uses and which it keeps with an "ignored" condition).
 import { MAX_ROLLING_UPDATE_PERIOD } from './limits.ts';
+import { DOMAIN_DATA_GRANT_SPEC, DOMAIN_DATA_SOURCE_SPEC, DOMAIN_DATA_SPEC } from '../datamesh/spec.ts';
 
 const name = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' } as const;
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
@@ -161,4 +162,7 @@ export const RESOURCE_SCHEMAS = {
   KusciaJob: resourceSchema('kuscia.secretflow/v1alpha1', 'KusciaJob', jobSpec),
   KusciaTask: resourceSchema('kuscia.secretflow/v1alpha1', 'KusciaTask', jobSpec),
   AppImage: resourceSchema('kuscia.secretflow/v1alpha1', 'AppImage', jobSpec),
+  DomainDataSource: resourceSchema('kuscia.secretflow/v1alpha1', 'DomainDataSource', DOMAIN_DATA_SOURCE_SPEC),
+  DomainData: resourceSchema('kuscia.secretflow/v1alpha1', 'DomainData', DOMAIN_DATA_SPEC),
+  DomainDataGrant: resourceSchema('kuscia.secretflow/v1alpha1', 'DomainDataGrant', DOMAIN_DATA_GRANT_SPEC),
 } as const;

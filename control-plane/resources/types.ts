@@ -5,10 +5,12 @@ export const KUSCIA_API_VERSION = 'kuscia.secretflow/v1alpha1';
 export type GatewayKind = 'Domain' | 'ClusterDomainRoute' | 'DomainRoute' | 'Service';
 /** The job kinds (control-plane/jobs, control-plane/runtime): stored like the others, never translated. */
 export type JobKind = 'KusciaJob' | 'KusciaTask' | 'AppImage';
-export type Kind = GatewayKind | JobKind;
+/** The DataMesh kinds (control-plane/datamesh, docs/datamesh.md): stored, checked by their part, never translated. */
+export type DataKind = 'DomainDataSource' | 'DomainData' | 'DomainDataGrant';
+export type Kind = GatewayKind | JobKind | DataKind;
 /** The kinds the gateway (translation, tokens) reads. */
 export const GATEWAY_KINDS: readonly GatewayKind[] = ['Domain', 'ClusterDomainRoute', 'DomainRoute', 'Service'];
-export const KINDS: readonly Kind[] = ['Domain', 'ClusterDomainRoute', 'DomainRoute', 'Service', 'KusciaJob', 'KusciaTask', 'AppImage'];
+export const KINDS: readonly Kind[] = ['Domain', 'ClusterDomainRoute', 'DomainRoute', 'Service', 'KusciaJob', 'KusciaTask', 'AppImage', 'DomainDataSource', 'DomainData', 'DomainDataGrant'];
 
 export interface Metadata {
   name: string;
@@ -81,7 +83,9 @@ export type RouteResource = Base<'ClusterDomainRoute' | 'DomainRoute', RouteSpec
 export type ServiceResource = Base<'Service', ServiceSpec>;
 /** KusciaJob, KusciaTask, AppImage: their specs are checked by their own parts (jobs/spec.ts, runtime/render.ts). */
 export type JobResource = Base<JobKind, Record<string, unknown>>;
-export type Resource = DomainResource | RouteResource | ServiceResource | JobResource;
+/** DomainDataSource, DomainData, DomainDataGrant: typed by datamesh/spec.ts. */
+export type DataResource = Base<DataKind, Record<string, unknown>>;
+export type Resource = DomainResource | RouteResource | ServiceResource | JobResource | DataResource;
 
 /** Annotation on a Service listing the partner domains that may call it. */
 export const ACCESS_DOMAIN_ANNOTATION = 'kuscia.secretflow/access-domain';
@@ -104,7 +108,7 @@ export const PROXY_ANNOTATION = 'ferry.secretflow/proxy';
 /** On a partner Domain: "ferry" or "kuscia", what runs at the partner's gateway (else told by its CA). */
 export const GATEWAY_ANNOTATION = 'ferry.secretflow/gateway';
 /** Service names Ferry uses for itself on every domain: not available to Services. */
-export const RESERVED_SERVICE_NAMES = ['kuscia-handshake', 'ferry-relay', 'ferry-tunnel', 'ferry-diagnose', 'ferry-interop'];
+export const RESERVED_SERVICE_NAMES = ['kuscia-handshake', 'ferry-relay', 'ferry-tunnel', 'ferry-diagnose', 'ferry-interop', 'ferry-datamesh'];
 /** The built-in service every authenticated partner may call: `ferry diagnose network` measures a link with it. */
 export const DIAGNOSE_SERVICE = 'ferry-diagnose';
 /** The built-in service of the job protocol (control-plane/jobs, docs/jobs.md): every authenticated partner may call it. */

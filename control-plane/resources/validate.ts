@@ -8,8 +8,10 @@ import { findUnencodableString, hostProblem, isIPv4, labelValueProblem, metadata
 
 export { parseBandwidthKiBps, parseDuration } from './limits.ts';
 import { ValidationError } from './validation-error.ts';
+import type { StoreKey } from '../store/secrets.ts';
 import { normalizeJobSpec } from '../jobs/spec.ts';
 import { checkAppImage } from '../runtime/app-image.ts';
+import { checkDataSpec } from '../datamesh/spec.ts';
 import { KINDS, PROXY_ANNOTATION, RESERVED_SERVICE_NAMES, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type Kind, type Resource, type RouteResource } from './types.ts';
 
 export { ValidationError } from './validation-error.ts';
@@ -57,6 +59,8 @@ function describeSchemaError(e: ErrorObject): ValidationError {
     case 'maxItems':
       return new ValidationError(at, `${e.message}: shorten it`);
     case 'type':
+      // A data source's credentials are never echoed, even when mistyped.
+      if (at.startsWith('spec.info')) return new ValidationError(at, `${e.message}`);
       return new ValidationError(at || '(document)', `${e.message} (got ${JSON.stringify(e.data)?.slice(0, 40)})`);
     default:
       return new ValidationError(at || '(document)', e.message ?? 'is invalid');
@@ -66,6 +70,8 @@ function describeSchemaError(e: ErrorObject): ValidationError {
 export interface ValidationContext {
   /** This node's domain id. */
   domain: string;
+  /** Seals DomainDataSource credentials on apply (datamesh/secrets.ts); without it, spec.info is refused. */
+  sourceKey?: StoreKey;
 }
 
 /** Returns the typed resource or throws a ValidationError naming the field. */
@@ -137,6 +143,11 @@ function checkSemantics(r: Resource, ctx: ValidationContext): void {
       return;
     case 'AppImage':
       checkAppImage(r.spec);
+      return;
+    case 'DomainDataSource':
+    case 'DomainData':
+    case 'DomainDataGrant':
+      checkDataSpec(r.kind, r.spec, ctx.domain);
       return;
     case 'KusciaTask':
       throw new ValidationError('kind', 'KusciaTask objects are made by the jobs controller for each task of a KusciaJob: create a KusciaJob (ferry job create -f)');

@@ -1,0 +1,97 @@
+// Arrow IPC messages <-> Flight's FlightData (data_header: the flatbuffer
+// Message, data_body: its body), with `apache-arrow` doing the Arrow work.
+// A Flight stream is an IPC stream cut at message boundaries: the schema
+// first, then one FlightData per record batch. One batch at a time, so a
+// table of any size passes in bounded memory.
+import { Message, MessageHeader, RecordBatch, RecordBatchReader, Schema, Table, tableToIPC } from 'apache-arrow';
+
+export interface FlightMessage {
+  /** The flatbuffer Message (no continuation marker, no length prefix). */
+  header: Uint8Array;
+  body: Uint8Array;
+}
+
+const CONTINUATION = 0xffffffff;
+
+/** Splits an IPC stream's bytes into its messages (the end-of-stream marker ends it). */
+export function splitIpcStream(bytes: Uint8Array): FlightMessage[] {
+  const out: FlightMessage[] = [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  while (at + 8 <= bytes.length) {
+    if (view.getUint32(at, true) !== CONTINUATION) throw new Error('Arrow IPC: expected a continuation marker');
+    const len = view.getInt32(at + 4, true);
+    if (len === 0) break; // end of stream
+    const header = bytes.subarray(at + 8, at + 8 + len);
+    const bodyLength = Number(Message.decode(header).bodyLength);
+    const body = bytes.subarray(at + 8 + len, at + 8 + len + bodyLength);
+    out.push({ header, body });
+    at += 8 + len + bodyLength;
+  }
+  return out;
+}
+
+/** One message framed as an IPC stream would hold it (header padded to 8 bytes). */
+export function frameMessage(m: FlightMessage): Uint8Array {
+  const padded = (m.header.length + 7) & ~7;
+  const out = new Uint8Array(8 + padded + m.body.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, CONTINUATION, true);
+  view.setInt32(4, padded, true);
+  out.set(m.header, 8);
+  out.set(m.body, 8 + padded);
+  return out;
+}
+
+const EOS = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+
+/** The schema message of a stream. */
+export function schemaMessage(schema: Schema): FlightMessage {
+  return splitIpcStream(tableToIPC(new Table(schema), 'stream'))[0]!;
+}
+
+/** The schema as FlightInfo.schema / SchemaResult carry it: an encapsulated IPC message. */
+export function encapsulatedSchema(schema: Schema): Uint8Array {
+  return frameMessage(schemaMessage(schema));
+}
+
+/** The messages of one batch (dictionaries, then the record batch), without the schema. */
+export function batchMessages(batch: RecordBatch): FlightMessage[] {
+  return splitIpcStream(tableToIPC(new Table([batch]), 'stream')).slice(1);
+}
+
+/**
+ * Reads a stream of FlightData back into record batches: the first message
+ * must be the schema. Each batch is decoded alone (schema + that message), so
+ * memory holds one batch, whatever the table's size.
+ */
+export class FlightStreamDecoder {
+  private schemaFrame: Uint8Array | undefined;
+  schema: Schema | undefined;
+
+  /** The batches this message holds (none for the schema itself). */
+  push(m: FlightMessage): RecordBatch[] {
+    if (!m.header.length) return []; // metadata-only FlightData (app_metadata)
+    const type = Message.decode(m.header).headerType;
+    if (!this.schemaFrame) {
+      if (type !== MessageHeader.Schema) throw new Error('Flight stream: the first message must be the schema');
+      this.schemaFrame = frameMessage(m);
+      this.schema = RecordBatchReader.from(concat([this.schemaFrame, EOS])).open().schema;
+      return [];
+    }
+    if (type === MessageHeader.DictionaryBatch) throw new Error('Flight stream: dictionary-encoded columns are not supported; send plain columns');
+    if (type !== MessageHeader.RecordBatch) return [];
+    const reader = RecordBatchReader.from(concat([this.schemaFrame, frameMessage(m), EOS]));
+    return [...reader];
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
