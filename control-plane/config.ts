@@ -52,6 +52,11 @@ export interface NodeConfig {
    * kusciaAPISans). No block: KusciaAPI is off.
    */
   kusciaApi?: { httpPort?: number; grpcPort?: number; address?: string; protocol?: 'NOTLS' | 'TLS' | 'MTLS'; sans?: string[] };
+  /**
+   * DataMesh (docs/datamesh.md): its port on loopback (Kuscia's 8071 when
+   * omitted and free, else any free port), and data-source plugin files.
+   */
+  datamesh?: { port?: number; address?: string; plugins?: string[] };
 }
 
 /** KusciaAPI HTTP shares the API port unless given its own (kusciaApiHttp); gRPC on Kuscia's 8083. */

@@ -35,10 +35,15 @@ import { approvalPolicy } from './jobs/policy.ts';
 import { RuntimeController } from './runtime/controller.ts';
 import { resolveTaskUser } from './runtime/task-user.ts';
 import { kusciaApiServers } from './kusciaapi/start.ts';
+import { startNodeDataMesh } from './datamesh/node-part.ts';
+import { dataSourceKey } from './datamesh/secrets.ts';
+import type { DataMesh } from './datamesh/start.ts';
 
 export interface RunningNode {
   config: NodeConfig;
   status: () => Promise<NodeStatus>;
+  /** The DataMesh (docs/datamesh.md): issueTaskCredential for the runtime, admitJob for the jobs controller. */
+  dataMesh: DataMesh;
   /** keepEnvoy: Envoy goes on serving, for the next start to adopt (a hitless restart or upgrade). */
   stop: (opts?: { keepEnvoy?: boolean }) => Promise<void>;
 }
@@ -181,6 +186,8 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   });
   taskRuntime = runtime;
   const interop = await startInteropServer(interopSocket(paths.run), config.domain, jobs, log);
+  // The DataMesh: engines' data through Ferry, on loopback, with per-task credentials (docs/datamesh.md).
+  const dataMesh = await startNodeDataMesh(home, config, store, log.child({ component: 'datamesh' }));
   jobsLeader = { start: async () => { await runtime.start(); await jobs.start(); }, stop: async () => { await jobs.stop(); await runtime.stop(); } };
   if (replication.leadership.isLeader) await jobsLeader.start();
 
@@ -203,7 +210,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
 
   // KusciaAPI (docs/kusciaapi.md): its HTTP calls on the REST listener unless given a port of their own.
   const kusciaApi = kusciaApiServers(home, config, { store, domain: config.domain, seen: async () => { await cache.waitFor(await store.revision()); } }, log);
-  const api = await buildApi({ config, store, cache, apiToken: readApiToken(home), status, metrics, certs: renewer, log, taskLogs: runtime.logsDir, linkCheck: (peer) => prober.describe(peer), ...(process.env.FERRY_TRAFFIC_SAMPLE_MS ? { trafficIntervalMs: Number(process.env.FERRY_TRAFFIC_SAMPLE_MS) } : {}), ...(kusciaApi?.plugin ? { plugins: [kusciaApi.plugin] } : {}) });
+  const api = await buildApi({ config, store, cache, apiToken: readApiToken(home), status, metrics, certs: renewer, log, taskLogs: runtime.logsDir, sourceKey: dataSourceKey(home, config), linkCheck: (peer) => prober.describe(peer), ...(process.env.FERRY_TRAFFIC_SAMPLE_MS ? { trafficIntervalMs: Number(process.env.FERRY_TRAFFIC_SAMPLE_MS) } : {}), ...(kusciaApi?.plugin ? { plugins: [kusciaApi.plugin] } : {}) });
   await api.listen({ host: config.listeners.api.address, port: config.listeners.api.port });
   await kusciaApi?.listen();
   const stopRotation = startRotation({
@@ -226,6 +233,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   return {
     config,
     status,
+    dataMesh,
     stop: async ({ keepEnvoy = false } = {}) => {
       if (stopped) return;
       stopped = true;
@@ -239,6 +247,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
       await diagnose.close();
       await jobsLeader.stop();
       await interop.close();
+      await dataMesh.close();
       interopClient.close();
       if (keepEnvoy) supervisor.detach();
       else await supervisor.stop();

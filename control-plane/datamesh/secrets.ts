@@ -44,6 +44,8 @@ export function sealSourceSpec(name: string, spec: DomainDataSourceSpec, existin
     out.data!.encryptedInfo = seal(key, aad(name), JSON.stringify(info));
   } else if (existing?.data?.encryptedInfo) {
     out.data!.encryptedInfo = existing.data.encryptedInfo;
+  } else if ((spec.type === 'mysql' || spec.type === 'postgresql') && !spec.infoKey) {
+    throw new Error(`DomainDataSource/${name}: spec.info.database is required (no credentials are stored for this source yet): give endpoint, user, password and database`);
   }
   if (!Object.keys(out.data!).length) delete out.data;
   return out;

@@ -167,7 +167,8 @@ function checkSource(s: DomainDataSourceSpec): void {
   for (const p of [info.localfs?.path, s.type === 'localfs' ? s.uri : undefined]) {
     if (p !== undefined && p !== '' && !p.startsWith('/')) throw new ValidationError(info.localfs?.path === p ? 'spec.info.localfs.path' : 'spec.uri', `must be an absolute directory path (got ${JSON.stringify(p)})`);
   }
-  if ((s.type === 'mysql' || s.type === 'postgresql') && !s.infoKey) {
+  // Without info, a stored source keeps its sealed credentials (secrets.ts refuses a new one without).
+  if ((s.type === 'mysql' || s.type === 'postgresql') && !s.infoKey && s.info) {
     const db = info.database;
     if (!db?.endpoint) throw new ValidationError('spec.info.database.endpoint', `is required for a ${s.type} source: host:port of the server`);
     if (!/^[^\s:/]+:\d{1,5}$/.test(db.endpoint)) throw new ValidationError('spec.info.database.endpoint', `must be host:port, e.g. 127.0.0.1:${s.type === 'mysql' ? 3306 : 5432}`);
