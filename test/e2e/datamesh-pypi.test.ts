@@ -17,6 +17,8 @@ import { SqliteStore } from '../../control-plane/store/sqlite.ts';
 import { freePorts } from '../../control-plane/util/ports.ts';
 import { keyFromBytes } from '../../control-plane/datamesh/secrets.ts';
 import { startDataMesh, type DataMesh } from '../../control-plane/datamesh/start.ts';
+import { loadPlugins } from '../../control-plane/datamesh/plugins.ts';
+import { applyDocuments } from '../../control-plane/resources/apply.ts';
 
 const venv = process.env.FERRY_DATAMESH_VENV ?? join(ROOT, '.tools', 'datamesh-venv');
 const python = join(venv, 'bin', 'python');
@@ -45,6 +47,8 @@ describe('DataMesh with the PyPI kuscia client (kuscia.datamesh, pyarrow.flight)
   let dir: string;
   let store: SqliteStore;
   let dm: DataMesh;
+  const key = keyFromBytes(Buffer.alloc(32, 7));
+  const apply = (docs: object[]) => applyDocuments(store, docs.map((d) => ({ apiVersion: 'kuscia.secretflow/v1alpha1', ...d })), { domain: 'alice', sourceKey: key });
   const columns = [{ name: 'id', type: 'str' }, { name: 'age', type: 'int' }, { name: 'score', type: 'float' }];
 
   before(async () => {
@@ -52,7 +56,9 @@ describe('DataMesh with the PyPI kuscia client (kuscia.datamesh, pyarrow.flight)
     dir = mkdtempSync(join(tmpdir(), 'ferry-datamesh-'));
     store = new SqliteStore(join(dir, 'ferry.db'));
     const [port] = await freePorts(1);
-    dm = await startDataMesh({ store, self: 'alice', sourceKey: keyFromBytes(Buffer.alloc(32, 7)), dataDir: join(dir, 'domaindata'), log: pino({ level: 'silent' }), port: port! });
+    // The example plugin, loaded as ferry.yaml's datamesh.plugins loads it (relative to the home).
+    const drivers = await loadPlugins(['examples/datamesh-plugin/jsonl-source.ts'], ROOT);
+    dm = await startDataMesh({ store, self: 'alice', sourceKey: key, dataDir: join(dir, 'domaindata'), log: pino({ level: 'silent' }), port: port!, drivers });
   });
 
   after(async () => {
@@ -105,5 +111,65 @@ describe('DataMesh with the PyPI kuscia client (kuscia.datamesh, pyarrow.flight)
     const none = await runClient(dm.address, {}, [{ do: 'download', name: 'read', id: 'table-1', path: join(dir, 'x.csv'), format: 'CSV' }]);
     assert.equal(none.steps.read?.ok, false);
     assert.match(none.steps.read!.error!, /no valid DataMesh credential/);
+  });
+
+  test('a partner\'s job reads only under a grant: each read records a use, useCount and revocation are enforced at read time', async () => {
+    const job = { jobID: 'psi-job', initiator: 'bob', parties: ['alice', 'bob'], domainDataIDs: ['table-1'] };
+    const read = async (taskID: string, name: string) => {
+      const c = dm.issueTaskCredential({ ...job, taskID });
+      const r = await runClient(dm.address, c.env, [{ do: 'download', name, id: 'table-1', path: join(dir, `${name}.csv`), format: 'CSV' }]);
+      c.revoke();
+      return r.steps[name]!;
+    };
+    const none = await read('t-a', 'no-grant');
+    assert.equal(none.ok, false);
+    assert.match(none.error!, /may not read DomainData table-1 for bob: no DomainDataGrant gives bob DomainData table-1/);
+    assert.deepEqual(await dm.admitJob({ jobID: 'psi-job', initiator: 'bob', parties: ['alice', 'bob'], tasks: [{ taskID: 't-a', domainDataIDs: ['table-1'] }] }).then((d) => d.ok), false);
+    await apply([{ kind: 'DomainDataGrant', metadata: { name: 'grant-bob' }, spec: { author: 'alice', domainDataID: 'table-1', grantDomain: 'bob', limit: { useCount: 1 } } }]);
+    assert.equal((await dm.admitJob({ jobID: 'psi-job', initiator: 'bob', parties: ['alice', 'bob'], tasks: [{ taskID: 't-a', domainDataIDs: ['table-1'] }] })).ok, true);
+    const first = await read('t-b', 'granted');
+    assert.ok(first.ok, JSON.stringify(first));
+    const g = await store.get('DomainDataGrant', 'grant-bob');
+    const records = (g!.status as { use_records: { grant_domain: string; output?: string }[] }).use_records;
+    assert.equal(records.length, 1);
+    assert.equal(records[0]!.grant_domain, 'bob');
+    assert.equal(records[0]!.output, 't-b');
+    const second = await read('t-c', 'used-up');
+    assert.equal(second.ok, false);
+    assert.match(second.error!, /DomainDataGrant grant-bob is used up \(1 of useCount 1 uses\)/);
+    const admission = await dm.admitJob({ jobID: 'psi-job-2', initiator: 'bob', parties: ['alice', 'bob'], tasks: [{ taskID: 't-d', domainDataIDs: ['table-1'] }] });
+    assert.equal(admission.ok, false);
+    assert.match((admission as { message: string }).message, /grant-bob is used up/);
+    // A grant without a count, then revoked by deleting it: the next read is refused at once.
+    await apply([{ kind: 'DomainDataGrant', metadata: { name: 'grant-bob' }, spec: { author: 'alice', domainDataID: 'table-1', grantDomain: 'bob' } }]);
+    await store.updateStatus('DomainDataGrant', 'grant-bob', { phase: 'Ready', message: '', use_records: [] });
+    assert.ok((await read('t-e', 'again')).ok);
+    await store.delete('DomainDataGrant', 'grant-bob');
+    const revoked = await read('t-f', 'revoked');
+    assert.equal(revoked.ok, false);
+    assert.match(revoked.error!, /no DomainDataGrant gives bob DomainData table-1/);
+    // Expired: refused.
+    await apply([{ kind: 'DomainDataGrant', metadata: { name: 'grant-old' }, spec: { author: 'alice', domainDataID: 'table-1', grantDomain: 'bob', limit: { expirationTime: '2020-01-01T00:00:00Z' } } }]);
+    const expired = await read('t-g', 'expired');
+    assert.equal(expired.ok, false);
+    assert.match(expired.error!, /DomainDataGrant grant-old expired at 2020-01-01T00:00:00Z/);
+  });
+
+  test('a source of a plugin\'s type (the example JSON Lines plugin) serves the same client', async () => {
+    await apply([
+      { kind: 'DomainDataSource', metadata: { name: 'lines' }, spec: { type: 'jsonl', info: { localfs: { path: join(dir, 'lines') } } } },
+    ]);
+    const input = join(dir, 'plugin-in.csv');
+    writeFileSync(input, 'id,age\nx,1\ny,2\n');
+    await apply([{ kind: 'DomainData', metadata: { name: 'lines-1' }, spec: { relativeURI: 'people.jsonl', name: 'lines-1', type: 'table', dataSource: 'lines', columns: [{ name: 'id', type: 'str' }, { name: 'age', type: 'int' }] } }]);
+    const c = dm.issueTaskCredential({ taskID: 't-p', jobID: 'j-p', initiator: 'alice', parties: ['alice'], domainDataIDs: ['lines-1'] });
+    const r = await runClient(dm.address, c.env, [
+      { do: 'upload', name: 'up', id: 'lines-1', path: input, format: 'CSV' },
+      { do: 'download', name: 'down', id: 'lines-1', path: join(dir, 'plugin-out.csv'), format: 'CSV' },
+    ]);
+    c.revoke();
+    assert.ok(r.steps.up?.ok && r.steps.down?.ok, JSON.stringify(r.steps) + r.stderr.slice(-1500));
+    assert.equal(readFileSync(join(dir, 'lines', 'people.jsonl'), 'utf8'), '{"id":"x","age":1}\n{"id":"y","age":2}\n');
+    assert.equal(readFileSync(join(dir, 'plugin-out.csv'), 'utf8'), 'id,age\nx,1\ny,2\n');
   });
 });
