@@ -53,10 +53,11 @@ export interface NodeConfig {
    */
   kusciaApi?: { httpPort?: number; grpcPort?: number; address?: string; protocol?: 'NOTLS' | 'TLS' | 'MTLS'; sans?: string[] };
   /**
-   * DataMesh (docs/datamesh.md): its port on loopback (Kuscia's 8071 when
-   * omitted and free, else any free port), and data-source plugin files.
+   * DataMesh (docs/datamesh.md): its ports on loopback (Kuscia's 8071 for
+   * Flight and 8070 for HTTP when omitted and free, else free ones), and
+   * data-source plugin files (relative to the home).
    */
-  datamesh?: { port?: number; address?: string; plugins?: string[] };
+  datamesh?: { port?: number; httpPort?: number; address?: string; plugins?: string[] };
 }
 
 /** KusciaAPI HTTP shares the API port unless given its own (kusciaApiHttp); gRPC on Kuscia's 8083. */

@@ -14,6 +14,7 @@ import { TaskCredentials, taskEnvironment, type IssuedCredential } from './crede
 import { flightDefinition, flightService } from './flight.ts';
 import { startFront, type Front } from './front.ts';
 import { Mesh } from './mesh.ts';
+import { dataMeshHttp } from './http.ts';
 import type { DataSourceDriver } from './sources.ts';
 import { DEFAULT_DATA_SOURCE } from './spec.ts';
 
@@ -32,6 +33,8 @@ export interface DataMeshOptions {
   host?: string;
   /** The DataMesh port (0: any free one). */
   port: number;
+  /** The HTTP calls' port (0: any free one; undefined: no HTTP). */
+  httpPort?: number;
   drivers?: DataSourceDriver[];
 }
 
@@ -53,6 +56,8 @@ export interface DataMesh {
   /** host:port of the DataMesh (what kuscia.datamesh.init takes). */
   address: string;
   port: number;
+  /** host:port of the HTTP calls, when served. */
+  httpAddress?: string;
   mesh: Mesh;
   /** A credential for one task: reads only the DomainData named, under the grants; revoke() when the task ends. */
   issueTaskCredential(req: TaskCredentialRequest): TaskDataMeshAccess;
@@ -102,14 +107,28 @@ export async function startDataMesh(o: DataMeshOptions): Promise<DataMesh> {
   }
   port = (front.server.address() as { port: number }).port;
   o.log.info({ address: `${host}:${port}` }, 'DataMesh (Arrow Flight) listening');
+  const http = o.httpPort === undefined ? undefined : dataMeshHttp(mesh, (t) => credentials.lookup(t), o.log);
+  let httpPort: number | undefined;
+  if (http) {
+    try {
+      await http.listen({ host, port: o.httpPort! });
+    } catch (e) {
+      await front.close();
+      grpcServer.forceShutdown();
+      throw new Error(`DataMesh HTTP: cannot listen on ${host}:${o.httpPort} (${(e as Error).message}): give datamesh.httpPort another port in ferry.yaml`);
+    }
+    httpPort = (http.server.address() as { port: number }).port;
+    o.log.info({ address: `${host}:${httpPort}` }, 'DataMesh HTTP listening');
+  }
   return {
     address: `${host}:${port}`,
     port,
+    ...(httpPort ? { httpAddress: `${host}:${httpPort}` } : {}),
     mesh,
     issueTaskCredential: (req) => {
       const credential: TaskCredential = { taskID: req.taskID, jobID: req.jobID, initiator: req.initiator, parties: [...req.parties], domainDataIDs: [...req.domainDataIDs], ...(req.component ? { component: req.component } : {}) };
       const issued = credentials.issue(credential);
-      return { ...issued, env: taskEnvironment({ host, port }, req.taskID, issued.token) };
+      return { ...issued, env: taskEnvironment({ host, port, ...(httpPort ? { httpPort } : {}) }, req.taskID, issued.token) };
     },
     revokeTask: (taskID) => credentials.revokeTask(taskID),
     admitJob: async (job) => {
@@ -117,6 +136,7 @@ export async function startDataMesh(o: DataMeshOptions): Promise<DataMesh> {
       return admitJob(o.self, job, await mesh.grants(), known, new Date());
     },
     close: async () => {
+      await http?.close();
       await front?.close();
       await new Promise<void>((r) => grpcServer.tryShutdown(() => r()));
       grpcServer.forceShutdown();

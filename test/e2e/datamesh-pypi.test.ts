@@ -58,7 +58,7 @@ describe('DataMesh with the PyPI kuscia client (kuscia.datamesh, pyarrow.flight)
     const [port] = await freePorts(1);
     // The example plugin, loaded as ferry.yaml's datamesh.plugins loads it (relative to the home).
     const drivers = await loadPlugins(['examples/datamesh-plugin/jsonl-source.ts'], ROOT);
-    dm = await startDataMesh({ store, self: 'alice', sourceKey: key, dataDir: join(dir, 'domaindata'), log: pino({ level: 'silent' }), port: port!, drivers });
+    dm = await startDataMesh({ store, self: 'alice', sourceKey: key, dataDir: join(dir, 'domaindata'), log: pino({ level: 'silent' }), port: port!, httpPort: 0, drivers });
   });
 
   after(async () => {
@@ -171,5 +171,32 @@ describe('DataMesh with the PyPI kuscia client (kuscia.datamesh, pyarrow.flight)
     assert.ok(r.steps.up?.ok && r.steps.down?.ok, JSON.stringify(r.steps) + r.stderr.slice(-1500));
     assert.equal(readFileSync(join(dir, 'lines', 'people.jsonl'), 'utf8'), '{"id":"x","age":1}\n{"id":"y","age":2}\n');
     assert.equal(readFileSync(join(dir, 'plugin-out.csv'), 'utf8'), 'id,age\nx,1\ny,2\n');
+  });
+
+  test('the HTTP calls (/api/v1/datamesh/...) with the task\'s token: query and create DomainData, a source\'s info only for a task that may read it', async () => {
+    const c = dm.issueTaskCredential({ taskID: 't-h', jobID: 'j-h', initiator: 'alice', parties: ['alice'], domainDataIDs: ['table-1', 'made-by-http'] });
+    const call = (path: string, body: object, token: string | null = c.env.FERRY_DATAMESH_TOKEN!) => fetch(`${c.env.FERRY_DATAMESH_HTTP}/api/v1/datamesh/${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body),
+    }).then(async (r) => ({ code: r.status, body: await r.json() as { status: { code: number; message: string }; data?: Record<string, unknown> } }));
+    const q = await call('domaindata/query', { domaindata_id: 'table-1' });
+    assert.equal(q.code, 200);
+    assert.equal(q.body.data!.relative_uri, 'in/table-1.csv');
+    assert.deepEqual((q.body.data!.columns as { name: string }[]).map((x) => x.name), ['id', 'age', 'score']);
+    assert.equal((await call('domaindata/query', { domaindata_id: 'table-1' }, null)).code, 401);
+    const other = await call('domaindata/query', { domaindata_id: 'model-1' });
+    assert.equal(other.code, 403);
+    assert.match(other.body.status.message, /task t-h may not use DomainData model-1/);
+    const made = await call('domaindata/create', { domaindata_id: 'made-by-http', name: 'made', type: 'table', relative_uri: 'out/made.csv', columns: [{ name: 'k', type: 'str' }] });
+    assert.equal(made.code, 200, JSON.stringify(made.body));
+    assert.equal((await store.get('DomainData', 'made-by-http'))?.spec.relativeURI, 'out/made.csv');
+    const src = await call('domaindatasource/query', { datasource_id: 'default-data-source' });
+    assert.equal(src.code, 200, JSON.stringify(src.body));
+    assert.equal((src.body.data!.info as { localfs: { path: string } }).localfs.path, join(dir, 'domaindata'));
+    const notMine = await call('domaindatasource/query', { datasource_id: 'lines' });
+    assert.equal(notMine.code, 403);
+    assert.equal(JSON.stringify(notMine.body).includes(join(dir, 'lines')), false);
+    assert.equal((await call('domaindatagrant/create', { domaindata_id: 'table-1', grant_domain: 'bob' })).code, 403);
+    c.revoke();
+    assert.equal((await call('domaindata/query', { domaindata_id: 'table-1' })).code, 401);
   });
 });
