@@ -188,7 +188,7 @@ describe('DataMesh with the PyPI kuscia client (kuscia.datamesh, pyarrow.flight)
     assert.match(other.body.status.message, /task t-h may not use DomainData model-1/);
     const made = await call('domaindata/create', { domaindata_id: 'made-by-http', name: 'made', type: 'table', relative_uri: 'out/made.csv', columns: [{ name: 'k', type: 'str' }] });
     assert.equal(made.code, 200, JSON.stringify(made.body));
-    assert.equal((await store.get('DomainData', 'made-by-http'))?.spec.relativeURI, 'out/made.csv');
+    assert.equal(((await store.get('DomainData', 'made-by-http'))?.spec as { relativeURI?: string }).relativeURI, 'out/made.csv');
     const src = await call('domaindatasource/query', { datasource_id: 'default-data-source' });
     assert.equal(src.code, 200, JSON.stringify(src.body));
     assert.equal((src.body.data!.info as { localfs: { path: string } }).localfs.path, join(dir, 'domaindata'));
