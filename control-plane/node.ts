@@ -26,7 +26,7 @@ import { publishedCaBundle } from './ca-rotation.ts';
 import { TunnelManager } from './tunnels/manager.ts';
 import { LinkProber } from './diagnose/prober.ts';
 import { startDiagnoseServer } from './diagnose/server.ts';
-import { diagnoseSocket, interopSocket } from './translate/resources-to-ir.ts';
+import { datameshSocket, diagnoseSocket, interopSocket } from './translate/resources-to-ir.ts';
 import { guardNode } from './process-guard.ts';
 import { JobsController } from './jobs/controller.ts';
 import { InteropClient } from './jobs/interop-client.ts';
@@ -38,6 +38,8 @@ import { kusciaApiServers } from './kusciaapi/start.ts';
 import { startNodeDataMesh } from './datamesh/node-part.ts';
 import { dataSourceKey } from './datamesh/secrets.ts';
 import type { DataMesh } from './datamesh/start.ts';
+import { startGrantServer } from './datamesh/grant-server.ts';
+import { GrantSync } from './datamesh/grant-sync.ts';
 
 export interface RunningNode {
   config: NodeConfig;
@@ -188,6 +190,10 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   const interop = await startInteropServer(interopSocket(paths.run), config.domain, jobs, log);
   // The DataMesh: engines' data through Ferry, on loopback, with per-task credentials (docs/datamesh.md).
   const dataMesh = await startNodeDataMesh(home, config, store, log.child({ component: 'datamesh' }));
+  // Grants: pushed signed to their grantees (ferry-datamesh.<peer>.svc), received from authors here.
+  const grantServer = await startGrantServer(datameshSocket(paths.run), config.domain, store, log);
+  const grantSync = new GrantSync({ store, self: config.domain, gateway: { host: internalHost, port: config.listeners.internal.port }, domainKey: () => readCa(home).keyPem, log: log.child({ component: 'datamesh-grants' }) });
+  await grantSync.start();
   jobsLeader = { start: async () => { await runtime.start(); await jobs.start(); }, stop: async () => { await jobs.stop(); await runtime.stop(); } };
   if (replication.leadership.isLeader) await jobsLeader.start();
 
@@ -247,6 +253,8 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
       await diagnose.close();
       await jobsLeader.stop();
       await interop.close();
+      await grantSync.stop();
+      await grantServer.close();
       await dataMesh.close();
       interopClient.close();
       if (keepEnvoy) supervisor.detach();

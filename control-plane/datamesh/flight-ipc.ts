@@ -67,21 +67,29 @@ export function batchMessages(batch: RecordBatch): FlightMessage[] {
  */
 export class FlightStreamDecoder {
   private schemaFrame: Uint8Array | undefined;
+  /** The last dictionary batch of each dictionary id (a later one replaces it, as in an IPC stream). */
+  private readonly dictionaries = new Map<number, Uint8Array>();
   schema: Schema | undefined;
 
   /** The batches this message holds (none for the schema itself). */
   push(m: FlightMessage): RecordBatch[] {
     if (!m.header.length) return []; // metadata-only FlightData (app_metadata)
-    const type = Message.decode(m.header).headerType;
+    const message = Message.decode(m.header);
+    const type = message.headerType;
     if (!this.schemaFrame) {
       if (type !== MessageHeader.Schema) throw new Error('Flight stream: the first message must be the schema');
       this.schemaFrame = frameMessage(m);
       this.schema = RecordBatchReader.from(concat([this.schemaFrame, EOS])).open().schema;
       return [];
     }
-    if (type === MessageHeader.DictionaryBatch) throw new Error('Flight stream: dictionary-encoded columns are not supported; send plain columns');
+    if (type === MessageHeader.DictionaryBatch) {
+      const dict = message.header() as unknown as { id: number; isDelta: boolean };
+      if (dict.isDelta) throw new Error('Flight stream: delta dictionaries are not supported; send whole dictionaries');
+      this.dictionaries.set(Number(dict.id), frameMessage(m));
+      return [];
+    }
     if (type !== MessageHeader.RecordBatch) return [];
-    const reader = RecordBatchReader.from(concat([this.schemaFrame, frameMessage(m), EOS]));
+    const reader = RecordBatchReader.from(concat([this.schemaFrame, ...this.dictionaries.values(), frameMessage(m), EOS]));
     return [...reader];
   }
 }

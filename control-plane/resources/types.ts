@@ -113,6 +113,8 @@ export const RESERVED_SERVICE_NAMES = ['kuscia-handshake', 'ferry-relay', 'ferry
 export const DIAGNOSE_SERVICE = 'ferry-diagnose';
 /** The built-in service of the job protocol (control-plane/jobs, docs/jobs.md): every authenticated partner may call it. */
 export const INTEROP_SERVICE = 'ferry-interop';
+/** The built-in service of the grant protocol (control-plane/datamesh, docs/datamesh.md): authors push their grants to grantees. */
+export const DATAMESH_SERVICE = 'ferry-datamesh';
 
 /** Everything the translator reads: the stored resources, grouped by kind. */
 export interface ResourceSet {

@@ -3,7 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
-import { DIAGNOSE_SERVICE, INTEROP_SERVICE, GATEWAY_ANNOTATION, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
+import { DATAMESH_SERVICE, DIAGNOSE_SERVICE, INTEROP_SERVICE, GATEWAY_ANNOTATION, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
 import type { BlockedPeer, GatewayKind, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
 
@@ -31,6 +31,7 @@ export interface TranslationRuntime {
 
 export const diagnoseSocket = (run: string) => `${run}/diagnose.sock`;
 export const interopSocket = (run: string) => `${run}/interop.sock`;
+export const datameshSocket = (run: string) => `${run}/datamesh.sock`;
 
 export const NO_RUNTIME: TranslationRuntime = {
   tokens: { inbound: new Map(), outbound: new Map() },
@@ -212,6 +213,8 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     services.push(builtInService(DIAGNOSE_SERVICE, diagnoseSocket(runtime.sockets.run), self, allowed));
     // The job protocol (control-plane/jobs): partners propose jobs and exchange their records.
     services.push(builtInService(INTEROP_SERVICE, interopSocket(runtime.sockets.run), self, allowed));
+    // The grant protocol (control-plane/datamesh): authors push signed DomainDataGrants to their grantees.
+    services.push(builtInService(DATAMESH_SERVICE, datameshSocket(runtime.sockets.run), self, allowed));
   }
 
   return {
