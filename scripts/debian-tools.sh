@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Real third-party servers and clients some tests and benchmarks use (nginx,
 # squid, Prometheus/promtool, wrk, h2load, iproute2, etcd/etcdctl, Chromium for the
-# console's browser test), from Debian's packages.
+# console's browser test, MariaDB and PostgreSQL for the DataMesh's database
+# sources), from Debian's packages.
 # Idempotent: installs only what is missing. Needs root and apt; without them it
 # says so and the tests that need a tool skip with a message naming it.
 set -euo pipefail
 say() { echo "setup: $*" >&2; }
 # binary:package
-wanted=(nginx:nginx squid:squid prometheus:prometheus promtool:prometheus wrk:wrk h2load:nghttp2-client ip:iproute2 nft:nftables etcd:etcd-server etcdctl:etcd-client chromium:chromium)
+wanted=(nginx:nginx squid:squid prometheus:prometheus promtool:prometheus wrk:wrk h2load:nghttp2-client ip:iproute2 nft:nftables etcd:etcd-server etcdctl:etcd-client chromium:chromium mariadbd:mariadb-server mariadb-install-db:mariadb-server pg_ctlcluster:postgresql)
 missing=()
 for pair in "${wanted[@]}"; do
   bin="${pair%%:*}"; pkg="${pair#*:}"
@@ -32,5 +33,8 @@ apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null || say "a
 for svc in nginx squid prometheus prometheus-node-exporter etcd; do
   command -v systemctl >/dev/null 2>&1 && systemctl stop "$svc" >/dev/null 2>&1 || true
   pkill -x "$svc" >/dev/null 2>&1 || true
+done
+for svc in mariadb postgresql; do
+  command -v systemctl >/dev/null 2>&1 && systemctl stop "$svc" >/dev/null 2>&1 || true
 done
 exit 0

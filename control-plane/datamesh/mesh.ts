@@ -11,6 +11,7 @@ import { KUSCIA_API_VERSION } from '../resources/types.ts';
 import { decideAccess, grantProblem, useRecord, type GrantView, type TaskCredential } from './access.ts';
 import { openSourceInfo } from './secrets.ts';
 import { localfsDriver, type DataSourceDriver, type SourceContext } from './sources.ts';
+import { mysqlDriver, postgresqlDriver } from './sources-db.ts';
 import { DEFAULT_DATA_SOURCE, type DataColumn, type DomainDataSourceSpec, type DomainDataSpec, type GrantStatus } from './spec.ts';
 
 /** An error the DataMesh answers with: HTTP code, and gRPC's by code (flight.ts). */
@@ -46,7 +47,7 @@ export class Mesh {
   constructor(deps: MeshDeps) {
     this.deps = deps;
     this.drivers = deps.drivers ?? new Map();
-    if (!this.drivers.has('localfs')) this.drivers.set('localfs', localfsDriver);
+    for (const d of [localfsDriver, mysqlDriver, postgresqlDriver]) if (!this.drivers.has(d.type)) this.drivers.set(d.type, d);
   }
 
   private now(): Date {

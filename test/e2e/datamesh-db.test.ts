@@ -1,0 +1,95 @@
+// The DataMesh's mysql and postgresql sources against real servers from
+// Debian (MariaDB, PostgreSQL) started by the test: the PyPI kuscia client,
+// unchanged, uploads a CSV into a table and downloads it again through Ferry;
+// wrong credentials fail with a message naming the server, not the password.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { ROOT } from '../support/harness.ts';
+import { databasesMissing, startMariaDb, startPostgres, type TestDatabase } from '../support/databases.ts';
+import { SqliteStore } from '../../control-plane/store/sqlite.ts';
+import { freePorts } from '../../control-plane/util/ports.ts';
+import { keyFromBytes } from '../../control-plane/datamesh/secrets.ts';
+import { startDataMesh, type DataMesh } from '../../control-plane/datamesh/start.ts';
+import { applyDocuments } from '../../control-plane/resources/apply.ts';
+import { mysqlDriver, postgresqlDriver } from '../../control-plane/datamesh/sources-db.ts';
+
+const python = join(process.env.FERRY_DATAMESH_VENV ?? join(ROOT, '.tools', 'datamesh-venv'), 'bin', 'python');
+type Step = { step: string; ok: boolean; error?: string };
+
+function runClient(address: string, env: Record<string, string>, steps: object[]): Promise<Record<string, Step>> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(no_proxy|no_grpc_proxy|grpc_proxy|https?_proxy)$/i.test(k))) as Record<string, string>;
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, [join(ROOT, 'test', 'support', 'datamesh_pypi.py'), JSON.stringify({ address, steps })], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...clean, ...env } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', () => { clearTimeout(timer); resolve(Object.fromEntries(out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Step).map((s) => [s.step, s]))); });
+  });
+}
+
+const missing = databasesMissing() ?? (existsSync(python) ? undefined : `no ${python}: run scripts/setup.sh`);
+
+describe('DataMesh database sources against real MariaDB and PostgreSQL', { skip: missing }, () => {
+  let dir: string;
+  let store: SqliteStore;
+  let dm: DataMesh;
+  const dbs: Record<string, TestDatabase> = {};
+  const key = keyFromBytes(Buffer.alloc(32, 9));
+  const apply = (docs: object[]) => applyDocuments(store, docs.map((d) => ({ apiVersion: 'kuscia.secretflow/v1alpha1', ...d })), { domain: 'alice', sourceKey: key });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-datamesh-db-'));
+    store = new SqliteStore(join(dir, 'ferry.db'));
+    [dbs.mysql, dbs.postgresql] = await Promise.all([startMariaDb('maria-pw-1'), startPostgres('pg-pw-2')]);
+    const [port] = await freePorts(1);
+    dm = await startDataMesh({ store, self: 'alice', sourceKey: key, dataDir: join(dir, 'domaindata'), log: pino({ level: 'silent' }), port: port! });
+  });
+  after(async () => {
+    await dm?.close();
+    await store?.close();
+    await Promise.all(Object.values(dbs).map((d) => d.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const type of ['mysql', 'postgresql'] as const) {
+    test(`${type}: the PyPI client uploads a CSV into a table and downloads it again`, async () => {
+      const db = dbs[type]!;
+      await apply([
+        { kind: 'DomainDataSource', metadata: { name: `${type}-src` }, spec: { type, info: { database: { endpoint: db.endpoint, user: db.user, password: db.password, database: db.database } } } },
+        { kind: 'DomainData', metadata: { name: `${type}-orders` }, spec: { relativeURI: 'orders', name: 'orders', type: 'table', dataSource: `${type}-src`, columns: [{ name: 'id', type: 'str' }, { name: 'qty', type: 'int' }, { name: 'price', type: 'float' }] } },
+      ]);
+      const input = join(dir, `${type}-in.csv`);
+      const rows = Array.from({ length: 20_000 }, (_, i) => `o${i},${i % 97},${(i % 13) + 0.25}`);
+      writeFileSync(input, `id,qty,price\n${rows.join('\n')}\n`);
+      const c = dm.issueTaskCredential({ taskID: `t-${type}`, jobID: 'j', initiator: 'alice', parties: ['alice'], domainDataIDs: [`${type}-orders`] });
+      const out = join(dir, `${type}-out.csv`);
+      const r = await runClient(dm.address, c.env, [
+        { do: 'upload', name: 'up', id: `${type}-orders`, path: input, format: 'CSV' },
+        { do: 'download', name: 'down', id: `${type}-orders`, path: out, format: 'CSV' },
+      ]);
+      c.revoke();
+      assert.ok(r.up?.ok && r.down?.ok, JSON.stringify(r));
+      const got = readFileSync(out, 'utf8').trim().split('\n');
+      assert.equal(got[0], 'id,qty,price');
+      assert.deepEqual(got.slice(1).sort(), rows.sort());
+    });
+
+    test(`${type}: a reachable server with a wrong password fails with the server's refusal, the password not in it`, async () => {
+      const db = dbs[type]!;
+      const driver = type === 'mysql' ? mysqlDriver : postgresqlDriver;
+      const ctx = { source: { name: 'x', type, info: { database: { endpoint: db.endpoint, user: db.user, password: 'not-the-password', database: db.database } } } };
+      await assert.rejects(driver.check!(ctx), (e: Error) => {
+        assert.match(e.message, new RegExp(`${type} 127\\.0\\.0\\.1:\\d+: .*(denied|authentication failed)`, 'i'));
+        assert.equal(e.message.includes('not-the-password'), false);
+        return true;
+      });
+      await driver.check!({ source: { ...ctx.source, info: { database: { endpoint: db.endpoint, user: db.user, password: db.password, database: db.database } } } });
+    });
+  }
+});
