@@ -15,6 +15,7 @@ import { flightDefinition, flightService } from './flight.ts';
 import { startFront, type Front } from './front.ts';
 import { Mesh } from './mesh.ts';
 import { dataMeshHttp } from './http.ts';
+import { SourceStatus } from './source-status.ts';
 import type { DataSourceDriver } from './sources.ts';
 import { DEFAULT_DATA_SOURCE } from './spec.ts';
 
@@ -36,6 +37,8 @@ export interface DataMeshOptions {
   /** The HTTP calls' port (0: any free one; undefined: no HTTP). */
   httpPort?: number;
   drivers?: DataSourceDriver[];
+  /** How often every source is checked again (its condition); 60 s by default. */
+  checkEveryMs?: number;
 }
 
 export interface TaskCredentialRequest {
@@ -82,6 +85,8 @@ export async function startDataMesh(o: DataMeshOptions): Promise<DataMesh> {
   await ensureDefaultSource(o.store, o.self, o.sourceKey, o.dataDir);
   const credentials = new TaskCredentials();
   const mesh = new Mesh({ store: o.store, self: o.self, sourceKey: o.sourceKey, log: o.log, drivers: new Map((o.drivers ?? []).map((d) => [d.type, d])) });
+  const sourceStatus = new SourceStatus({ store: o.store, key: o.sourceKey, drivers: mesh.drivers, log: o.log, ...(o.checkEveryMs ? { everyMs: o.checkEveryMs } : {}) });
+  await sourceStatus.start();
   let front: Front | undefined;
   const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
   grpcServer.addService(flightDefinition(), flightService({
@@ -103,6 +108,7 @@ export async function startDataMesh(o: DataMeshOptions): Promise<DataMesh> {
     front = await startFront({ host, port: o.port, grpcPort, lookup: (t) => credentials.lookup(t), self: { host, port: () => port } });
   } catch (e) {
     grpcServer.forceShutdown();
+    sourceStatus.stop();
     throw new Error(`DataMesh: cannot listen on ${host}:${o.port} (${(e as Error).message}): give datamesh.port another port in ferry.yaml`);
   }
   port = (front.server.address() as { port: number }).port;
@@ -115,6 +121,7 @@ export async function startDataMesh(o: DataMeshOptions): Promise<DataMesh> {
     } catch (e) {
       await front.close();
       grpcServer.forceShutdown();
+      sourceStatus.stop();
       throw new Error(`DataMesh HTTP: cannot listen on ${host}:${o.httpPort} (${(e as Error).message}): give datamesh.httpPort another port in ferry.yaml`);
     }
     httpPort = (http.server.address() as { port: number }).port;
@@ -136,6 +143,7 @@ export async function startDataMesh(o: DataMeshOptions): Promise<DataMesh> {
       return admitJob(o.self, job, await mesh.grants(), known, new Date());
     },
     close: async () => {
+      sourceStatus.stop();
       await http?.close();
       await front?.close();
       await new Promise<void>((r) => grpcServer.tryShutdown(() => r()));

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { ROOT } from '../support/harness.ts';
+import { ROOT, waitFor } from '../support/harness.ts';
 import { databasesMissing, startMariaDb, startPostgres, type TestDatabase } from '../support/databases.ts';
 import { SqliteStore } from '../../control-plane/store/sqlite.ts';
 import { freePorts } from '../../control-plane/util/ports.ts';
@@ -92,4 +92,25 @@ describe('DataMesh database sources against real MariaDB and PostgreSQL', { skip
       await driver.check!({ source: { ...ctx.source, info: { database: { endpoint: db.endpoint, user: db.user, password: db.password, database: db.database } } } });
     });
   }
+
+  test('a source gets a condition: Reachable, or CredentialsRefused / Unreachable with the server\'s refusal (no password)', async () => {
+    const db = dbs.postgresql!;
+    const [closed] = await freePorts(1);
+    await apply([
+      { kind: 'DomainDataSource', metadata: { name: 'pg-wrong-pw' }, spec: { type: 'postgresql', info: { database: { endpoint: db.endpoint, user: db.user, password: 'wrong-pw-77', database: db.database } } } },
+      { kind: 'DomainDataSource', metadata: { name: 'pg-nowhere' }, spec: { type: 'postgresql', info: { database: { endpoint: `127.0.0.1:${closed}`, user: db.user, password: 'x', database: db.database } } } },
+    ]);
+    const condition = (name: string) => waitFor(`${name}'s condition`, async () => (await store.get('DomainDataSource', name))?.status?.conditions?.find((c) => c.type === 'Ready'));
+    const ok = await condition('postgresql-src');
+    assert.equal(ok.status, 'True');
+    assert.equal(ok.reason, 'Reachable');
+    const pw = await condition('pg-wrong-pw');
+    assert.equal(pw.status, 'False');
+    assert.equal(pw.reason, 'CredentialsRefused');
+    assert.equal(pw.message.includes('wrong-pw-77'), false);
+    const nowhere = await condition('pg-nowhere');
+    assert.equal(nowhere.reason, 'Unreachable');
+    assert.match(nowhere.message, /ECONNREFUSED/);
+    assert.equal((await store.get('DomainDataSource', 'pg-nowhere'))?.status?.phase, 'Unavailable');
+  });
 });
