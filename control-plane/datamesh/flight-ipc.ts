@@ -3,7 +3,7 @@
 // A Flight stream is an IPC stream cut at message boundaries: the schema
 // first, then one FlightData per record batch. One batch at a time, so a
 // table of any size passes in bounded memory.
-import { Message, MessageHeader, RecordBatch, RecordBatchReader, Schema, Table, tableToIPC } from 'apache-arrow';
+import { Message, MessageHeader, RecordBatch, RecordBatchReader, Schema, Table, Type, tableToIPC } from 'apache-arrow';
 
 export interface FlightMessage {
   /** The flatbuffer Message (no continuation marker, no length prefix). */
@@ -92,6 +92,34 @@ export class FlightStreamDecoder {
     const reader = RecordBatchReader.from(concat([this.schemaFrame, ...this.dictionaries.values(), frameMessage(m), EOS]));
     return [...reader];
   }
+}
+
+/**
+ * The values of a record batch of one binary column (RAW content), as views
+ * of the message body: no copy, no Arrow objects. Undefined when the stream's
+ * schema is not one binary column or the body is compressed (decode with push()).
+ */
+export function binaryValues(schema: Schema | undefined, m: FlightMessage): Uint8Array[] | undefined {
+  if (!schema || schema.fields.length !== 1 || !m.header.length) return undefined;
+  const large = schema.fields[0]!.type.typeId === Type.LargeBinary;
+  if (!large && schema.fields[0]!.type.typeId !== Type.Binary) return undefined;
+  const message = Message.decode(m.header);
+  if (message.headerType !== MessageHeader.RecordBatch) return [];
+  const h = message.header() as unknown as { compression: unknown; nodes: { length: number; nullCount: number }[]; buffers: { offset: number; length: number }[] };
+  if (h.compression || h.nodes.length !== 1 || h.buffers.length < 3) return undefined;
+  const n = Number(h.nodes[0]!.length);
+  const [validity, offsets, data] = h.buffers as [{ offset: number; length: number }, { offset: number; length: number }, { offset: number; length: number }];
+  const body = m.body;
+  const view = new DataView(body.buffer, body.byteOffset + Number(offsets.offset), Number(offsets.length));
+  const off = (i: number) => (large ? Number(view.getBigInt64(i * 8, true)) : view.getInt32(i * 4, true));
+  const valid = h.nodes[0]!.nullCount ? body.subarray(Number(validity.offset), Number(validity.offset) + Number(validity.length)) : undefined;
+  const base = Number(data.offset);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    if (valid && !((valid[i >> 3]! >> (i & 7)) & 1)) continue;
+    out.push(body.subarray(base + off(i), base + off(i + 1)));
+  }
+  return out;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

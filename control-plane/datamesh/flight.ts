@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { Binary, Field, RecordBatch, Schema, vectorFromArray } from 'apache-arrow';
+import { Binary, Field, RecordBatch, Schema, makeData } from 'apache-arrow';
 import type { Logger } from 'pino';
-import { batchMessages, FlightStreamDecoder, schemaMessage, type FlightMessage } from './flight-ipc.ts';
+import { batchMessages, binaryValues, FlightStreamDecoder, schemaMessage, type FlightMessage } from './flight-ipc.ts';
 import { schemaOf } from './csv.ts';
 import { MeshError, type Mesh } from './mesh.ts';
 import type { TaskCredential } from './access.ts';
@@ -160,7 +160,9 @@ export function flightService(deps: FlightDeps): grpc.UntypedServiceImplementati
           const schema = new Schema([new Field(RAW_COLUMN, new Binary(), true)]);
           await write(schemaMessage(schema));
           for await (const chunk of d.driver.readRaw(d.ctx)) {
-            for (const m of batchMessages(new RecordBatch({ [RAW_COLUMN]: vectorFromArray([new Uint8Array(chunk)], new Binary()).data[0]! }))) await write(m);
+            // The chunk itself is the batch's data buffer: no copy before the IPC encoding.
+            const data = makeData({ type: new Binary(), length: 1, nullCount: 0, valueOffsets: Int32Array.of(0, chunk.length), data: chunk });
+            for (const m of batchMessages(new RecordBatch({ [RAW_COLUMN]: data }))) await write(m);
           }
         } else {
           const cols = t.columns.length ? t.columns.map((n) => d.ctx.data.columns.find((c) => c.name === n) ?? (() => { throw new MeshError(400, `columns: ${n} is not a column of DomainData ${t.id}`); })()) : d.ctx.data.columns;
@@ -190,7 +192,14 @@ export function flightService(deps: FlightDeps): grpc.UntypedServiceImplementati
             d = await mesh.resolve(ticket.id);
             d.ctx.delimiter = ticket.delimiter;
           }
-          const batches = decoder.push({ header: msg.data_header ?? new Uint8Array(), body: msg.data_body ?? new Uint8Array() });
+          const fm = { header: msg.data_header ?? new Uint8Array(), body: msg.data_body ?? new Uint8Array() };
+          // RAW: the bytes straight from the message body (no copy); anything else through Arrow.
+          const raw = ticket.raw && sink ? binaryValues(decoder.schema, fm) : undefined;
+          if (raw) {
+            for (const v of raw) await (sink as unknown as { write(c: Uint8Array): Promise<void> }).write(v);
+            continue;
+          }
+          const batches = decoder.push(fm);
           if (!sink && decoder.schema) {
             if (ticket.raw) {
               if (!d!.driver.writeRaw) throw new MeshError(400, `DomainData ${ticket.id} is in a ${d!.ctx.source.type} source: send content_type Table`);

@@ -3,11 +3,11 @@
 // parser, the Flight/IPC framing, credentials and sealing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tableFromArrays, RecordBatch } from 'apache-arrow';
+import { tableFromArrays, RecordBatch, Binary, vectorFromArray } from 'apache-arrow';
 import { grantSigningBytes, grantSignatureProblem, signGrant } from '../../control-plane/datamesh/grant-sign.ts';
 import { createDomainCa as createCa } from '../../certs/authority.ts';
 import { batchToCsv, csvHeader, csvRows, csvToBatches } from '../../control-plane/datamesh/csv.ts';
-import { batchMessages, FlightStreamDecoder, schemaMessage } from '../../control-plane/datamesh/flight-ipc.ts';
+import { batchMessages, binaryValues, FlightStreamDecoder, schemaMessage } from '../../control-plane/datamesh/flight-ipc.ts';
 import { TaskCredentials } from '../../control-plane/datamesh/credentials.ts';
 import { keyFromBytes, openSourceInfo, redactSource, sealSourceSpec } from '../../control-plane/datamesh/secrets.ts';
 import { proxyToken } from '../../control-plane/datamesh/front.ts';
@@ -62,6 +62,13 @@ test('Flight framing: schema then batches, decoded one batch at a time', () => {
   for (const batch of t.batches) for (const m of batchMessages(batch)) out.push(...decoder.push(m));
   assert.deepEqual(out.flatMap((b) => b.toArray().map((r) => r.toJSON())), [{ a: 1, b: 'x' }, { a: 2, b: 'y' }, { a: 3, b: 'z' }]);
   assert.throws(() => new FlightStreamDecoder().push(batchMessages(t.batches[0]!)[0]!), /first message must be the schema/);
+});
+
+test('RAW batches: the binary values read straight from the message body, nulls skipped', () => {
+  const b = new RecordBatch({ binary_data: vectorFromArray([Uint8Array.of(1, 2, 3), null, Uint8Array.of(9)], new Binary()).data[0]! });
+  const [m] = batchMessages(b);
+  assert.deepEqual(binaryValues(b.schema, m!)!.map((v) => [...v]), [[1, 2, 3], [9]]);
+  assert.equal(binaryValues(tableFromArrays({ a: Int32Array.of(1) }).schema, m!), undefined, 'not one binary column: decode through Arrow');
 });
 
 test('task credentials: looked up by token, revoked by handle or by task', () => {
