@@ -21,6 +21,8 @@ import { round } from './lib.ts';
 
 const RAW_MB = Number(process.env.DATAMESH_BENCH_MB ?? 1024);
 const TABLE_MB = Number(process.env.DATAMESH_BENCH_TABLE_MB ?? 1024);
+/** "bytes" or "table": only that run. */
+const ONLY = process.env.DATAMESH_BENCH_ONLY;
 const python = join(process.env.FERRY_DATAMESH_VENV ?? join(ROOT, '.tools', 'datamesh-venv'), 'bin', 'python');
 const MB = 1024 * 1024;
 
@@ -65,6 +67,7 @@ async function run(name: string, file: string, format: 'CSV' | 'BINARY', create:
   const t0 = performance.now();
   const up = await client(dm.address, cred.env, [create, { do: 'upload', name: 'up', id: name, path: file, format }]);
   const t1 = performance.now();
+  const uploadPeak = peak;
   const down = await client(dm.address, cred.env, [{ do: 'download', name: 'down', id: name, path: join(dir, `${name}.out`), format }]);
   const t2 = performance.now();
   clearInterval(sampler);
@@ -75,28 +78,34 @@ async function run(name: string, file: string, format: 'CSV' | 'BINARY', create:
     name, format, mb: round(bytes / MB, 1), outMb: round(outBytes / MB, 1),
     uploadMBps: round(bytes / MB / ((t1 - t0) / 1000), 1), downloadMBps: round(bytes / MB / ((t2 - t1) / 1000), 1),
     rssBeforeMb: round(before / MB, 1), rssPeakMb: round(peak / MB, 1), rssGrowthMb: round((peak - before) / MB, 1),
+    uploadGrowthMb: round((uploadPeak - before) / MB, 1),
   });
   rmSync(join(dir, `${name}.out`), { force: true });
   console.log(JSON.stringify(results.at(-1)));
 }
 
 try {
-  const raw = join(dir, 'raw.bin');
-  const block = 'x'.repeat(1023);
-  await writeBig(raw, RAW_MB, (i) => `${block}${i % 10}`);
-  await run('bytes-1', raw, 'BINARY', { do: 'create', name: 'c', id: 'bytes-1', type: 'model', relative_uri: 'bytes-1.bin' });
-  rmSync(raw);
-  const csv = join(dir, 'table.csv');
-  const rows = await writeBig(csv, TABLE_MB, (i) => `id${i},${i % 1000},${(i % 977) / 8},${i % 2 === 0}\n`, 'id,age,score,flag\n');
-  await run('table-1', csv, 'CSV', { do: 'create', name: 'c', id: 'table-1', relative_uri: 'table-1.csv', columns: [{ name: 'id', type: 'str' }, { name: 'age', type: 'int' }, { name: 'score', type: 'float' }, { name: 'flag', type: 'bool' }] });
+  let rows = 0;
+  if (ONLY !== 'table') {
+    const raw = join(dir, 'raw.bin');
+    const block = 'x'.repeat(1023);
+    await writeBig(raw, RAW_MB, (i) => `${block}${i % 10}`);
+    await run('bytes-1', raw, 'BINARY', { do: 'create', name: 'c', id: 'bytes-1', type: 'model', relative_uri: 'bytes-1.bin' });
+    rmSync(raw);
+  }
+  if (ONLY !== 'bytes') {
+    const csv = join(dir, 'table.csv');
+    rows = await writeBig(csv, TABLE_MB, (i) => `id${i},${i % 1000},${(i % 977) / 8},${i % 2 === 0}\n`, 'id,age,score,flag\n');
+    await run('table-1', csv, 'CSV', { do: 'create', name: 'c', id: 'table-1', relative_uri: 'table-1.csv', columns: [{ name: 'id', type: 'str' }, { name: 'age', type: 'int' }, { name: 'score', type: 'float' }, { name: 'flag', type: 'bool' }] });
+  }
   const m = machine();
   const json = { machine: m, rows, results };
   writeFileSync(join(ROOT, 'bench', 'results', 'datamesh.json'), `${JSON.stringify(json, null, 2)}\n`);
   const md = [
     '# DataMesh: large DomainData through Flight (PyPI kuscia client)', '',
     `Machine: ${JSON.stringify(m)}. DataMesh in the bench process; RSS sampled every 100 ms from before the upload to the end of the download.`, '',
-    '| DomainData | format | MB | upload MB/s | download MB/s | RSS before MB | RSS peak MB | growth MB |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...results.map((r) => `| ${r.name} | ${r.format} | ${r.mb} | ${r.uploadMBps} | ${r.downloadMBps} | ${r.rssBeforeMb} | ${r.rssPeakMb} | ${r.rssGrowthMb} |`),
+    '| DomainData | format | MB | upload MB/s | download MB/s | RSS before MB | RSS peak MB | growth MB (upload / whole) |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...results.map((r) => `| ${r.name} | ${r.format} | ${r.mb} | ${r.uploadMBps} | ${r.downloadMBps} | ${r.rssBeforeMb} | ${r.rssPeakMb} | ${r.uploadGrowthMb} / ${r.rssGrowthMb} |`),
     '', 'Bar: growth < 100 MB for a 1 GB table.', '',
   ].join('\n');
   writeFileSync(join(ROOT, 'bench', 'results', 'datamesh.md'), md);
