@@ -5,7 +5,8 @@
 import { Bool, Float64, Int64, RecordBatch, Schema, Field, Type, Utf8, makeData, type Data, type DataType, type Vector } from 'apache-arrow';
 import type { DataColumn } from './spec.ts';
 
-export const BATCH_ROWS = 8192;
+/** Rows per served batch: large enough that clients writing each batch out (pandas) keep up. */
+export const BATCH_ROWS = 32768;
 
 /** The Arrow type a DomainData column is served as. */
 export function arrowType(t: string): DataType {
