@@ -131,3 +131,54 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+function varint(n: number, out: number[]): void {
+  while (n > 0x7f) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128); }
+  out.push(n);
+}
+
+/**
+ * FlightData on the wire (data_header = 2, data_body = 1000), written in one
+ * buffer from the body's parts: one copy, where protobufjs would make two.
+ */
+export function encodeFlightData(header: Uint8Array, body: readonly Uint8Array[]): Buffer {
+  const bodyLength = body.reduce((n, p) => n + p.length, 0);
+  const head: number[] = [0x12];
+  varint(header.length, head);
+  const mid: number[] = [0xc2, 0x3e]; // field 1000, length-delimited
+  varint(bodyLength, mid);
+  const out = Buffer.allocUnsafe(head.length + header.length + (bodyLength ? mid.length + bodyLength : 0));
+  out.set(head, 0);
+  let at = head.length;
+  out.set(header, at);
+  at += header.length;
+  if (bodyLength) {
+    out.set(mid, at);
+    at += mid.length;
+    for (const p of body) { out.set(p, at); at += p.length; }
+  }
+  return out;
+}
+
+/**
+ * A RAW batch (one binary column, one value: `chunk`) as a Flight message
+ * without Arrow encoding the chunk: the header depends on the chunk's length
+ * only (cached), the body is [offsets 0,len | chunk | padding].
+ */
+export class RawBatchEncoder {
+  private readonly headers = new Map<number, Uint8Array>();
+
+  encode(chunk: Uint8Array, makeBatch: (c: Uint8Array) => RecordBatch): Buffer {
+    let header = this.headers.get(chunk.length);
+    if (!header) {
+      const [m] = batchMessages(makeBatch(chunk));
+      header = m!.header.slice();
+      if (this.headers.size > 16) this.headers.clear();
+      this.headers.set(chunk.length, header);
+    }
+    const offsets = new Uint8Array(8);
+    new DataView(offsets.buffer).setInt32(4, chunk.length, true);
+    const pad = new Uint8Array((8 - (chunk.length % 8)) % 8);
+    return encodeFlightData(header, [offsets, chunk, pad]);
+  }
+}

@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { Binary, Field, RecordBatch, Schema, makeData } from 'apache-arrow';
 import type { Logger } from 'pino';
-import { batchMessages, binaryValues, FlightStreamDecoder, schemaMessage, type FlightMessage } from './flight-ipc.ts';
+import { batchMessages, binaryValues, encodeFlightData, FlightStreamDecoder, RawBatchEncoder, schemaMessage, type FlightMessage } from './flight-ipc.ts';
 import { schemaOf } from './csv.ts';
 import { MeshError, type Mesh } from './mesh.ts';
 import type { TaskCredential } from './access.ts';
@@ -69,7 +69,8 @@ export function flightDefinition(): grpc.ServiceDefinition {
     ListFlights: method('ListFlights', 'Criteria', 'FlightInfo', false, true),
     GetFlightInfo: method('GetFlightInfo', 'FlightDescriptor', 'FlightInfo', false, false),
     GetSchema: method('GetSchema', 'FlightDescriptor', 'SchemaResult', false, false),
-    DoGet: method('DoGet', 'Ticket', 'FlightData', false, true),
+    // FlightData out of DoGet is written by hand from the IPC message's parts (one copy, flight-ipc.ts).
+    DoGet: { ...method('DoGet', 'Ticket', 'FlightData', false, true), responseSerialize: (m: object) => (Buffer.isBuffer(m) ? m : encodeFlightData((m as { data_header: Uint8Array }).data_header, [(m as { data_body: Uint8Array }).data_body])) },
     DoPut: method('DoPut', 'FlightData', 'PutResult', true, true),
     DoExchange: method('DoExchange', 'FlightData', 'FlightData', true, true),
     DoAction: method('DoAction', 'Action', 'Result', false, true),
@@ -91,7 +92,6 @@ function unpackCommand(cmd: Uint8Array): { type: string; msg: Record<string, unk
   return { type: type.slice(DM.length + 1), msg: t.toObject(t.decode(any.value ?? new Uint8Array()), view) };
 }
 
-const flightData = (m: FlightMessage) => ({ data_header: m.header, data_body: m.body });
 
 export function flightService(deps: FlightDeps): grpc.UntypedServiceImplementation {
   const tickets = new Map<string, Ticket>();
@@ -151,19 +151,18 @@ export function flightService(deps: FlightDeps): grpc.UntypedServiceImplementati
         const grants = await mesh.authorize(credential, t.id, 'read'); // the grants as they are now, not at GetFlightInfo
         const d = await mesh.resolve(t.id);
         await mesh.recordUses(grants, credential, t.id);
-        const write = async (m: FlightMessage) => {
-          if (!call.write(flightData(m))) await new Promise((r) => call.once('drain', r));
+        const send = async (data: object) => {
+          if (!call.write(data)) await new Promise((r) => call.once('drain', r));
         };
+        const write = (m: FlightMessage) => send(encodeFlightData(m.header, [m.body]));
         d.ctx.delimiter = t.delimiter;
         if (t.raw) {
           if (!d.driver.readRaw) throw new MeshError(400, `DomainData ${t.id} is in a ${d.ctx.source.type} source: ask for content_type Table`);
           const schema = new Schema([new Field(RAW_COLUMN, new Binary(), true)]);
           await write(schemaMessage(schema));
-          for await (const chunk of d.driver.readRaw(d.ctx)) {
-            // The chunk itself is the batch's data buffer: no copy before the IPC encoding.
-            const data = makeData({ type: new Binary(), length: 1, nullCount: 0, valueOffsets: Int32Array.of(0, chunk.length), data: chunk });
-            for (const m of batchMessages(new RecordBatch({ [RAW_COLUMN]: data }))) await write(m);
-          }
+          const raw = new RawBatchEncoder();
+          const batchOf = (c: Uint8Array) => new RecordBatch({ [RAW_COLUMN]: makeData({ type: new Binary(), length: 1, nullCount: 0, valueOffsets: Int32Array.of(0, c.length), data: c }) });
+          for await (const chunk of d.driver.readRaw(d.ctx)) await send(raw.encode(chunk, batchOf));
         } else {
           const cols = t.columns.length ? t.columns.map((n) => d.ctx.data.columns.find((c) => c.name === n) ?? (() => { throw new MeshError(400, `columns: ${n} is not a column of DomainData ${t.id}`); })()) : d.ctx.data.columns;
           if (!cols.length) throw new MeshError(400, `DomainData ${t.id} has no columns: ask for content_type RAW`);

@@ -7,7 +7,9 @@ import { tableFromArrays, RecordBatch, Binary, vectorFromArray } from 'apache-ar
 import { grantSigningBytes, grantSignatureProblem, signGrant } from '../../control-plane/datamesh/grant-sign.ts';
 import { createDomainCa as createCa } from '../../certs/authority.ts';
 import { batchToCsv, csvHeader, csvRows, csvToBatches } from '../../control-plane/datamesh/csv.ts';
-import { batchMessages, binaryValues, FlightStreamDecoder, schemaMessage } from '../../control-plane/datamesh/flight-ipc.ts';
+import { batchMessages, binaryValues, encodeFlightData, FlightStreamDecoder, RawBatchEncoder, schemaMessage } from '../../control-plane/datamesh/flight-ipc.ts';
+import { flightRoot } from '../../control-plane/datamesh/flight.ts';
+import { Field, Schema, makeData } from 'apache-arrow';
 import { TaskCredentials } from '../../control-plane/datamesh/credentials.ts';
 import { keyFromBytes, openSourceInfo, redactSource, sealSourceSpec } from '../../control-plane/datamesh/secrets.ts';
 import { proxyToken } from '../../control-plane/datamesh/front.ts';
@@ -69,6 +71,25 @@ test('RAW batches: the binary values read straight from the message body, nulls 
   const [m] = batchMessages(b);
   assert.deepEqual(binaryValues(b.schema, m!)!.map((v) => [...v]), [[1, 2, 3], [9]]);
   assert.equal(binaryValues(tableFromArrays({ a: Int32Array.of(1) }).schema, m!), undefined, 'not one binary column: decode through Arrow');
+});
+
+test('FlightData written by hand decodes as protobuf FlightData; a RAW chunk encoded without Arrow reads back', () => {
+  const T = flightRoot().lookupType('arrow.flight.protocol.FlightData');
+  const header = Uint8Array.from({ length: 200 }, (_, i) => i % 251);
+  const body = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256);
+  const d = T.decode(encodeFlightData(header, [body.subarray(0, 5), body.subarray(5)])) as unknown as { data_header: Uint8Array; data_body: Uint8Array };
+  assert.deepEqual([...d.data_header], [...header]);
+  assert.deepEqual(Buffer.from(d.data_body), Buffer.from(body));
+  const schema = new Schema([new Field('binary_data', new Binary(), true)]);
+  const batchOf = (c: Uint8Array) => new RecordBatch({ binary_data: makeData({ type: new Binary(), length: 1, nullCount: 0, valueOffsets: Int32Array.of(0, c.length), data: c }) });
+  const enc = new RawBatchEncoder();
+  const decoder = new FlightStreamDecoder();
+  decoder.push(schemaMessage(schema));
+  for (const chunk of [body.subarray(0, 1001), body.subarray(0, 1001).reverse(), body.subarray(3, 8)]) {
+    const f = T.decode(enc.encode(chunk, batchOf)) as unknown as { data_header: Uint8Array; data_body: Uint8Array };
+    const [b] = decoder.push({ header: f.data_header, body: f.data_body });
+    assert.deepEqual(Buffer.from(b!.getChildAt(0)!.get(0) as Uint8Array), Buffer.from(chunk));
+  }
 });
 
 test('task credentials: looked up by token, revoked by handle or by task', () => {
