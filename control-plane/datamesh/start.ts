@@ -112,7 +112,6 @@ export async function startDataMesh(o: DataMeshOptions): Promise<DataMesh> {
     throw new Error(`DataMesh: cannot listen on ${host}:${o.port} (${(e as Error).message}): give datamesh.port another port in ferry.yaml`);
   }
   port = (front.server.address() as { port: number }).port;
-  o.log.info({ address: `${host}:${port}` }, 'DataMesh (Arrow Flight) listening');
   const http = o.httpPort === undefined ? undefined : dataMeshHttp(mesh, (t) => credentials.lookup(t), o.log);
   let httpPort: number | undefined;
   if (http) {
@@ -125,8 +124,9 @@ export async function startDataMesh(o: DataMeshOptions): Promise<DataMesh> {
       throw new Error(`DataMesh HTTP: cannot listen on ${host}:${o.httpPort} (${(e as Error).message}): give datamesh.httpPort another port in ferry.yaml`);
     }
     httpPort = (http.server.address() as { port: number }).port;
-    o.log.info({ address: `${host}:${httpPort}` }, 'DataMesh HTTP listening');
   }
+  // Every TCP port the DataMesh holds, all on loopback: Flight (the front), HTTP, and the gRPC server behind the front.
+  o.log.info({ address: `${host}:${port}`, ...(httpPort ? { http: `${host}:${httpPort}` } : {}), grpc: `127.0.0.1:${grpcPort}` }, 'DataMesh (Arrow Flight) listening');
   return {
     address: `${host}:${port}`,
     port,

@@ -84,7 +84,7 @@ describe('DataMesh kinds on a node', () => {
 
   test('the DataMesh listens on loopback only', () => {
     const log = readFileSync(join(node.home, 'logs', 'ferry.log'), 'utf8');
-    const m = /"address":"(127\.0\.0\.1:\d+)","msg":"DataMesh \(Arrow Flight\) listening"/.exec(log);
+    const m = /"address":"(127\.0\.0\.1:\d+)","http":"127\.0\.0\.1:\d+","grpc":"127\.0\.0\.1:\d+","msg":"DataMesh \(Arrow Flight\) listening"/.exec(log);
     assert.ok(m, 'the node logs where the DataMesh listens');
   });
 });

@@ -67,7 +67,12 @@ describe('local exposure', () => {
     const listening = (pid: number) => [...new Set(spawnSync('ss', ['-Hltnp'], { encoding: 'utf8' }).stdout.split('\n')
       .filter((l) => l.includes(`pid=${pid},`)).map((l) => Number(/:(\d+)$/.exec(l.split(/\s+/)[3] ?? '')?.[1])))].sort(); // one socket per worker
     assert.deepEqual(listening(envoyPid), [alice.ports.public, alice.ports.internal].sort());
-    assert.deepEqual(listening(alice.pid!), [alice.ports.api, alice.ports.kusciaGrpc].sort());
+    // ... and the DataMesh (docs/datamesh.md), on loopback, for the node's tasks: its ports as the node logged them.
+    const dm = /"address":"127\.0\.0\.1:(\d+)","http":"127\.0\.0\.1:(\d+)","grpc":"127\.0\.0\.1:(\d+)"[^\n]*DataMesh \(Arrow Flight\) listening/.exec(readFileSync(join(alice.home, 'logs', 'ferry.log'), 'utf8'));
+    assert.ok(dm, 'the node logs the DataMesh ports');
+    assert.deepEqual(listening(alice.pid!), [alice.ports.api, alice.ports.kusciaGrpc, ...dm.slice(1).map(Number)].sort());
+    const loopbackOnly = spawnSync('ss', ['-Hltnp'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(`pid=${alice.pid},`)).every((l) => /\s127\.0\.0\.1:\d+\s/.test(l));
+    assert.ok(loopbackOnly, 'the node listens on loopback only');
   });
 
   test('the home is 0700 (0711 with tasks under their own user) and nothing in it is readable by others', () => {
