@@ -9,9 +9,9 @@ const DEFAULT = ['psi-exchange', 'datapath', 'psi-1c2g']; // datapath's goal tab
  * Run only when named: xds (minutes: 10k-Service points and 1,000 simulated
  * clients; it was the default before the data-path benchmarks, and the default
  * set must finish within 20 minutes), idle (30 minutes by design), rotation, store,
- * reachability, jobs.
+ * reachability, jobs, datamesh.
  */
-const KNOWN = [...DEFAULT, 'xds', 'idle', 'rotation', 'reachability', 'store', 'jobs'];
+const KNOWN = [...DEFAULT, 'xds', 'idle', 'rotation', 'reachability', 'store', 'jobs', 'datamesh'];
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of names.length ? names : DEFAULT) {
   if (!KNOWN.includes(name)) {
