@@ -79,13 +79,17 @@ describe('SecretFlow PSI as a Ferry job, two domains', { skip }, () => {
         assert.equal(result.original_count, ROWS);
         assert.equal(result.protocol, run.protocol);
       }
-      // The engines' link went through the gateways as the task's Service (receiver side: each party serves its own).
-      await waitFor(`${run.name}: bob's access log shows alice's link calls to the task Service`, async () => {
-        const lines = readFileSync(join(bob.home, 'logs', 'access-public.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { service?: string; source?: string });
-        return lines.some((e) => e.service === `${run.name}-psi-psi` && e.source === 'alice') ? true : undefined;
-      });
+      // The engines' link went through the gateways as the task's Service: each party serves its own, the other calls it.
+      for (const [server, caller] of [[bob, alice], [alice, bob]] as const) {
+        await waitFor(`${run.name}: ${server.domain}'s access log shows ${caller.domain}'s link calls to the task Service`, async () => {
+          const lines = readFileSync(join(server.home, 'logs', 'access-public.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { service?: string; source?: string });
+          return lines.some((e) => e.service === `${run.name}-psi-psi` && e.source === caller.domain) ? true : undefined;
+        });
+      }
     }
-    const metrics = await (await fetch(`http://127.0.0.1:${alice.ports.api}/metrics`)).text();
-    for (const run of runs) assert.match(metrics, new RegExp(`service="${run.name}-psi-psi"`), `alice's metrics count ${run.name}'s link`);
+    for (const n of [alice, bob]) {
+      const metrics = await (await fetch(`http://127.0.0.1:${n.ports.api}/metrics`)).text();
+      for (const run of runs) assert.match(metrics, new RegExp(`service="${run.name}-psi-psi"`), `${n.domain}'s metrics count ${run.name}'s link`);
+    }
   });
 });
