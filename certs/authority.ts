@@ -63,8 +63,8 @@ export function createDomainCa(domain: string, opts: { days?: number; bits?: num
 /** Gateway certificates are short-lived and renewed automatically (control-plane/cert-renewer.ts). */
 export const DEFAULT_GATEWAY_LIFETIME_SECONDS = 24 * 3600;
 
-/** Issues the gateway's certificate for `domain`, signed by the domain CA. */
-export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: number; lifetimeSeconds?: number; now?: Date; ipAddresses?: string[] } = {}): CertAndKey {
+/** A leaf certificate signed by the domain CA, usable by servers and clients, valid from 5 minutes ago for `lifetimeMs`. */
+function issueLeaf(ca: CertAndKey, opts: { commonName: string; organization: string; altNames: object[]; lifetimeMs: number; now?: Date }): CertAndKey {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
   const { pub, keyPem } = rsaKeyPair(2048);
@@ -73,27 +73,34 @@ export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: 
   cert.publicKey = pub;
   cert.serialNumber = serialNumber();
   cert.validity.notBefore = new Date(now.getTime() - 5 * 60_000);
-  const lifetimeMs = opts.days !== undefined ? opts.days * DAY_MS : (opts.lifetimeSeconds ?? DEFAULT_GATEWAY_LIFETIME_SECONDS) * 1000;
-  cert.validity.notAfter = new Date(now.getTime() + lifetimeMs);
-  cert.setSubject([{ name: 'commonName', value: domain }, { name: 'organizationName', value: domain }]);
+  cert.validity.notAfter = new Date(now.getTime() + opts.lifetimeMs);
+  cert.setSubject([{ name: 'commonName', value: opts.commonName }, { name: 'organizationName', value: opts.organization }]);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
-    {
-      name: 'subjectAltName',
-      altNames: [
-        { type: 6, value: gatewaySpiffeId(domain) }, // URI
-        { type: 2, value: domain }, // DNS
-        ...(opts.ipAddresses ?? []).map((ip) => ({ type: 7, ip })), // IP (a server reached by address)
-      ],
-    },
+    { name: 'subjectAltName', altNames: opts.altNames },
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
   cert.sign(caKey, forge.md.sha256.create());
   return { certPem: pemWithLf(forge.pki.certificateToPem(cert)), keyPem };
+}
+
+/** Issues the gateway's certificate for `domain`, signed by the domain CA. */
+export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: number; lifetimeSeconds?: number; now?: Date; ipAddresses?: string[] } = {}): CertAndKey {
+  return issueLeaf(ca, {
+    commonName: domain,
+    organization: domain,
+    lifetimeMs: opts.days !== undefined ? opts.days * DAY_MS : (opts.lifetimeSeconds ?? DEFAULT_GATEWAY_LIFETIME_SECONDS) * 1000,
+    altNames: [
+      { type: 6, value: gatewaySpiffeId(domain) }, // URI
+      { type: 2, value: domain }, // DNS
+      ...(opts.ipAddresses ?? []).map((ip) => ({ type: 7, ip })), // IP (a server reached by address)
+    ],
+    ...(opts.now ? { now: opts.now } : {}),
+  });
 }
 
 /**
@@ -102,27 +109,13 @@ export function issueGatewayCert(ca: CertAndKey, domain: string, opts: { days?: 
  * certificate too, since Kuscia's clients present this very pair in mTLS.
  */
 export function issueServiceCert(ca: CertAndKey, opts: { commonName: string; organization: string; dnsNames: string[]; ipAddresses: string[]; days: number; now?: Date }): CertAndKey {
-  const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
-  const { pub, keyPem } = rsaKeyPair(2048);
-  const now = opts.now ?? new Date();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = pub;
-  cert.serialNumber = serialNumber();
-  cert.validity.notBefore = new Date(now.getTime() - 5 * 60_000);
-  cert.validity.notAfter = new Date(now.getTime() + opts.days * DAY_MS);
-  cert.setSubject([{ name: 'commonName', value: opts.commonName }, { name: 'organizationName', value: opts.organization }]);
-  cert.setIssuer(caCert.subject.attributes);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
-    { name: 'subjectAltName', altNames: [...opts.dnsNames.map((value) => ({ type: 2, value })), ...opts.ipAddresses.map((ip) => ({ type: 7, ip }))] },
-    { name: 'subjectKeyIdentifier' },
-    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
-  ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return { certPem: pemWithLf(forge.pki.certificateToPem(cert)), keyPem };
+  return issueLeaf(ca, {
+    commonName: opts.commonName,
+    organization: opts.organization,
+    lifetimeMs: opts.days * DAY_MS,
+    altNames: [...opts.dnsNames.map((value) => ({ type: 2, value })), ...opts.ipAddresses.map((ip) => ({ type: 7, ip }))],
+    ...(opts.now ? { now: opts.now } : {}),
+  });
 }
 
 export interface CertificateFacts {
