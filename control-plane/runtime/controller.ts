@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { freePorts } from '../util/ports.ts';
 import type { ResourceStore } from '../store/store.ts';
+import { RESERVED_SERVICE_NAMES } from '../resources/types.ts';
 import { DESIRED_ANNOTATION, EPOCH_ANNOTATION, JOB_ANNOTATION, STOP_REASON_ANNOTATION, type JobsStore, type StoredObject } from '../jobs/controller.ts';
 import type { RuntimeState } from '../jobs/job-status.ts';
 import { renderTask, type AppImageSpec, type TaskParty } from './render.ts';
@@ -213,6 +214,18 @@ export class RuntimeController {
       services = taskServices({ taskID, self: this.deps.self, role: party.role ?? '', app, parties: spec.parties, ports });
     } catch (e) {
       return this.write(kt, { epoch, phase: 'Failed', at: now, message: `AppImage ${party.appImageRef}: ${(e as Error).message}` });
+    }
+    // A task's name comes from the job's initiator, a partner perhaps: its Services never replace one
+    // this domain made (an admin's, another task's) nor take a built-in name.
+    for (const svc of services) {
+      const name = svc.metadata.name;
+      const existing = await this.deps.store.get('Service', name);
+      const owner = existing?.metadata.annotations?.[TASK_SERVICE_ANNOTATION];
+      const clash = RESERVED_SERVICE_NAMES.includes(name) ? 'a built-in service'
+        : !existing ? undefined
+        : owner === undefined ? 'a Service of this domain'
+        : owner !== taskID ? `the Service of task ${owner}` : undefined;
+      if (clash) return this.write(kt, { epoch, phase: 'Failed', at: now, message: `port ${svc.spec.ports[0]!.name ?? ''}: its Service name ${name} is ${clash}; nothing was changed: give the task another taskID` });
     }
     // Other parties reach this party's Cluster ports as these Services, from now until the run ends.
     if (services.length) await this.deps.store.apply(services);

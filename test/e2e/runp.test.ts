@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { TestNode, curl, docs, partnerDomain, routeTo, tempDirForTasks, waitFor } from '../support/harness.ts';
+import { TestNode, curl, docs, partnerDomain, routeTo, service, tempDirForTasks, waitFor } from '../support/harness.ts';
 import { readConfig, writeConfig } from '../../control-plane/config.ts';
 
 type PartyStatus = { domainID: string; phase: string; message?: string; logTail?: string[] };
@@ -140,6 +140,19 @@ describe('RunP: task ports, isolation, faults', () => {
     assert.match(t?.status?.runtime?.user ?? '', /^uid 65534 gid \d+ \(nobody\)$/);
     for (const f of secrets) assert.match(log, new RegExp(`read ${f}: (EACCES|ENOENT)`), log);
     assert.doesNotMatch(log, /: ok$/m);
+  });
+
+  test('a task whose Service name is taken by one of bob\'s own Services fails and leaves that Service as it was', async () => {
+    // A partner picks task ids: alice's task "clash-link" would expose its port as bob's "clash-link-link".
+    await bob.apply(service('clash-link-link', 9, {}));
+    create(jobYaml('clash', { default: { lines: ['never'] } }));
+    const jb = await phaseAt(bob, 'clash', 'Failed');
+    const atBob = jb.status!.partyTaskStatus!['clash-link']!.find((p) => p.domainID === 'bob')!;
+    assert.match(atBob.message ?? '', /Service name clash-link-link is a Service of this domain; nothing was changed: give the task another taskID/);
+    await phaseAt(alice, 'clash', 'Failed');
+    const svc = await get<{ metadata: { annotations?: Record<string, string> }; spec: { ports: { port: number }[] } }>(bob, '/api/v1/resources/Service/clash-link-link');
+    assert.equal(svc?.spec.ports[0]!.port, 9);
+    assert.equal(svc?.metadata.annotations?.['kuscia.secretflow/access-domain'], undefined, 'no partner was let in');
   });
 
   test('the engine killed at bob: the job fails at both, with the signal and bob\'s last log lines', async () => {
