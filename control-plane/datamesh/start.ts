@@ -41,14 +41,8 @@ export interface DataMeshOptions {
   checkEveryMs?: number;
 }
 
-export interface TaskCredentialRequest {
-  taskID: string;
-  jobID: string;
-  initiator: string;
-  parties: string[];
-  domainDataIDs: string[];
-  component?: string;
-}
+/** What the runtime asks a task's credential for: exactly what the credential carries. */
+export type TaskCredentialRequest = TaskCredential;
 
 export interface TaskDataMeshAccess extends IssuedCredential {
   /** Environment for the task's process: DATAMESH_ADDRESS, grpc_proxy carrying the token, FERRY_DATAMESH_TOKEN. */
