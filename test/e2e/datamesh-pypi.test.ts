@@ -7,7 +7,6 @@
 // without a credential, or with a revoked one, it is refused at the door.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,28 +18,17 @@ import { keyFromBytes } from '../../control-plane/datamesh/secrets.ts';
 import { startDataMesh, type DataMesh } from '../../control-plane/datamesh/start.ts';
 import { loadPlugins } from '../../control-plane/datamesh/plugins.ts';
 import { applyDocuments } from '../../control-plane/resources/apply.ts';
+import { byStep, runPythonClient } from '../support/python-client.ts';
 
 const venv = process.env.FERRY_DATAMESH_VENV ?? join(ROOT, '.tools', 'datamesh-venv');
 const python = join(venv, 'bin', 'python');
 
 type Step = { step: string; ok: boolean; result?: unknown; error?: string };
 
-function runClient(address: string, env: Record<string, string>, steps: object[]): Promise<{ code: number | null; steps: Record<string, Step>; stderr: string }> {
+async function runClient(address: string, env: Record<string, string>, steps: object[]): Promise<{ code: number | null; steps: Record<string, Step>; stderr: string }> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(no_proxy|no_grpc_proxy|grpc_proxy|https?_proxy)$/i.test(k))) as Record<string, string>;
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [join(ROOT, 'test', 'support', 'datamesh_pypi.py'), JSON.stringify({ address, steps })], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...clean, ...env } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d; });
-    child.stderr.on('data', (d: Buffer) => { err += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const lines = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Step);
-      resolve({ code, stderr: err, steps: Object.fromEntries(lines.map((l) => [l.step, l])) });
-    });
-  });
+  const r = await runPythonClient(python, 'datamesh_pypi.py', { address, steps }, { env: { ...clean, ...env } });
+  return { code: r.code, stderr: r.err, steps: byStep<Step>(r.lines) };
 }
 
 describe('DataMesh with the PyPI kuscia client (kuscia.datamesh, pyarrow.flight)', () => {

@@ -5,11 +5,11 @@
 import { testEngineAppImage } from '../support/test-engine-app.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, TestNode, docs, partnerDomain, routeTo } from '../support/harness.ts';
 import { kusciaToken } from '../support/kusciaapi-client.ts';
+import { runPythonClient } from '../support/python-client.ts';
 
 const venv = process.env.FERRY_KUSCIA_VENV ?? join(ROOT, '.tools', 'kuscia-venv');
 const python = join(venv, 'bin', 'python');
@@ -86,17 +86,8 @@ describe('KusciaAPI jobs with the PyPI kuscia client', () => {
       job_id: 'kapi-job', app_image: 'test-engine', task_input_config: JSON.stringify({ default: { lines: ['hello'] } }),
     };
     const httpWatch = watchOverHttp(bob, 'kapi-job');
-    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
-      const child = spawn(python, [join(ROOT, 'test', 'support', 'kusciaapi_pypi_job.py'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => { out += d; });
-      child.stderr.on('data', (d: Buffer) => { err += d; });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-      child.on('error', reject);
-      child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
-    });
-    const steps = r.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const r = await runPythonClient(python, 'kusciaapi_pypi_job.py', args, { timeoutMs: 150_000 });
+    const steps = r.lines as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.equal(r.code, 0, `client failed: ${r.err}\n${r.out}`);
     const step = (name: string) => steps.find((s) => s.step === name)!;
     assert.equal(step('CreateJob').job_id, 'kapi-job');

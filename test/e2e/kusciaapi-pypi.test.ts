@@ -6,29 +6,18 @@
 // "Succeeded", batch status, delete. test/support/kusciaapi_pypi.py.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, TestNode } from '../support/harness.ts';
 import { kusciaToken } from '../support/kusciaapi-client.ts';
+import { runPythonClient } from '../support/python-client.ts';
 
 const venv = process.env.FERRY_KUSCIA_VENV ?? join(ROOT, '.tools', 'kuscia-venv');
 const python = join(venv, 'bin', 'python');
 
-function runClient(args: object): Promise<{ code: number | null; steps: Record<string, any>[]; stderr: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [join(ROOT, 'test', 'support', 'kusciaapi_pypi.py'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d; });
-    child.stderr.on('data', (d: Buffer) => { err += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr: err, steps: out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) });
-    });
-  });
+async function runClient(args: object): Promise<{ code: number | null; steps: Record<string, any>[]; stderr: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = await runPythonClient(python, 'kusciaapi_pypi.py', args, { timeoutMs: 90_000 });
+  return { code: r.code, stderr: r.err, steps: r.lines };
 }
 
 describe('KusciaAPI with the PyPI kuscia client', () => {

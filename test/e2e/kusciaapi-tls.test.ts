@@ -7,7 +7,7 @@
 // with the test engine, watched over HTTPS, with Kuscia's task details.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -16,6 +16,7 @@ import { ROOT, TestNode, docs, freePorts, partnerDomain, routeTo, tempDir, waitF
 import { kusciaToken } from '../support/kusciaapi-client.ts';
 import { testEngineAppImage } from '../support/test-engine-app.ts';
 import { createDomainCa, issueServiceCert } from '../../certs/authority.ts';
+import { byStep, runPythonClient } from '../support/python-client.ts';
 
 const python = join(process.env.FERRY_KUSCIA_VENV ?? join(ROOT, '.tools', 'kuscia-venv'), 'bin', 'python');
 const grpcurl = process.env.FERRY_GRPCURL ?? join(ROOT, '.tools', 'grpcurl', 'bin', 'grpcurl');
@@ -69,21 +70,9 @@ function watchOverHttps(port: number, tls: Tls, token: string, job: string): Pro
   });
 }
 
-function runPython(script: string, args: unknown): Promise<{ code: number | null; steps: Record<string, any>; out: string; err: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [join(ROOT, 'test', 'support', script), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d; });
-    child.stderr.on('data', (d: Buffer) => { err += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const steps = Object.fromEntries(out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { step: string }).map((s) => [s.step, s]));
-      resolve({ code, steps, out, err });
-    });
-  });
+async function runPython(script: string, args: unknown): Promise<{ code: number | null; steps: Record<string, any>; out: string; err: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = await runPythonClient(python, script, args);
+  return { code: r.code, steps: byStep(r.lines), out: r.out, err: r.err };
 }
 
 describe('KusciaAPI over TLS and mTLS', () => {
