@@ -63,23 +63,25 @@ if ! kuscia_ok "$tools/kuscia-venv"; then
   "$tools/kuscia-venv/bin/pip" install --quiet --disable-pip-version-check 'kuscia==0.0.3b0' 'protobuf>=4.25,<5' grpcio
   kuscia_ok "$tools/kuscia-venv" || { say "the kuscia client does not import"; exit 1; }
 fi
-# 3c. grpcurl, the client Kuscia's docs drive KusciaAPI with (server
-#     reflection), built by `go install` from the Go module proxy at a pinned
-#     version. Not fatal: its test says why it skips without it.
-GRPCURL_VERSION=v1.9.3
-if [ "$(cat "$tools/grpcurl/version" 2>/dev/null)" != "$GRPCURL_VERSION" ] || [ ! -x "$tools/grpcurl/bin/grpcurl" ]; then
-  go_bin="$(command -v go || echo /usr/local/go/bin/go)"
-  if [ -x "$go_bin" ]; then
-    say "building grpcurl $GRPCURL_VERSION (go install, Go module proxy) into .tools/grpcurl"
-    if GOBIN="$tools/grpcurl/bin" GOFLAGS=-buildvcs=false CGO_ENABLED=0 "$go_bin" install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" >&2; then
-      echo "$GRPCURL_VERSION" > "$tools/grpcurl/version"
-    else
-      say "go install grpcurl failed (the grpcurl test of KusciaAPI skips)"
-    fi
+# 3c. Servers and clients built by `go install` from the Go module proxy at
+#     pinned versions, each into .tools/<name>/bin: grpcurl, the client
+#     Kuscia's docs drive KusciaAPI with (server reflection), and versitygw,
+#     an S3-compatible server (Apache-2.0) the DataMesh's oss source is tested
+#     against. Not fatal: the tests that need one say why they skip without it.
+go_tool() { # name module version what-skips
+  local name="$1" mod="$2" version="$3"
+  [ "$(cat "$tools/$name/version" 2>/dev/null)" = "$version" ] && [ -x "$tools/$name/bin/$name" ] && return 0
+  local go_bin; go_bin="$(command -v go || echo /usr/local/go/bin/go)"
+  if [ ! -x "$go_bin" ]; then say "no Go toolchain: not building $name ($4 skips)"; return 0; fi
+  say "building $name $version (go install, Go module proxy) into .tools/$name"
+  if GOBIN="$tools/$name/bin" GOFLAGS=-buildvcs=false CGO_ENABLED=0 "$go_bin" install "$mod@$version" >&2; then
+    echo "$version" > "$tools/$name/version"
   else
-    say "no Go toolchain: not building grpcurl (the grpcurl test of KusciaAPI skips)"
+    say "go install $mod@$version failed ($4 skips)"
   fi
-fi
+}
+go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl v1.9.3 "the grpcurl test of KusciaAPI"
+go_tool versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0 "the DataMesh oss test"
 
 # 3c. The same client's DataMesh half (kuscia.datamesh on pyarrow.flight, pandas
 #     for CSV) for test/e2e/datamesh-pypi.test.ts, in a venv of its own so the

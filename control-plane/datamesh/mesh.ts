@@ -12,6 +12,7 @@ import { decideAccess, grantProblem, useRecord, type GrantView, type TaskCredent
 import { openSourceInfo } from './secrets.ts';
 import { localfsDriver, type DataSourceDriver, type SourceContext } from './sources.ts';
 import { mysqlDriver, postgresqlDriver } from './sources-db.ts';
+import { ossDriver } from './sources-oss.ts';
 import { DEFAULT_DATA_SOURCE, type DataColumn, type DomainDataSourceSpec, type DomainDataSpec, type GrantStatus } from './spec.ts';
 
 /** An error the DataMesh answers with: HTTP code, and gRPC's by code (flight.ts). */
@@ -47,7 +48,7 @@ export class Mesh {
   constructor(deps: MeshDeps) {
     this.deps = deps;
     this.drivers = deps.drivers ?? new Map();
-    for (const d of [localfsDriver, mysqlDriver, postgresqlDriver]) if (!this.drivers.has(d.type)) this.drivers.set(d.type, d);
+    for (const d of [localfsDriver, mysqlDriver, postgresqlDriver, ossDriver]) if (!this.drivers.has(d.type)) this.drivers.set(d.type, d);
   }
 
   private now(): Date {

@@ -20,7 +20,7 @@ export async function loadPlugins(files: readonly string[], base: string): Promi
     const d = (mod.default ?? mod.driver) as Partial<DataSourceDriver> | undefined;
     if (!d || typeof d !== 'object') throw new Error(`datamesh.plugins: ${path} exports no driver: export default { type, readTable, writeTable } (docs/datamesh.md "Plugins")`);
     if (typeof d.type !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(d.type)) throw new Error(`datamesh.plugins: ${path}: type must be a DNS label, the DomainDataSource spec.type it serves`);
-    if ((BUILTIN_SOURCE_TYPES as readonly string[]).includes(d.type) || d.type === 'oss' || drivers.some((x) => x.type === d.type)) throw new Error(`datamesh.plugins: ${path}: type ${d.type} is served already; give the plugin a type of its own`);
+    if ((BUILTIN_SOURCE_TYPES as readonly string[]).includes(d.type) || drivers.some((x) => x.type === d.type)) throw new Error(`datamesh.plugins: ${path}: type ${d.type} is served already; give the plugin a type of its own`);
     for (const m of ['readTable', 'writeTable'] as const) if (typeof d[m] !== 'function') throw new Error(`datamesh.plugins: ${path}: ${m} must be a function (docs/datamesh.md "Plugins")`);
     drivers.push(d as DataSourceDriver);
   }

@@ -46,6 +46,8 @@ export function sealSourceSpec(name: string, spec: DomainDataSourceSpec, existin
     out.data!.encryptedInfo = existing.data.encryptedInfo;
   } else if ((spec.type === 'mysql' || spec.type === 'postgresql') && !spec.infoKey) {
     throw new Error(`DomainDataSource/${name}: spec.info.database is required (no credentials are stored for this source yet): give endpoint, user, password and database`);
+  } else if (spec.type === 'oss' && !spec.infoKey) {
+    throw new Error(`DomainDataSource/${name}: spec.info.oss is required (no credentials are stored for this source yet): give endpoint, bucket, access_key_id and access_key_secret`);
   }
   if (!Object.keys(out.data!).length) delete out.data;
   return out;

@@ -12,8 +12,8 @@ const DNS_LABEL = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
 const str = { type: 'string', maxLength: 4096 } as const;
 
-/** Kuscia's source types; oss is refused until an S3 server can be tested here (docs/datamesh.md). */
-export const BUILTIN_SOURCE_TYPES = ['localfs', 'mysql', 'postgresql'] as const;
+/** Kuscia's source types served by built-in drivers (odps is not: docs/datamesh.md). */
+export const BUILTIN_SOURCE_TYPES = ['localfs', 'mysql', 'postgresql', 'oss'] as const;
 export const DEFAULT_DATA_SOURCE = 'default-data-source';
 /** Kuscia's DataColumn types (common.proto), plus the spellings its engines write (str, int, float). */
 export const COLUMN_TYPES = ['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'float32', 'float64', 'date32', 'date64', 'bool', 'string', 'binary', 'str', 'int', 'float', 'double'] as const;
@@ -100,7 +100,7 @@ export const DOMAIN_DATA_GRANT_SPEC = {
 export interface DataColumn { name: string; type: string; comment?: string; notNullable?: boolean }
 export interface DataSourceInfo {
   localfs?: { path?: string };
-  oss?: Record<string, unknown>;
+  oss?: { endpoint?: string; bucket?: string; prefix?: string; access_key_id?: string; access_key_secret?: string; virtualhost?: boolean; version?: string; storage_type?: string };
   database?: { endpoint?: string; user?: string; password?: string; database?: string };
   odps?: Record<string, unknown>;
 }
@@ -154,9 +154,6 @@ export function checkDataSpec(kind: 'DomainDataSource' | 'DomainData' | 'DomainD
 }
 
 function checkSource(s: DomainDataSourceSpec): void {
-  if (s.type === 'oss') {
-    throw new ValidationError('spec.type', 'oss is not served by this Ferry: no S3-compatible server could be tested here (docs/datamesh.md); keep the data in localfs, mysql or postgresql');
-  }
   if (s.data && 'encryptedInfo' in s.data) {
     throw new ValidationError('spec.data.encryptedInfo', 'is written by the node (it seals spec.info); give the credentials as spec.info instead');
   }
@@ -175,6 +172,25 @@ function checkSource(s: DomainDataSourceSpec): void {
     if (!db.database) throw new ValidationError('spec.info.database.database', 'is required: the database that holds the tables');
     if (!db.user) throw new ValidationError('spec.info.database.user', 'is required: the account Ferry reads and writes with');
   }
+  if (s.type === 'oss' && !s.infoKey && s.info) checkOss(info.oss);
+}
+
+/** Kuscia's OssDataSourceInfo as an S3 client needs it. */
+function checkOss(o: DataSourceInfo['oss']): void {
+  const f = (n: string) => `spec.info.oss.${n}`;
+  if (!o?.endpoint) throw new ValidationError(f('endpoint'), 'is required for an oss source: the S3-compatible server, e.g. http://127.0.0.1:9000 or https://oss-cn-hangzhou.aliyuncs.com');
+  let url: URL | undefined;
+  try { url = new URL(o.endpoint); } catch { /* below */ }
+  if (!url || !/^https?:$/.test(url.protocol) || (url.pathname !== '/' && url.pathname !== '') || url.search || url.username) {
+    throw new ValidationError(f('endpoint'), `must be http(s)://host[:port] with no path (got ${JSON.stringify(o.endpoint)})`);
+  }
+  if (!o.bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(o.bucket)) throw new ValidationError(f('bucket'), `must be an S3 bucket name: 3-63 lower-case letters, digits, "." and "-" (got ${JSON.stringify(o.bucket ?? '')})`);
+  if (o.prefix) {
+    const problem = relativeUriProblem(o.prefix.replace(/\/+$/, ''));
+    if (problem) throw new ValidationError(f('prefix'), problem);
+  }
+  if (!o.access_key_id || !o.access_key_secret) throw new ValidationError(o.access_key_id ? f('access_key_secret') : f('access_key_id'), 'is required: Ferry signs every S3 request with the source\'s access key');
+  if (o.version && o.version !== 's3v4') throw new ValidationError(f('version'), `${JSON.stringify(o.version)} is not served: Ferry signs with S3 signature v4 (s3v4, what every current S3-compatible server takes); leave it empty or set s3v4`);
 }
 
 /** A relative URI inside its source: no absolute path, no "..", no backslash. */

@@ -4,12 +4,12 @@
 // wrong credentials fail with a message naming the server, not the password.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { ROOT, waitFor } from '../support/harness.ts';
+import { byStep, runPythonClient } from '../support/python-client.ts';
 import { databasesMissing, startMariaDb, startPostgres, type TestDatabase } from '../support/databases.ts';
 import { SqliteStore } from '../../control-plane/store/sqlite.ts';
 import { freePorts } from '../../control-plane/util/ports.ts';
@@ -21,16 +21,9 @@ import { mysqlDriver, postgresqlDriver } from '../../control-plane/datamesh/sour
 const python = join(process.env.FERRY_DATAMESH_VENV ?? join(ROOT, '.tools', 'datamesh-venv'), 'bin', 'python');
 type Step = { step: string; ok: boolean; error?: string };
 
-function runClient(address: string, env: Record<string, string>, steps: object[]): Promise<Record<string, Step>> {
+async function runClient(address: string, env: Record<string, string>, steps: object[]): Promise<Record<string, Step>> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(no_proxy|no_grpc_proxy|grpc_proxy|https?_proxy)$/i.test(k))) as Record<string, string>;
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [join(ROOT, 'test', 'support', 'datamesh_pypi.py'), JSON.stringify({ address, steps })], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...clean, ...env } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', () => { clearTimeout(timer); resolve(Object.fromEntries(out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Step).map((s) => [s.step, s]))); });
-  });
+  return byStep<Step>((await runPythonClient(python, 'datamesh_pypi.py', { address, steps }, { env: { ...clean, ...env } })).lines);
 }
 
 const missing = databasesMissing() ?? (existsSync(python) ? undefined : `no ${python}: run scripts/setup.sh`);
