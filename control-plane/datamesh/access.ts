@@ -8,7 +8,7 @@
 // - a task reads and writes only the DomainData its credential names;
 // - a job with partners reads this domain's data on their behalf: each partner
 //   needs a Ready DomainDataGrant (author: this domain, grantDomain: the
-//   partner) for that DomainData, unexpired, with uses left, whose initiator
+//   partner) for that DomainData, unexpired, with uses left, whose flowID, initiator
 //   and components limits (when set) match the job;
 // - every read that passes records one use on each grant it relied on.
 import type { DomainDataGrantSpec, GrantStatus, UseRecord } from './spec.ts';
@@ -24,6 +24,8 @@ export interface TaskCredential {
   domainDataIDs: string[];
   /** The task's app image or component, matched against a grant's limit.components. */
   component?: string;
+  /** The job's spec.flowID (Kuscia's flow), matched against a grant's limit.flowID. */
+  flowID?: string;
 }
 
 export interface GrantView {
@@ -49,7 +51,7 @@ export interface AccessInput {
 }
 
 /** Why a grant cannot serve `partner` for this job now; undefined when it can. */
-export function grantProblem(g: GrantView, partner: string, cred: Pick<TaskCredential, 'initiator' | 'component'>, now: Date): string | undefined {
+export function grantProblem(g: GrantView, partner: string, cred: Pick<TaskCredential, 'initiator' | 'component' | 'flowID'>, now: Date): string | undefined {
   if (g.status?.phase === 'Unavailable') return `DomainDataGrant ${g.name} is Unavailable (revoked)${g.status.message ? `: ${g.status.message}` : ''}`;
   const l = g.spec.limit ?? {};
   if (l.expirationTime && Date.parse(l.expirationTime) <= now.getTime()) return `DomainDataGrant ${g.name} expired at ${l.expirationTime}`;
@@ -57,6 +59,7 @@ export function grantProblem(g: GrantView, partner: string, cred: Pick<TaskCrede
     const used = (g.status?.use_records ?? []).filter((r) => r.grant_domain === partner).length;
     if (used >= l.useCount) return `DomainDataGrant ${g.name} is used up (${used} of useCount ${l.useCount} uses)`;
   }
+  if (l.flowID && l.flowID !== cred.flowID) return `DomainDataGrant ${g.name} is limited to flow ${l.flowID}, not ${cred.flowID ? `flow ${cred.flowID}` : 'a job without spec.flowID'}`;
   if (l.initiator && l.initiator !== cred.initiator) return `DomainDataGrant ${g.name} is limited to jobs initiated by ${l.initiator}, not ${cred.initiator}`;
   if (l.components?.length && !(cred.component && l.components.includes(cred.component))) {
     return `DomainDataGrant ${g.name} is limited to components ${l.components.join(', ')}, not ${cred.component ?? '(none)'}`;
@@ -69,7 +72,7 @@ export function grantProblem(g: GrantView, partner: string, cred: Pick<TaskCrede
  * that can serve, or why none can. Partners are the job's parties other than
  * this domain.
  */
-export function grantsFor(self: string, domainDataID: string, cred: Pick<TaskCredential, 'initiator' | 'component' | 'parties'>, grants: readonly GrantView[], now: Date): { used: string[]; missing: { grantDomain: string; reason: string }[] } {
+export function grantsFor(self: string, domainDataID: string, cred: Pick<TaskCredential, 'initiator' | 'component' | 'parties' | 'flowID'>, grants: readonly GrantView[], now: Date): { used: string[]; missing: { grantDomain: string; reason: string }[] } {
   const used: string[] = [];
   const missing: { grantDomain: string; reason: string }[] = [];
   for (const partner of [...new Set(cred.parties)].filter((p) => p !== self).sort()) {
@@ -111,6 +114,8 @@ export interface JobAdmission {
   jobID: string;
   initiator: string;
   parties: string[];
+  /** The job's spec.flowID, when it has one. */
+  flowID?: string;
   /** This domain's tasks of the job and the DomainData each reads. */
   tasks: { taskID: string; domainDataIDs: string[]; component?: string }[];
 }
@@ -125,7 +130,7 @@ export function admitJob(self: string, job: JobAdmission, grants: readonly Grant
         missing.push({ taskID: t.taskID, domainDataID: id, grantDomain: self, reason: `DomainData ${id} does not exist in ${self}` });
         continue;
       }
-      const r = grantsFor(self, id, { initiator: job.initiator, parties: job.parties, ...(t.component ? { component: t.component } : {}) }, grants, now);
+      const r = grantsFor(self, id, { initiator: job.initiator, parties: job.parties, ...(t.component ? { component: t.component } : {}), ...(job.flowID ? { flowID: job.flowID } : {}) }, grants, now);
       for (const m of r.missing) missing.push({ taskID: t.taskID, domainDataID: id, ...m });
     }
   }
