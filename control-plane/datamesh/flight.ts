@@ -2,8 +2,8 @@
 // GetFlightInfo takes CommandDomainDataQuery / CommandDomainDataUpdate (packed
 // in a google.protobuf.Any) and answers a one-use ticket at the location
 // "kuscia://datamesh" (the client stays on this connection); DoGet streams
-// the DomainData, DoPut writes it; DoAction serves Kuscia's
-// ActionCreateDomainDataRequest / ActionQueryDomainDataRequest.
+// the DomainData, DoPut writes it; GetSchema takes CommandGetDomainDataSchema;
+// DoAction serves Kuscia's actions (task-metadata.ts says what a task may do).
 // Every call is made with a task's credential (caller.ts); tickets are bound to it.
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -11,9 +11,10 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { Binary, Field, RecordBatch, Schema, makeData } from 'apache-arrow';
 import type { Logger } from 'pino';
-import { batchMessages, binaryValues, encodeFlightData, FlightStreamDecoder, RawBatchEncoder, schemaMessage, type FlightMessage } from './flight-ipc.ts';
+import { batchMessages, binaryValues, encapsulatedSchema, encodeFlightData, FlightStreamDecoder, RawBatchEncoder, schemaMessage, type FlightMessage } from './flight-ipc.ts';
 import { schemaOf } from './csv.ts';
 import { MeshError, type Mesh } from './mesh.ts';
+import { refuseDataChange, refusePartition, refuseSqlQuery, sourceForTask } from './task-metadata.ts';
 import type { TaskCredential } from './access.ts';
 
 const DIR = resolve(import.meta.dirname, '..', '..', 'interop', 'datamesh');
@@ -27,7 +28,7 @@ export function flightRoot(): protobuf.Root {
   if (root) return root;
   const r = new protobuf.Root();
   r.resolvePath = (_origin, target) => (target.startsWith('google/') || target.startsWith('/') ? target : join(DIR, target));
-  r.loadSync(['flight.proto', 'flightdm.proto', 'domaindata.proto', 'google/protobuf/any.proto'].map((f) => (f.startsWith('google/') ? f : join(DIR, f))), { keepCase: true });
+  r.loadSync(['flight.proto', 'flightdm.proto', 'domaindata.proto', 'domaindatasource.proto', 'google/protobuf/any.proto'].map((f) => (f.startsWith('google/') ? f : join(DIR, f))), { keepCase: true });
   r.resolveAll();
   root = r;
   return r;
@@ -37,6 +38,8 @@ const view = { defaults: true, arrays: true, objects: true, longs: Number, enums
 
 type Ticket = { op: 'get' | 'put'; id: string; token: string; columns: string[]; raw: boolean; delimiter: string; expires: number };
 
+// A streaming call fails with call.emit('error', grpcError(e)): grpc-js then sends the status.
+// (call.destroy(err) destroys the stream before its status is sent: the client waits forever.)
 function grpcError(e: unknown): grpc.ServiceError {
   const m = e instanceof MeshError ? e : undefined;
   const code = !m ? grpc.status.INTERNAL
@@ -88,8 +91,17 @@ function unpackCommand(cmd: Uint8Array): { type: string; msg: Record<string, unk
   }
   const type = (any.type_url ?? '').split('/').pop() ?? '';
   if (!type.startsWith(`${DM}.`)) throw new MeshError(400, `FlightDescriptor.cmd: ${type || '(empty type_url)'} is not a Kuscia DataMesh command (CommandDomainDataQuery, CommandDomainDataUpdate)`);
-  const t = T(type);
-  return { type: type.slice(DM.length + 1), msg: t.toObject(t.decode(any.value ?? new Uint8Array()), view) };
+  let t: protobuf.Type;
+  try {
+    t = T(type);
+  } catch {
+    throw new MeshError(501, `FlightDescriptor.cmd: ${type} is not a DataMesh command Ferry knows (CommandDomainDataQuery, CommandDomainDataUpdate, CommandGetDomainDataSchema)`);
+  }
+  try {
+    return { type: type.slice(DM.length + 1), msg: t.toObject(t.decode(any.value ?? new Uint8Array()), view) };
+  } catch (e) {
+    throw new MeshError(400, `FlightDescriptor.cmd: not a valid ${type}: ${(e as Error).message}`);
+  }
 }
 
 
@@ -117,6 +129,7 @@ export function flightService(deps: FlightDeps): grpc.UntypedServiceImplementati
         const { credential, token } = who(call);
         const { type, msg } = unpackCommand(call.request.cmd);
         let ticket: Ticket;
+        if (msg.partition_spec) throw refusePartition(`${type}.partition_spec`);
         if (type === 'CommandDomainDataQuery') {
           const id = String(msg.domaindata_id);
           await mesh.authorize(credential, id, 'read');
@@ -133,8 +146,10 @@ export function flightService(deps: FlightDeps): grpc.UntypedServiceImplementati
           await mesh.authorize(credential, id, 'write');
           const csv = (msg.file_write_options as { csv_options?: { field_delimiter?: string } } | null)?.csv_options?.field_delimiter;
           ticket = { op: 'put', id, token, columns: [], raw: msg.content_type === 'RAW', delimiter: csv || ',', expires: Date.now() + TICKET_TTL_MS };
+        } else if (type === 'CommandDataSourceSqlQuery') {
+          throw refuseSqlQuery();
         } else {
-          throw new MeshError(501, `${type} is not served by Ferry's DataMesh (CommandDomainDataQuery, CommandDomainDataUpdate are)`);
+          throw new MeshError(501, `${type} is not served by GetFlightInfo (CommandDomainDataQuery, CommandDomainDataUpdate are; CommandGetDomainDataSchema goes to GetSchema)`);
         }
         const key = randomBytes(24).toString('base64url');
         tickets.set(key, ticket);
@@ -172,7 +187,7 @@ export function flightService(deps: FlightDeps): grpc.UntypedServiceImplementati
         log.info({ task: credential.taskID, domainData: t.id, grants }, 'DataMesh: read');
         call.end();
       } catch (e) {
-        call.destroy(grpcError(e));
+        call.emit('error', grpcError(e));
       }
     },
 
@@ -228,7 +243,7 @@ export function flightService(deps: FlightDeps): grpc.UntypedServiceImplementati
         call.end();
       } catch (e) {
         await sink?.abort().catch(() => undefined);
-        call.destroy(grpcError(e));
+        call.emit('error', grpcError(e));
       }
     },
 
@@ -243,6 +258,13 @@ export function flightService(deps: FlightDeps): grpc.UntypedServiceImplementati
           await mesh.authorize(credential, id, 'create');
           await mesh.createDomainData(createRequest(req));
           call.write({ body: encode(`${DM}.CreateDomainDataResponse`, { status: { code: 0, message: 'success' }, data: { domaindata_id: id } }) });
+        } else if (type === 'ActionQueryDomainDataSourceRequest') {
+          const req = T(`${DM}.QueryDomainDataSourceRequest`).toObject(T(`${DM}.QueryDomainDataSourceRequest`).decode(body), view);
+          if (!req.datasource_id) throw new MeshError(400, 'datasource_id: is required');
+          const data = await sourceForTask(mesh, credential, String(req.datasource_id));
+          call.write({ body: encode(`${DM}.QueryDomainDataSourceResponse`, { status: { code: 0, message: 'success' }, data }) });
+        } else if (type === 'ActionUpdateDomainDataRequest' || type === 'ActionDeleteDomainDataRequest') {
+          throw refuseDataChange(type === 'ActionUpdateDomainDataRequest' ? 'update' : 'delete');
         } else if (type === 'ActionQueryDomainDataRequest') {
           const req = T(`${DM}.QueryDomainDataRequest`).toObject(T(`${DM}.QueryDomainDataRequest`).decode(body), view);
           const id = String(req.domaindata_id);
@@ -250,25 +272,46 @@ export function flightService(deps: FlightDeps): grpc.UntypedServiceImplementati
           const dd = await mesh.domainData(id);
           call.write({ body: encode(`${DM}.QueryDomainDataResponse`, { status: { code: 0, message: 'success' }, data: toProtoDomainData(id, dd!.spec as Record<string, unknown>) }) });
         } else {
-          throw new MeshError(501, `action ${type} is not served by Ferry's DataMesh (ActionCreateDomainDataRequest, ActionQueryDomainDataRequest are)`);
+          throw new MeshError(501, `action ${type} is not one of Kuscia's DataMesh actions (${ACTIONS.map((a) => a.type).join(', ')})`);
         }
         call.end();
       } catch (e) {
-        call.destroy(grpcError(e));
+        call.emit('error', grpcError(e));
       }
     },
 
     ListActions: (call: grpc.ServerWritableStream<object, object>) => {
-      call.write({ type: 'ActionCreateDomainDataRequest', description: 'create a DomainData (Kuscia CreateDomainDataRequest)' });
-      call.write({ type: 'ActionQueryDomainDataRequest', description: 'query a DomainData (Kuscia QueryDomainDataRequest)' });
+      for (const a of ACTIONS) call.write(a);
       call.end();
     },
-    Handshake: (call: grpc.ServerDuplexStream<object, object>) => call.destroy(grpcError(new MeshError(501, 'Handshake: the DataMesh authenticates by the task\'s credential, not a Flight handshake'))),
-    ListFlights: (call: grpc.ServerWritableStream<object, object>) => call.destroy(grpcError(new MeshError(501, 'ListFlights is not served: query a DomainData by id'))),
-    GetSchema: (_call: grpc.ServerUnaryCall<object, object>, cb: grpc.sendUnaryData<object>) => cb(grpcError(new MeshError(501, 'GetSchema is not served: the DomainData\'s columns are its schema'))),
-    DoExchange: (call: grpc.ServerDuplexStream<object, object>) => call.destroy(grpcError(new MeshError(501, 'DoExchange is not served'))),
+    Handshake: (call: grpc.ServerDuplexStream<object, object>) => call.emit('error', grpcError(new MeshError(501, 'Handshake: the DataMesh authenticates by the task\'s credential, not a Flight handshake'))),
+    ListFlights: (call: grpc.ServerWritableStream<object, object>) => call.emit('error', grpcError(new MeshError(501, 'ListFlights is not served: query a DomainData by id'))),
+    GetSchema: async (call: grpc.ServerUnaryCall<{ cmd: Uint8Array }, object>, cb: grpc.sendUnaryData<object>) => {
+      try {
+        const { credential } = who(call);
+        const { type, msg } = unpackCommand(call.request.cmd);
+        if (type !== 'CommandGetDomainDataSchema' && type !== 'CommandDomainDataQuery') throw new MeshError(400, `GetSchema takes CommandGetDomainDataSchema (got ${type})`);
+        const id = String(msg.domaindata_id);
+        await mesh.authorize(credential, id, 'read'); // the schema is metadata: no use recorded
+        const d = await mesh.resolve(id);
+        if (!d.ctx.data.columns.length) throw new MeshError(400, `DomainData ${id} has no columns (type ${d.spec.type}): its content is RAW bytes`);
+        cb(null, { schema: encapsulatedSchema(schemaOf(d.ctx.data.columns)) });
+      } catch (e) {
+        cb(grpcError(e));
+      }
+    },
+    DoExchange: (call: grpc.ServerDuplexStream<object, object>) => call.emit('error', grpcError(new MeshError(501, 'DoExchange is not served'))),
   };
 }
+
+/** Kuscia's DataMesh actions, all answered (some with a refusal that says why: task-metadata.ts). */
+const ACTIONS = [
+  { type: 'ActionCreateDomainDataRequest', description: 'create a DomainData (Kuscia CreateDomainDataRequest): a task\'s outputs' },
+  { type: 'ActionQueryDomainDataRequest', description: 'query a DomainData the task names (Kuscia QueryDomainDataRequest)' },
+  { type: 'ActionUpdateDomainDataRequest', description: 'refused for tasks: the domain\'s admin updates DomainData' },
+  { type: 'ActionDeleteDomainDataRequest', description: 'refused for tasks: the domain\'s admin deletes DomainData' },
+  { type: 'ActionQueryDomainDataSourceRequest', description: 'query the DomainDataSource of a DomainData the task may read (Kuscia QueryDomainDataSourceRequest)' },
+];
 
 function encode(type: string, obj: Record<string, unknown>): Buffer {
   const t = T(type);

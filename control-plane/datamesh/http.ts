@@ -8,8 +8,7 @@ import type { Logger } from 'pino';
 import type { TaskCredential } from './access.ts';
 import { toProtoDomainData } from './flight.ts';
 import { MeshError, type Mesh } from './mesh.ts';
-import { openSourceInfo } from './secrets.ts';
-import type { DomainDataSourceSpec, DomainDataSpec } from './spec.ts';
+import { refuseDataChange, refuseGrantCall, sourceForTask } from './task-metadata.ts';
 
 type Body = Record<string, unknown>;
 const ok = (data?: unknown) => ({ status: { code: 0, message: 'success' }, ...(data === undefined ? {} : { data }) });
@@ -58,25 +57,14 @@ export function dataMeshHttp(mesh: Mesh, lookup: (token: string) => TaskCredenti
     const cred = who(req.headers.authorization);
     const name = (req.body as Body | undefined)?.datasource_id;
     if (typeof name !== 'string' || !name) throw new MeshError(400, 'datasource_id: is required');
-    // The source's credentials go only to a task that may read a DomainData in it.
-    const own = [];
-    for (const d of cred.domainDataIDs) {
-      const r = await mesh.domainData(d);
-      if (r && ((r.spec as unknown as DomainDataSpec).dataSource ?? 'default-data-source') === name) own.push(d);
-    }
-    if (!own.length) throw new MeshError(403, `task ${cred.taskID} may not use DomainDataSource ${name}: none of its DomainData (${cred.domainDataIDs.join(', ') || 'none'}) is in it`);
-    await mesh.authorize(cred, own[0]!, 'read');
-    const s = await mesh.deps.store.get('DomainDataSource', name);
-    if (!s) throw new MeshError(404, `DomainDataSource ${name} does not exist`);
-    const spec = s.spec as unknown as DomainDataSourceSpec;
-    return ok({ datasource_id: name, name: spec.name ?? name, type: spec.type, status: 'Available', info: openSourceInfo(name, spec, mesh.deps.sourceKey), access_directly: !!spec.accessDirectly });
+    return ok(await sourceForTask(mesh, cred, name));
   });
 
   for (const verb of ['update', 'delete']) {
-    app.post(`/api/v1/datamesh/domaindata/${verb}`, async () => { throw new MeshError(403, `a task may not ${verb} DomainData: the domain's admin does (ferry apply / ferry delete)`); });
+    app.post(`/api/v1/datamesh/domaindata/${verb}`, async () => { throw refuseDataChange(verb); });
   }
   for (const verb of ['create', 'update', 'delete', 'query']) {
-    app.post(`/api/v1/datamesh/domaindatagrant/${verb}`, async () => { throw new MeshError(403, 'grants are the data owner\'s: the domain\'s admin manages them (ferry apply -f grant.yaml, docs/datamesh.md), not its tasks'); });
+    app.post(`/api/v1/datamesh/domaindatagrant/${verb}`, async () => { throw refuseGrantCall(); });
   }
   return app;
 }

@@ -187,4 +187,29 @@ describe('DataMesh with the PyPI kuscia client (kuscia.datamesh, pyarrow.flight)
     c.revoke();
     assert.equal((await call('domaindata/query', { domaindata_id: 'table-1' })).code, 401);
   });
+
+  test('Kuscia\'s Flight metadata calls: GetSchema, the source query (only for a task that may read it), update/delete and SQL over a source refused with the reason', async () => {
+    const c = dm.issueTaskCredential({ taskID: 't-m', jobID: 'j-m', initiator: 'alice', parties: ['alice'], domainDataIDs: ['table-1'] });
+    const r = await runClient(dm.address, c.env, [
+      { do: 'schema', name: 'schema', id: 'table-1' },
+      { do: 'schema', name: 'schema-other', id: 'model-1' },
+      { do: 'action', name: 'source', type: 'ActionQueryDomainDataSourceRequest', source: 'default-data-source' },
+      { do: 'action', name: 'source-other', type: 'ActionQueryDomainDataSourceRequest', source: 'lines' },
+      { do: 'action', name: 'update', type: 'ActionUpdateDomainDataRequest', id: 'table-1' },
+      { do: 'action', name: 'delete', type: 'ActionDeleteDomainDataRequest', id: 'table-1' },
+      { do: 'sql', name: 'sql', source: 'default-data-source', sql: 'select * from t' },
+    ]);
+    c.revoke();
+    const s = r.steps;
+    assert.ok(s.schema?.ok, JSON.stringify(s.schema));
+    assert.deepEqual(s.schema!.result, [['id', 'string'], ['age', 'int64'], ['score', 'double']]);
+    assert.match(s['schema-other']!.error ?? '', /task t-m may not use DomainData model-1/);
+    assert.ok(s.source?.ok, JSON.stringify(s.source));
+    assert.deepEqual(s.source!.result, { datasource_id: 'default-data-source', type: 'localfs', status: 'Available', localfs: join(dir, 'domaindata'), db_user: '' });
+    assert.match(s['source-other']!.error ?? '', /may not use DomainDataSource lines: none of its DomainData \(table-1\) is in it/);
+    assert.match(s.update!.error ?? '', /a task may not update DomainData: the domain's admin does/);
+    assert.match(s.delete!.error ?? '', /a task may not delete DomainData/);
+    assert.match(s.sql!.error ?? '', /CommandDataSourceSqlQuery is refused: SQL over a whole data source reads past every DomainData and grant/);
+    assert.equal(((await store.get('DomainData', 'table-1'))?.spec as { relativeURI: string }).relativeURI, 'in/table-1.csv', 'the refused update changed nothing');
+  });
 });

@@ -44,3 +44,40 @@ for s in args["steps"]:
         # kuscia.datamesh removes the CSV output file before writing it: it must exist.
         open(s["path"], "a").close()
         step(s["name"], lambda: dm.download_to_file(s["id"], s["path"], fmt))
+    elif kind in ("schema", "action", "sql"):
+        # Kuscia's DataMesh metadata calls on the client's own Flight connection
+        # (kuscia 0.0.3b0's flightdm_pb2 predates these commands: they are packed by hand).
+        from google.protobuf import any_pb2
+        from pyarrow import flight
+        from kuscia.proto.api.v1alpha1.datamesh import domaindata_pb2, domaindatasource_pb2
+
+        def packed(type_name, fields):
+            body = b""
+            for number, value in fields:
+                v = value.encode()
+                body += bytes([(number << 3) | 2, len(v)]) + v
+            a = any_pb2.Any(type_url="type.googleapis.com/kuscia.proto.api.v1alpha1.datamesh." + type_name, value=body)
+            return flight.FlightDescriptor.for_command(a.SerializeToString())
+
+        def schema():
+            r = dm.new_datamesh_client().get_schema(packed("CommandGetDomainDataSchema", [(1, s["id"])]))
+            return [[f.name, str(f.type)] for f in r.schema]
+
+        def sql():
+            dm.new_datamesh_client().get_flight_info(packed("CommandDataSourceSqlQuery", [(1, s["source"]), (2, s["sql"])]))
+
+        def action():
+            req = {
+                "ActionQueryDomainDataSourceRequest": lambda: domaindatasource_pb2.QueryDomainDataSourceRequest(datasource_id=s["source"]),
+                "ActionUpdateDomainDataRequest": lambda: domaindata_pb2.UpdateDomainDataRequest(domaindata_id=s["id"], relative_uri="elsewhere.csv"),
+                "ActionDeleteDomainDataRequest": lambda: domaindata_pb2.DeleteDomainDataRequest(domaindata_id=s["id"]),
+            }[s["type"]]()
+            results = list(dm.new_datamesh_client().do_action(flight.Action(s["type"], req.SerializeToString())))
+            if s["type"] == "ActionQueryDomainDataSourceRequest":
+                resp = domaindatasource_pb2.QueryDomainDataSourceResponse()
+                resp.ParseFromString(results[0].body.to_pybytes())
+                d = resp.data
+                return {"datasource_id": d.datasource_id, "type": d.type, "status": d.status, "localfs": d.info.localfs.path, "db_user": d.info.database.user}
+            return len(results)
+
+        step(s["name"], {"schema": schema, "sql": sql, "action": action}[kind])
