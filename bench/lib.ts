@@ -225,13 +225,25 @@ const staticCluster = (name: string, port: number, extra: Record<string, unknown
   ...extra,
 });
 const h2Upstream = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': T.httpOptions, explicit_http_config: { http2_protocol_options: {} } } };
-const hcm = (name: string, routes: unknown[], accessLog: string | undefined) => ({
+/** Access-log formats a pair can write: Envoy's default-ish JSON, Ferry's JSON fields, or one text line. */
+export type PairAccessLog = boolean | 'ferry-json' | 'text';
+const FERRY_FIELDS = ['time:%START_TIME%', 'request_id:%REQ(X-REQUEST-ID)%', 'source:%REQ(KUSCIA-SOURCE)%', 'peer:%METADATA(ROUTE:ferry:peer)%', 'destination:%METADATA(ROUTE:ferry:destination)%',
+  'service:%METADATA(ROUTE:ferry:service)%', 'direction:%METADATA(ROUTE:ferry:direction)%', 'route:%ROUTE_NAME%', 'origin:%REQ(KUSCIA-ORIGIN-SOURCE)%', 'host:%REQ(:AUTHORITY)%',
+  'method:%REQ(:METHOD)%', 'path:%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%', 'protocol:%PROTOCOL%', 'status:%RESPONSE_CODE%', 'grpc_status:%GRPC_STATUS_NUMBER%', 'flags:%RESPONSE_FLAGS%',
+  'details:%RESPONSE_CODE_DETAILS%', 'bytes_in:%BYTES_RECEIVED%', 'bytes_out:%BYTES_SENT%', 'duration_ms:%DURATION%', 'upstream_host:%UPSTREAM_HOST%', 'upstream_cluster:%UPSTREAM_CLUSTER%',
+  'upstream_failure:%UPSTREAM_TRANSPORT_FAILURE_REASON%', 'peer_identity:%DOWNSTREAM_PEER_URI_SAN%'].map((f) => [f.slice(0, f.indexOf(':')), f.slice(f.indexOf(':') + 1)] as const);
+function logFormat(kind: PairAccessLog): Record<string, unknown> {
+  if (kind === 'ferry-json') return { json_format: Object.fromEntries(FERRY_FIELDS) };
+  if (kind === 'text') return { text_format_source: { inline_string: `${FERRY_FIELDS.map(([, v]) => v).join(' ')}\n` } };
+  return { json_format: { time: '%START_TIME%', method: '%REQ(:METHOD)%', path: '%REQ(:PATH)%', status: '%RESPONSE_CODE%', duration_ms: '%DURATION%', bytes_in: '%BYTES_RECEIVED%', bytes_out: '%BYTES_SENT%', request_id: '%REQ(X-REQUEST-ID)%' } };
+}
+const hcm = (name: string, routes: unknown[], accessLog: string | undefined, kind: PairAccessLog = true, extra: Record<string, unknown> = {}) => ({
   name: 'envoy.filters.network.http_connection_manager',
   typed_config: {
-    '@type': T.hcm, stat_prefix: name, codec_type: 'AUTO',
+    '@type': T.hcm, stat_prefix: name, codec_type: 'AUTO', ...extra,
     route_config: { virtual_hosts: [{ name: 'all', domains: ['*'], routes }] },
     http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }],
-    ...(accessLog ? { access_log: [{ name: 'envoy.access_loggers.file', typed_config: { '@type': T.fileLog, path: accessLog, log_format: { json_format: { time: '%START_TIME%', method: '%REQ(:METHOD)%', path: '%REQ(:PATH)%', status: '%RESPONSE_CODE%', duration_ms: '%DURATION%', bytes_in: '%BYTES_RECEIVED%', bytes_out: '%BYTES_SENT%', request_id: '%REQ(X-REQUEST-ID)%' } } } }] } : {}),
+    ...(accessLog ? { access_log: [{ name: 'envoy.access_loggers.file', typed_config: { '@type': T.fileLog, path: accessLog, log_format: logFormat(kind) } }] } : {}),
   },
 });
 
@@ -245,34 +257,42 @@ export async function startEnvoyPair(opts: {
   envoyBin: string; dir: string; ports: { a: number; b: number; adminA: number; adminB: number };
   origin: number; grpcOrigin: number; grpcPrefix: string;
   alice: { certPem: string; keyPem: string; caPem: string }; bob: { certPem: string; keyPem: string; caPem: string };
-  accessLogs?: boolean;
+  accessLogs?: PairAccessLog;
+  /** The link between the two: one multiplexed HTTP/2 connection (Envoy's way) or a pool of HTTP/1.1 connections (nginx's). */
+  link?: 'h2' | 'h1';
   /** Extra Envoy arguments (e.g. --concurrency 1). */
   args?: string[];
+  /** Extra fields of both HTTP connection managers (e.g. generate_request_id: false). */
+  hcmExtra?: Record<string, unknown>;
+  /** Extra top-level bootstrap fields of both (e.g. stats_config). */
+  bootstrapExtra?: Record<string, unknown>;
 }): Promise<{ a: EnvoyInstance; b: EnvoyInstance }> {
   const f = (name: string, content: string) => { const p = join(opts.dir, name); writeFileSync(p, content, { mode: 0o600 }); return p; };
   const certs = (who: 'alice' | 'bob') => ({ certificate_chain: { filename: f(`${who}.crt`, opts[who].certPem) }, private_key: { filename: f(`${who}.key`, opts[who].keyPem) } });
   const admin = (port: number) => ({ address: { socket_address: { address: '127.0.0.1', port_value: port } } });
   const a = {
+    ...opts.bootstrapExtra,
     admin: admin(opts.ports.adminA),
     static_resources: {
-      listeners: [{ name: 'in', address: { socket_address: { address: '127.0.0.1', port_value: opts.ports.a } }, filter_chains: [{ filters: [hcm('in', [{ match: { prefix: '/' }, route: { cluster: 'peer', timeout: '0s' } }], opts.accessLogs ? join(opts.dir, 'a-access.log') : undefined)] }] }],
+      listeners: [{ name: 'in', address: { socket_address: { address: '127.0.0.1', port_value: opts.ports.a } }, filter_chains: [{ filters: [hcm('in', [{ match: { prefix: '/' }, route: { cluster: 'peer', timeout: '0s' } }], opts.accessLogs ? join(opts.dir, 'a-access.log') : undefined, opts.accessLogs, opts.hcmExtra)] }] }],
       clusters: [staticCluster('peer', opts.ports.b, {
-        typed_extension_protocol_options: h2Upstream,
+        ...(opts.link === 'h1' ? {} : { typed_extension_protocol_options: h2Upstream }),
         transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': T.upTls, sni: 'bob', common_tls_context: {
-          tls_certificates: [certs('alice')], alpn_protocols: ['h2'],
+          tls_certificates: [certs('alice')], alpn_protocols: [opts.link === 'h1' ? 'http/1.1' : 'h2'],
           validation_context: { trusted_ca: { filename: f('bob-ca.pem', opts.bob.caPem) }, match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'bob' } }] },
         } } },
       })],
     },
   };
   const b = {
+    ...opts.bootstrapExtra,
     admin: admin(opts.ports.adminB),
     static_resources: {
       listeners: [{ name: 'public', address: { socket_address: { address: '127.0.0.1', port_value: opts.ports.b } }, filter_chains: [{
         filters: [hcm('public', [
           { match: { prefix: opts.grpcPrefix }, route: { cluster: 'grpc_origin', timeout: '0s' } },
           { match: { prefix: '/' }, route: { cluster: 'origin', timeout: '0s' } },
-        ], opts.accessLogs ? join(opts.dir, 'b-access.log') : undefined)],
+        ], opts.accessLogs ? join(opts.dir, 'b-access.log') : undefined, opts.accessLogs, opts.hcmExtra)],
         transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': T.downTls, require_client_certificate: true, common_tls_context: {
           tls_certificates: [certs('bob')], alpn_protocols: ['h2', 'http/1.1'],
           validation_context: { trusted_ca: { filename: f('alice-ca.pem', opts.alice.caPem) } },

@@ -11,7 +11,7 @@ const DEFAULT = ['psi-exchange', 'datapath', 'psi-1c2g']; // datapath's goal tab
  * set must finish within 20 minutes), idle (30 minutes by design), rotation, store,
  * reachability, jobs, datamesh.
  */
-const KNOWN = [...DEFAULT, 'xds', 'idle', 'rotation', 'reachability', 'store', 'jobs', 'datamesh'];
+const KNOWN = [...DEFAULT, 'xds', 'idle', 'rotation', 'reachability', 'store', 'jobs', 'datamesh', 'envoy-tuning'];
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of names.length ? names : DEFAULT) {
   if (!KNOWN.includes(name)) {
