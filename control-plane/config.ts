@@ -33,6 +33,12 @@ export interface NodeConfig {
    * certificate, so only Token routes can authenticate them. Off by default.
    */
   publicPlaintext?: boolean;
+  /**
+   * Envoy's access logs (docs/observability.md): `successes` is `all` (the
+   * default), `none` or a percentage ("10%") of successful requests written;
+   * failures (HTTP >= 400, any response flag, gRPC status not OK) always are.
+   */
+  accessLog?: { successes?: string };
   /** The shared store (etcd) replicas of this domain use; absent: the embedded file <home>/data/ferry.db. */
   store?: StoreConfig;
   /** File holding the key that encrypts secrets kept in a shared store (32 bytes, base64 or hex). */

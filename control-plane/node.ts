@@ -1,5 +1,6 @@
 // A Ferry node: store, translation, ADS server, Envoy supervisor and REST API,
 // wired together. `ferry start` runs this in the foreground.
+import { successLogPercent } from './translate/access-log-policy.ts';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -78,6 +79,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   const paths = homePaths(home);
   assertNoNodeRunning(home);
   await logFiles.get(log)?.ready;
+  successLogPercent(config); // a bad accessLog.successes stops the start, naming the field
   const taskUser = resolveTaskUser(config.jobs?.taskUser, process.getuid?.() ?? 0);
   const { notOurs } = prepareRun(home, { traversable: taskUser !== undefined });
   if (notOurs.length) log.warn({ paths: notOurs }, 'not owned by this user, so left as they are: make sure only this user can read them');

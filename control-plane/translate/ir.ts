@@ -154,6 +154,8 @@ export interface Ir {
   domain: string;
   /** Where Envoy writes the JSON access logs (access-<listener>.log). */
   accessLogDir: string;
+  /** Percent of successful requests logged (failures always are); 100 unless ferry.yaml says otherwise. */
+  accessLogSuccessPercent: number;
   publicListener: Listen;
   internalListener: Listen;
   /** CA of this domain: trusted for its own identity (lets the node reach itself). */

@@ -2,6 +2,7 @@
 // every resource that says whether it works and, if not, why and what to do.
 import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
+import { successLogPercent } from './access-log-policy.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
 import { DATAMESH_SERVICE, DIAGNOSE_SERVICE, INTEROP_SERVICE, GATEWAY_ANNOTATION, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
@@ -220,6 +221,7 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
   return {
     domain: self,
     accessLogDir,
+    accessLogSuccessPercent: successLogPercent(config),
     publicListener: config.listeners.public,
     internalListener: config.listeners.internal,
     ownCaPem,

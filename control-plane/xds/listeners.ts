@@ -6,6 +6,7 @@ import { LISTENER, SECRET, TYPE } from './envoy-types.ts';
 import { DENY_ALL_RBAC } from './access.ts';
 import { type J, ads, sds, overwrite, addIfAbsent, errorHeader, H2_WINDOWS, routeMeta, outboundStats, partnerAlpn, tunnelListenerName, relayHost, tunnelHost, proxyClusterName, INTERNAL_LOOPBACK, partnerStatPrefix, PUBLIC_EARLY_MUTATION, LINK_CHECK_HEADER, UNSENT_RETRY, BANDWIDTH_FILTER, bandwidthLimit, outboundHeaders } from './common.ts';
 import { tokenGate } from './routes.ts';
+import { accessLogFilter } from './access-log.ts';
 
 /**
  * Locally generated replies: a JSON body and, when the reply did not set one,
@@ -66,8 +67,10 @@ export function localReplyConfig(ir: Ir, listener: string): J {
  * so one request can be followed across domains.
  */
 export function accessLog(ir: Ir, listener: string, file = listener): J[] {
+  const filter = accessLogFilter(ir.accessLogSuccessPercent);
   return [{
     name: 'envoy.access_loggers.file',
+    ...(filter ? { filter } : {}),
     typed_config: {
       '@type': TYPE.fileAccessLog,
       path: `${ir.accessLogDir}/access-${file}.log`,
