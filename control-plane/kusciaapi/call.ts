@@ -1,6 +1,7 @@
 // What a KusciaAPI call is, for the service layer and the call tables of each
 // resource (jobs, app images): its own module so the tables need not import the layer that lists them.
 import type { ResourceStore } from '../store/store.ts';
+import type { StoreKey } from '../store/secrets.ts';
 
 /** A decoded request or response message (JSON or protobuf, by proto field names). */
 export type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -10,6 +11,10 @@ export interface ServiceDeps {
   domain: string;
   /** Resolves once the node's own view has seen the last write (the REST API's seen()). */
   seen: () => Promise<void>;
+  /** Seals and opens DomainDataSource credentials (datamesh/secrets.ts); without it the data-source calls refuse credentials. */
+  sourceKey?: StoreKey;
+  /** The domain's private key (PEM): the author's signature on its DomainDataGrants. */
+  domainKey?: () => string;
 }
 
 export interface Call {

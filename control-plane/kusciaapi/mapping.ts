@@ -130,6 +130,7 @@ export function routeData(r: StoredResource): Msg {
 const FERRY_TO_KUSCIA: Record<string, string> = {
   mTLSConfig: 'mtls_config', tlsCA: 'tls_ca', domainID: 'domain_id', isTLS: 'isTLS', master: 'master_domain_id',
   taskID: 'task_id', scheduleConfig: 'schedule_config', lifecycleSeconds: 'task_timeout_seconds', retryIntervalSeconds: 'resource_reallocation_interval_seconds',
+  relativeURI: 'relative_uri', dataSource: 'datasource_id', partitions: 'partition', domainDataID: 'domaindata_id', flowID: 'flow_id',
 };
 
 /** A Ferry field path (spec.tokenConfig.tokenGenMethod) in KusciaAPI's names (token_config.token_gen_method). */

@@ -10,7 +10,7 @@ import { validation } from './codes.ts';
 
 export const PROTO_DIR = resolve(import.meta.dirname, '..', '..', 'interop', 'kusciaapi');
 const DIR = PROTO_DIR;
-export const PROTO_FILES = ['health.proto', 'domain.proto', 'domain_route.proto', 'job.proto', 'appimage.proto'];
+export const PROTO_FILES = ['health.proto', 'domain.proto', 'domain_route.proto', 'job.proto', 'appimage.proto', 'domaindatasource.proto', 'domaindata.proto', 'domaindatagrant.proto'];
 export const PACKAGE = 'kuscia.proto.api.v1alpha1.kusciaapi';
 
 let root: protobuf.Root | undefined;
@@ -128,11 +128,19 @@ function checkScalarOrMessage(field: protobuf.Field, v: unknown, at: string): un
     if (typeof v !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(v)) throw validation(at, 'expected base64 text');
     return v;
   }
-  if (INT32.has(field.type) || INT64.has(field.type)) {
+  if (INT64.has(field.type)) {
+    // Nanosecond times pass Number's safe range: checked as BigInt, kept exact for protobufjs.
+    const text = typeof v === 'string' ? v.trim() : typeof v === 'number' && Number.isInteger(v) ? BigInt(v).toString() : undefined;
+    const unsigned = field.type.startsWith('u') || field.type.startsWith('fixed');
+    const [min, max] = unsigned ? [0n, 2n ** 64n - 1n] : [-(2n ** 63n), 2n ** 63n - 1n];
+    if (text === undefined || !/^-?\d+$/.test(text) || BigInt(text) < min || BigInt(text) > max) throw validation(at, `expected an integer from ${min} to ${max}`);
+    return text;
+  }
+  if (INT32.has(field.type)) {
     const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v.trim()) : v;
     const unsigned = field.type.startsWith('u') || field.type.startsWith('fixed');
-    const max = INT32.has(field.type) ? (unsigned ? 2 ** 32 - 1 : 2 ** 31 - 1) : Number.MAX_SAFE_INTEGER;
-    const min = unsigned ? 0 : -max - (INT32.has(field.type) ? 1 : 0);
+    const max = unsigned ? 2 ** 32 - 1 : 2 ** 31 - 1;
+    const min = unsigned ? 0 : -max - 1;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw validation(at, `expected an integer from ${min} to ${max}`);
     return n;
   }

@@ -10,6 +10,8 @@ import type { Call, Msg, ServiceDeps, StreamCall } from './call.ts';
 export type { Call, ServiceDeps, StreamCall } from './call.ts';
 import { jobCalls } from './job-service.ts';
 import { appImageCalls } from './app-image-service.ts';
+import { dataSourceCalls, domainDataCalls } from './data-service.ts';
+import { grantCalls } from './grant-service.ts';
 import { watchJobs } from './job-watch.ts';
 import { checkedResource, domainData, domainResource, domainSummary, requireField, routeData, routeName, routeResource, routeStatus } from './mapping.ts';
 
@@ -49,6 +51,9 @@ export function kusciaCalls(deps: ServiceDeps): Call[] {
   return [
     ...jobCalls(deps),
     ...appImageCalls(deps),
+    ...dataSourceCalls(deps),
+    ...domainDataCalls(deps),
+    ...grantCalls(deps),
     {
       service: 'HealthService', method: 'healthZ', path: '/healthZ', request: 'HealthRequest', response: 'HealthResponse', failCode: Code.ForUnexpected,
       handle: async () => ({ ready: true }),

@@ -12,6 +12,7 @@ import { kusciaHttp } from './http.ts';
 import { startKusciaGrpc } from './grpc.ts';
 import { kusciaCalls, kusciaStreams, type ServiceDeps } from './service.ts';
 import { kusciaApiSettings, kusciaServerTls } from './tls.ts';
+import { dataSourceKey } from '../datamesh/secrets.ts';
 
 /** Where Kuscia keeps the KusciaAPI token (<root>/var/certs/token); Ferry: <home>/certs/token. */
 export const kusciaTokenPath = (home: string) => join(home, 'certs', 'token');
@@ -43,8 +44,10 @@ export function kusciaApiServers(home: string, config: NodeConfig, deps: Service
   if (!k) return undefined;
   const settings = kusciaApiSettings(config);
   const token = kusciaToken(home, config.domain);
-  const calls = kusciaCalls(deps);
-  const streams = kusciaStreams(deps);
+  // The DataMesh's sealing key and the domain key (grant signatures), as the REST API and the grant sync use them.
+  const full: ServiceDeps = { sourceKey: dataSourceKey(home, config), domainKey: () => readCa(home).keyPem, ...deps };
+  const calls = kusciaCalls(full);
+  const streams = kusciaStreams(full);
   const httpLog = log.child({ component: 'kusciaapi' });
   const tls = kusciaServerTls(home, config, settings, (msg) => httpLog.info(msg));
   const { address, shared } = settings;
