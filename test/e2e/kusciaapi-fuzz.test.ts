@@ -1,5 +1,6 @@
 // A bounded fuzz of KusciaAPI on a real node, both transports (Domain,
-// DomainRoute, Job and AppImage calls): 1,200 HTTP and 1,000 gRPC calls with mutated valid requests, wrong types, random JSON,
+// DomainRoute, Job, AppImage, DomainDataSource, DomainData and DomainDataGrant
+// calls): 1,500 HTTP and 1,200 gRPC calls with mutated valid requests, wrong types, random JSON,
 // broken JSON, random protobuf bytes and random paths. Every HTTP answer is
 // below 500 and, when 200, Kuscia's envelope; every gRPC call is answered
 // (OK with a status, never INTERNAL or UNKNOWN); the node is still ready.
@@ -13,7 +14,8 @@ import { kusciaGrpc, kusciaHttp, kusciaToken } from '../support/kusciaapi-client
 import { messageType } from '../../control-plane/kusciaapi/protos.ts';
 
 /** Kuscia's codes for a failure that is not the caller's (unexpected, or a call's generic failure). */
-const UNEXPECTED = new Set([11101, 11300, 11301, 11302, 11303, 11304, 11400, 11401, 11402, 11403, 13100, 13101, 13102, 13103, 13104, 13107]);
+const UNEXPECTED = new Set([11101, 11300, 11301, 11302, 11303, 11304, 11400, 11401, 11402, 11403, 13100, 13101, 13102, 13103, 13104, 13107,
+  11500, 11501, 11502, 11503, 11504, 11505, 11700, 11701, 11702, 11703, 11800, 11801, 11802, 11803, 11804, 11807, 11808]);
 // Job calls answer 112xx for the caller's mistakes too (Kuscia's per-call codes: a job in the wrong phase, not found): not listed.
 
 /** Deterministic, so a failure replays: mulberry32. */
@@ -55,8 +57,42 @@ const CALLS = [
   { service: 'AppImageService', method: 'QueryAppImage', path: '/api/v1/appimage/query', request: 'QueryAppImageRequest', response: 'QueryAppImageResponse', valid: { name: 'fz-img' } },
   { service: 'AppImageService', method: 'ListAppImage', path: '/api/v1/appimage/list', request: 'ListAppImageRequest', response: 'ListAppImageResponse', valid: { page_size: '2', page_token: '' } },
   { service: 'AppImageService', method: 'DeleteAppImage', path: '/api/v1/appimage/delete', request: 'DeleteAppImageRequest', response: 'DeleteAppImageResponse', valid: { name: 'fz-img' } },
+  ...dataCalls(),
   { service: 'DomainRouteService', method: 'BatchQueryDomainRouteStatus', path: '/api/v1/route/status/batchQuery', request: 'BatchQueryDomainRouteStatusRequest', response: 'BatchQueryDomainRouteStatusResponse', valid: { route_keys: [{ source: 'alice', destination: 'fz' }] } },
 ];
+
+/** The DataMesh services' calls, each with a valid body. */
+function dataCalls() {
+  const mk = (service: string, method: string, path: string, valid: object) => ({ service, method, path, request: `${method}Request`, response: `${method}Response`, valid });
+  const S = 'DomainDataSourceService';
+  const D = 'DomainDataService';
+  const G = 'DomainDataGrantService';
+  const src = { domain_id: 'alice', datasource_id: 'fz-src' };
+  const dd = { domain_id: 'alice', domaindata_id: 'fz-dd' };
+  const g = { domain_id: 'alice', domaindatagrant_id: 'fz-g' };
+  const data = { ...dd, name: 'n', type: 'table', relative_uri: 'a/b.csv', datasource_id: 'default-data-source', columns: [{ name: 'a', type: 'int', comment: '', not_nullable: true }], partition: { type: 'path', fields: [{ name: 'p', type: 'str' }] }, attributes: { k: 'v' }, vendor: 'v', file_format: 'CSV' };
+  const grant = { ...g, domaindata_id: 'fz-dd', grant_domain: 'bob', limit: { expiration_time: '4070908800000000000', use_count: 1, flow_id: 'f', components: ['c'], initiator: 'bob', input_config: '' }, description: { a: 'b' }, signature: '' };
+  return [
+    mk(S, 'CreateDomainDataSource', '/api/v1/domaindatasource/create', { ...src, type: 'localfs', name: 'n', info: { localfs: { path: '/tmp/ferry-fz' } }, access_directly: false }),
+    mk(S, 'UpdateDomainDataSource', '/api/v1/domaindatasource/update', { ...src, type: 'mysql', info_key: '', info: { database: { endpoint: '127.0.0.1:1', user: 'u', password: 'p', database: 'd' } } }),
+    mk(S, 'QueryDomainDataSource', '/api/v1/domaindatasource/query', src),
+    mk(S, 'BatchQueryDomainDataSource', '/api/v1/domaindatasource/batchQuery', { data: [src, { domain_id: 'alice', datasource_id: 'default-data-source' }] }),
+    mk(S, 'ListDomainDataSource', '/api/v1/domaindatasource/list', { domain_id: 'alice' }),
+    mk(S, 'DeleteDomainDataSource', '/api/v1/domaindatasource/delete', src),
+    mk(D, 'CreateDomainData', '/api/v1/domaindata/create', data),
+    mk(D, 'UpdateDomainData', '/api/v1/domaindata/update', { ...data, columns: [] }),
+    mk(D, 'QueryDomainData', '/api/v1/domaindata/query', { data: dd }),
+    mk(D, 'BatchQueryDomainData', '/api/v1/domaindata/batchQuery', { data: [dd] }),
+    mk(D, 'ListDomainData', '/api/v1/domaindata/list', { data: { domain_id: 'alice', domaindata_type: 'table', domaindata_vendor: 'v' } }),
+    mk(D, 'DeleteDomainData', '/api/v1/domaindata/delete', dd),
+    mk(G, 'CreateDomainDataGrant', '/api/v1/domaindatagrant/create', grant),
+    mk(G, 'UpdateDomainDataGrant', '/api/v1/domaindatagrant/update', grant),
+    mk(G, 'QueryDomainDataGrant', '/api/v1/domaindatagrant/query', g),
+    mk(G, 'BatchQueryDomainDataGrant', '/api/v1/domaindatagrant/batchQuery', { data: [g] }),
+    mk(G, 'ListDomainDataGrant', '/api/v1/domaindatagrant/list', { data: { domain_id: 'alice', grant_domain: 'bob', domaindata_vendor: '' } }),
+    mk(G, 'DeleteDomainDataGrant', '/api/v1/domaindatagrant/delete', g),
+  ];
+}
 
 function fuzzer(seed: number) {
   const r = rng(seed);
@@ -105,10 +141,10 @@ describe('KusciaAPI fuzz', () => {
     node?.cleanup();
   });
 
-  test('1,200 HTTP cases: never 5xx, always Kuscia\'s envelope on 200', async () => {
+  test('1,500 HTTP cases: never 5xx, always Kuscia\'s envelope on 200', async () => {
     const f = fuzzer(16);
     const token = kusciaToken(node);
-    const cases = Array.from({ length: 1200 }, (_, i) => {
+    const cases = Array.from({ length: 1500 }, (_, i) => {
       const call = f.pick(CALLS);
       const kind = i % 6;
       const path = kind === 5 && f.r() < 0.5 ? f.pick(['/api/v1/domain', '/api/v1/route/status', '/healthz', '/api/v1/domain/create/x', '/api/v1/job/create']) : call.path;
@@ -134,17 +170,17 @@ describe('KusciaAPI fuzz', () => {
     };
     await Promise.all(Array.from({ length: 8 }, worker));
     // The cases reach the handlers, not only the parser: successes, validation errors, not-found answers.
-    for (const code of [0, 11100, 11305, 11404]) assert.ok(seen.has(code), `no case answered ${code}: ${[...seen].join(', ')}`);
+    for (const code of [0, 11100, 11305, 11404, 11506, 11705, 11806]) assert.ok(seen.has(code), `no case answered ${code}: ${[...seen].join(', ')}`);
     const health = await kusciaHttp(node, '/healthZ', {});
     assert.equal(health.body.data.ready, true);
   });
 
-  test('1,000 gRPC cases: every call answered, never INTERNAL or UNKNOWN', async () => {
+  test('1,200 gRPC cases: every call answered, never INTERNAL or UNKNOWN', async () => {
     const f = fuzzer(61);
     let i = 0;
     let answered = 0;
     const worker = async () => {
-      while (i < 1000) {
+      while (i < 1200) {
         const n = i++;
         const call = f.pick(CALLS);
         let rawBytes: Buffer | undefined;
@@ -172,7 +208,7 @@ describe('KusciaAPI fuzz', () => {
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));
-    assert.equal(answered, 1000);
+    assert.equal(answered, 1200);
     // The node is still ready: Envoy acknowledges what the last writes made (the ACK may trail the answer; waitReady says why not).
     await node.waitReady();
   });
