@@ -67,7 +67,7 @@ export function sourceResource(req: Msg, self: string, stored?: StoredResource):
   if (req.info !== undefined && req.info !== null) {
     spec.info = infoSpec(req.info);
     // Kuscia's uri of a directory source is its path.
-    if (type === 'localfs' && spec.info.localfs?.path) spec.uri = spec.info.localfs.path.replace(/\/+$/, '') || '/';
+    if (type === 'localfs' && spec.info.localfs?.path) spec.uri = spec.info.localfs.path = spec.info.localfs.path.replace(/\/+$/, '') || '/';
   } else if (!stored && !req.info_key) {
     throw validation('info', 'is required (or info_key): the source\'s location and credentials, e.g. {"localfs": {"path": "/data"}} or {"database": {"endpoint": "127.0.0.1:3306", "user": "...", "password": "...", "database": "..."}}');
   }
