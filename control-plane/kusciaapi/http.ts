@@ -63,7 +63,7 @@ export async function kusciaHttp(app: FastifyInstance, opts: KusciaHttpOptions):
     const reqType = messageType(call.request);
     const respType = messageType(call.response);
     app.post(call.path, { config: { kusciaApi: true } }, async (req, reply: FastifyReply) => {
-      const binary = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === PROTOBUF;
+      const binary = isProtobuf(req.headers['content-type']);
       const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
       let response: Record<string, unknown>;
       try {
@@ -92,7 +92,9 @@ export async function kusciaHttp(app: FastifyInstance, opts: KusciaHttpOptions):
       const write = (event: Record<string, unknown>) => reply.raw.write(JSON.stringify(goJson(eventType.toObject(eventType.fromObject(event), { enums: Number, longs: Number }))));
       let stop: () => void;
       try {
-        const msg = requestFromJson(reqType, parseJson((req.body as Buffer | undefined) ?? Buffer.alloc(0)));
+        // The request as Kuscia's gin binding takes it: protobuf by its Content-Type, else JSON; the events are JSON either way.
+        const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+        const msg = isProtobuf(req.headers['content-type']) ? requestFromBinary(reqType, body) : requestFromJson(reqType, parseJson(body));
         // Nothing is emitted before start returns (the first list is awaited): the head goes first.
         stop = stream.start(msg, write, () => reply.raw.end());
       } catch (e) {
@@ -106,6 +108,8 @@ export async function kusciaHttp(app: FastifyInstance, opts: KusciaHttpOptions):
     });
   }
 }
+
+const isProtobuf = (contentType: string | undefined) => String(contentType ?? '').split(';')[0]!.trim().toLowerCase() === PROTOBUF;
 
 /** Why a client's certificate was not accepted, in words (Node gives OpenSSL's code). */
 function clientCertProblem(socket: TLSSocket): string {

@@ -70,6 +70,8 @@ const TASK_ENDED = new Set(['Succeeded', 'Failed']);
 export interface LocalTaskFacts {
   createTime: string;
   endpoints: { port_name: string; scope: string; endpoint: string }[];
+  /** The other parties' Cluster endpoints, by domain: the Services their runtimes make for this task. */
+  partyEndpoints?: Record<string, { port_name: string; scope: string; endpoint: string }[]>;
 }
 
 /**
@@ -105,7 +107,7 @@ export function jobStatusDetail(job: StoredResource, local: ReadonlyMap<string, 
         create_time: facts?.createTime ?? '',
         start_time: starts[0] ?? '',
         end_time: TASK_ENDED.has(state) ? ends.at(-1) ?? '' : '',
-        parties: parties.map((p) => ({ domain_id: p.domainID, state: p.phase, err_msg: p.message ?? '', endpoints: p.domainID === self ? facts?.endpoints ?? [] : [] })),
+        parties: parties.map((p) => ({ domain_id: p.domainID, state: p.phase, err_msg: p.message ?? '', endpoints: p.domainID === self ? facts?.endpoints ?? [] : partyStarted(p.phase) ? facts?.partyEndpoints?.[p.domainID] ?? [] : [] })),
         alias: t.alias,
         progress: state === 'Succeeded' ? 1 : 0,
       };
@@ -114,6 +116,9 @@ export function jobStatusDetail(job: StoredResource, local: ReadonlyMap<string, 
     approve_status_list: Object.entries(s.approveStatus ?? {}).map(([domain, state]) => ({ domain_id: domain, state })),
   };
 }
+
+/** A party whose task exists there (its runtime has made its Services). */
+const partyStarted = (phase: string | undefined) => !!phase && phase !== 'Pending';
 
 /**
  * This party's facts from its KusciaTask (status.allocatedPorts) and the
@@ -125,11 +130,21 @@ export function jobStatusDetail(job: StoredResource, local: ReadonlyMap<string, 
 export function localTaskFacts(task: StoredResource, self: string, app: StoredResource | undefined): LocalTaskFacts {
   const status = (task.status ?? {}) as { allocatedPorts?: { domainID: string; namedPort: Record<string, number> }[] };
   const ports = status.allocatedPorts?.find((a) => a.domainID === self)?.namedPort ?? {};
-  const role = ((task.spec as { parties?: { domainID: string; role?: string }[] }).parties ?? []).find((p) => p.domainID === self)?.role ?? '';
+  const parties = (task.spec as { parties?: { domainID: string; role?: string }[] }).parties ?? [];
   const templates = ((app?.spec as { deployTemplates?: { role?: string; spec?: { containers?: { ports?: { name: string; scope?: string }[] }[] } }[] } | undefined)?.deployTemplates) ?? [];
-  const template = templates.find((x) => (x.role ?? '') === role) ?? templates.find((x) => !x.role);
-  const scopes = new Map((template?.spec?.containers ?? []).flatMap((c) => c.ports ?? []).map((p) => [p.name, p.scope ?? 'Local']));
+  /** A role's ports and their scopes, from the AppImage's template for that role (every party runs the same AppImage). */
+  const scopesOf = (role: string) => {
+    const template = templates.find((x) => (x.role ?? '') === role) ?? templates.find((x) => !x.role);
+    return new Map((template?.spec?.containers ?? []).flatMap((c) => c.ports ?? []).map((p) => [p.name, p.scope ?? 'Local']));
+  };
+  const scopes = scopesOf(parties.find((p) => p.domainID === self)?.role ?? '');
+  // Another party's Cluster ports are Services named as here, in its domain; its Domain ports' numbers are its own, unknown here.
+  const partyEndpoints = Object.fromEntries(parties.filter((p) => p.domainID !== self).map((p) => [p.domainID, [...scopesOf(p.role ?? '')]
+    .filter(([, scope]) => scope === 'Cluster')
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name]) => ({ port_name: name, scope: 'Cluster', endpoint: `${taskServiceName(task.metadata.name, name)}.${p.domainID}.svc` }))]));
   return {
+    partyEndpoints,
     createTime: task.metadata.creationTimestamp ?? '',
     endpoints: Object.entries(ports)
       .filter(([name]) => (scopes.get(name) ?? 'Local') !== 'Local')

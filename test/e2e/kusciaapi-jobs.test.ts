@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ROOT, TestNode, docs, partnerDomain, routeTo } from '../support/harness.ts';
 import { kusciaToken } from '../support/kusciaapi-client.ts';
 import { runPythonClient } from '../support/python-client.ts';
+import { messageType } from '../../control-plane/kusciaapi/protos.ts';
 
 const venv = process.env.FERRY_KUSCIA_VENV ?? join(ROOT, '.tools', 'kuscia-venv');
 const python = join(venv, 'bin', 'python');
@@ -35,8 +36,11 @@ function* splitObjects(text: string): Generator<[unknown, number]> {
 }
 
 /** Watches jobs over HTTP until `job` is Succeeded (bounded by the server's timeout_seconds). */
-async function watchOverHttp(node: TestNode, job: string, timeoutSeconds = 120) {
-  const res = await fetch(`http://${node.host}:${node.ports.api}/api/v1/job/watch`, { method: 'POST', headers: { token: kusciaToken(node), 'content-type': 'application/json' }, body: JSON.stringify({ timeout_seconds: timeoutSeconds }) });
+async function watchOverHttp(node: TestNode, job: string, timeoutSeconds = 120, protobuf = false) {
+  // Kuscia's handler binds a protobuf request by its Content-Type; the events are JSON either way.
+  const type = messageType('WatchJobRequest');
+  const body = protobuf ? Buffer.from(type.encode(type.fromObject({ timeout_seconds: timeoutSeconds })).finish()) : JSON.stringify({ timeout_seconds: timeoutSeconds });
+  const res = await fetch(`http://${node.host}:${node.ports.api}/api/v1/job/watch`, { method: 'POST', headers: { token: kusciaToken(node), 'content-type': protobuf ? 'application/x-protobuf' : 'application/json' }, body });
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
   const states: string[] = [];
@@ -119,8 +123,8 @@ describe('KusciaAPI jobs with the PyPI kuscia client', () => {
     const h = await httpWatch;
     assert.equal(h.states.at(-1), 'Succeeded');
     assert.equal(h.firstType, undefined, 'ADDED is type 0, left out as Go writes it');
-    // A watch with nothing happening: the job as ADDED, heartbeats, and its end at timeout_seconds.
-    const quiet = await watchOverHttp(bob, 'kapi-job', 1);
+    // A watch with nothing happening, asked in protobuf: the job as ADDED, heartbeats, and its end at timeout_seconds (read from the protobuf body).
+    const quiet = await watchOverHttp(bob, 'kapi-job', 1, true);
     assert.deepEqual(quiet.states, ['Succeeded']);
     assert.ok(quiet.heartbeats > 0, 'a heartbeat {"type":4} while nothing changed');
     assert.deepEqual(step('BatchQueryJobStatus').jobs, [['kapi-job', 'Succeeded']]);
