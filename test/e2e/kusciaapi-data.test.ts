@@ -55,6 +55,13 @@ describe('KusciaAPI DataMesh services', () => {
     assert.equal(q2.body.data.name, 'Warehouse');
     assert.equal(q2.body.data.info.database.user, 'ferry');
 
+    // Made through KusciaAPI, edited with Ferry's CLI (what `ferry get -o yaml` shows, re-applied): the credentials stay sealed and usable.
+    const yaml = alice.cli(['get', 'dds', 'warehouse', '-o', 'yaml']).stdout.replace(/name: Warehouse/, 'name: Warehouse (edited)');
+    await alice.apply(yaml);
+    const q3 = await kusciaHttp(alice, '/api/v1/domaindatasource/query', { domain_id: 'alice', datasource_id: 'warehouse' });
+    assert.equal(q3.body.data.name, 'Warehouse (edited)');
+    assert.deepEqual(q3.body.data.info.database, { endpoint: '127.0.0.1:1', user: 'ferry', password: '', database: 'sales' });
+
     const list = await kusciaHttp(alice, '/api/v1/domaindatasource/list', { domain_id: 'alice' });
     assert.deepEqual(list.body.data.datasource_list.map((s: { datasource_id: string }) => s.datasource_id).sort(), ['default-data-source', 'files', 'warehouse']);
     const batch = await kusciaHttp(alice, '/api/v1/domaindatasource/batchQuery', { data: [{ domain_id: 'alice', datasource_id: 'files' }] });
