@@ -66,8 +66,14 @@ export function sourceResource(req: Msg, self: string, stored?: StoredResource):
   if (req.access_directly !== undefined) spec.accessDirectly = req.access_directly;
   if (req.info !== undefined && req.info !== null) {
     spec.info = infoSpec(req.info);
-    // Kuscia's uri of a directory source is its path.
-    if (type === 'localfs' && spec.info.localfs?.path) spec.uri = spec.info.localfs.path = spec.info.localfs.path.replace(/\/+$/, '') || '/';
+    // Kuscia's uri: a directory source's path; an oss source's bucket/prefix (both trimmed of "/", as Kuscia stores them); odps: endpoint/project.
+    const i = spec.info;
+    if (type === 'localfs' && i.localfs?.path) spec.uri = i.localfs.path = i.localfs.path.replace(/\/+$/, '') || '/';
+    if (type === 'oss' && i.oss) {
+      for (const k of ['bucket', 'prefix'] as const) if (i.oss[k]) i.oss[k] = i.oss[k].replace(/^\/+|\/+$/g, '');
+      spec.uri = [i.oss.bucket, i.oss.prefix].filter(Boolean).join('/');
+    }
+    if (type === 'odps' && i.odps) spec.uri = `${String(i.odps.endpoint ?? '')}/${String(i.odps.project ?? '')}`;
   } else if (!stored && !req.info_key) {
     throw validation('info', 'is required (or info_key): the source\'s location and credentials, e.g. {"localfs": {"path": "/data"}} or {"database": {"endpoint": "127.0.0.1:3306", "user": "...", "password": "...", "database": "..."}}');
   }

@@ -70,7 +70,7 @@ describe('KusciaAPI DataMesh services', () => {
     const errors: [string, object, number, RegExp][] = [
       ['/api/v1/domaindatasource/create', { domain_id: 'alice', datasource_id: 'x', type: 'localfs' }, 11100, /^info: is required/],
       ['/api/v1/domaindatasource/create', { domain_id: 'bob', datasource_id: 'x', type: 'localfs', info: { localfs: { path: '/tmp' } } }, 11100, /^domain_id: is bob, but this node serves domain alice/],
-      ['/api/v1/domaindatasource/create', { domain_id: 'alice', datasource_id: 'x', type: 'oss', info: { oss: { endpoint: 'http://s3', bucket: 'b' } } }, 11100, /^type: oss is not served/],
+      ['/api/v1/domaindatasource/create', { domain_id: 'alice', datasource_id: 'x', type: 'oss', info: { oss: { endpoint: 'http://127.0.0.1:9', bucket: 'bucket-1' } } }, 11100, /^info\.oss\.access_key_id: is required/],
       ['/api/v1/domaindatasource/create', { domain_id: 'alice', datasource_id: 'x', type: 'localfs', info: { localfs: { path: 'relative' } } }, 11100, /^info\.localfs\.path: must be an absolute/],
       ['/api/v1/domaindatasource/create', { domain_id: 'alice', datasource_id: 'x', type: 'mysql', info: { database: { endpoint: 'h:1', user: 'u', password: 'p' } } }, 11100, /^info\.database\.database: is required/],
       ['/api/v1/domaindatasource/create', { domain_id: 'alice', datasource_id: 'Bad_Name', type: 'localfs', info: { localfs: { path: '/tmp' } } }, 11100, /^datasource_id: /],
