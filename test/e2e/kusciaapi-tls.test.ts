@@ -162,13 +162,20 @@ describe('KusciaAPI over TLS and mTLS', () => {
     const target = `127.0.0.1:${alice.ports.kusciaGrpc}`;
     const listed = run([...tls, '-H', `Token: ${kusciaToken(alice)}`, target, 'list']);
     assert.equal(listed.status, 0, listed.stderr);
-    for (const svc of ['DomainService', 'DomainRouteService', 'JobService', 'AppImageService', 'HealthService']) assert.match(listed.stdout, new RegExp(`^kuscia\\.proto\\.api\\.v1alpha1\\.kusciaapi\\.${svc}$`, 'm'));
+    for (const svc of ['DomainService', 'DomainRouteService', 'JobService', 'AppImageService', 'HealthService', 'DomainDataSourceService', 'DomainDataService', 'DomainDataGrantService']) assert.match(listed.stdout, new RegExp(`^kuscia\\.proto\\.api\\.v1alpha1\\.kusciaapi\\.${svc}$`, 'm'));
     const q = run([...tls, '-H', `Token: ${kusciaToken(alice)}`, '-d', '{"domain_id": "bob"}', target, 'kuscia.proto.api.v1alpha1.kusciaapi.DomainService.QueryDomain']);
     assert.equal(q.status, 0, q.stderr);
     const answer = JSON.parse(q.stdout) as { status?: { code?: number }; data: { domain_id: string; role: string } };
     assert.deepEqual([answer.status?.code ?? 0, answer.data.domain_id, answer.data.role], [0, 'bob', 'partner'], q.stdout);
     const described = run([...tls, '-H', `Token: ${kusciaToken(alice)}`, target, 'describe', 'kuscia.proto.api.v1alpha1.kusciaapi.QueryDomainRequest']);
     assert.match(described.stdout, /string domain_id = 2;/);
+    // The data-source messages have proto3 optional fields: their descriptors link for Go's strict protodesc too.
+    const sources = run([...tls, '-H', `Token: ${kusciaToken(alice)}`, '-d', '{"domain_id": "alice"}', target, 'kuscia.proto.api.v1alpha1.kusciaapi.DomainDataSourceService.ListDomainDataSource']);
+    assert.equal(sources.status, 0, sources.stderr);
+    assert.match(sources.stdout, /"datasourceId": "default-data-source"|"datasource_id": "default-data-source"/);
+    const optional = run([...tls, '-H', `Token: ${kusciaToken(alice)}`, target, 'describe', 'kuscia.proto.api.v1alpha1.kusciaapi.UpdateDomainDataSourceRequest']);
+    assert.equal(optional.status, 0, optional.stderr);
+    assert.match(optional.stdout, /string name = 5;/);
     // Reflection too needs the token, and the handshake a client certificate.
     const noToken = run([...tls, target, 'list']);
     assert.notEqual(noToken.status, 0);
