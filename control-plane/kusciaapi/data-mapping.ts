@@ -21,6 +21,14 @@ export function generatedId(name: string, random = randomBytes(16).toString('hex
   return prefix + random;
 }
 
+/** An update keeps the metadata set with Ferry's own tools (labels, annotations); the apply is last-writer-wins. */
+function metadataOf(name: string, stored: StoredResource | undefined): Resource['metadata'] {
+  if (!stored) return { name };
+  const m = { ...stored.metadata, name } as Resource['metadata'];
+  delete m.resourceVersion;
+  return m;
+}
+
 /** The request's domain_id: required, and this node's domain (a node serves its own domain's data). */
 export function ownDomain(req: Msg, self: string, field = 'domain_id'): string {
   const id = requireField(req, field.split('.').at(-1)!, field);
@@ -78,7 +86,7 @@ export function sourceResource(req: Msg, self: string, stored?: StoredResource):
     throw validation('info', 'is required (or info_key): the source\'s location and credentials, e.g. {"localfs": {"path": "/data"}} or {"database": {"endpoint": "127.0.0.1:3306", "user": "...", "password": "...", "database": "..."}}');
   }
   for (const k of Object.keys(spec) as (keyof DomainDataSourceSpec)[]) if (spec[k] === '' && k !== 'type') delete spec[k];
-  return { apiVersion: KUSCIA_API_VERSION, kind: 'DomainDataSource', metadata: { name }, spec: spec as unknown as Record<string, unknown> };
+  return { apiVersion: KUSCIA_API_VERSION, kind: 'DomainDataSource', metadata: metadataOf(name, stored), spec: spec as unknown as Record<string, unknown> };
 }
 
 /** What an answer may show of a source's info: no password, no access key. */
@@ -138,7 +146,7 @@ export function dataResource(req: Msg, self: string, stored?: StoredResource): R
     vendor: req.vendor || old?.vendor || 'manual',
     ...(fileFormat ? { fileFormat } : {}),
   };
-  return { apiVersion: KUSCIA_API_VERSION, kind: 'DomainData', metadata: { name: id }, spec: spec as unknown as Record<string, unknown> };
+  return { apiVersion: KUSCIA_API_VERSION, kind: 'DomainData', metadata: metadataOf(id, stored), spec: spec as unknown as Record<string, unknown> };
 }
 
 export function dataData(r: StoredResource, self: string): Msg {

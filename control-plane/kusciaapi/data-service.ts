@@ -4,7 +4,7 @@
 // secrets (data-mapping.ts shownInfo).
 import type { StoredResource } from '../store/store.ts';
 import type { Resource } from '../resources/types.ts';
-import { applyDocuments } from '../resources/apply.ts';
+import { ApplyError, applyDocuments } from '../resources/apply.ts';
 import { openSourceInfo } from '../datamesh/secrets.ts';
 import type { DataSourceInfo, DomainDataGrantSpec, DomainDataSourceSpec, DomainDataSpec } from '../datamesh/spec.ts';
 import { Code, KusciaError, validation } from './codes.ts';
@@ -22,7 +22,9 @@ export async function applyChecked(deps: ServiceDeps, r: Resource, nameField: st
   try {
     await applyDocuments(deps.store, [r], { domain: deps.domain, ...(deps.sourceKey ? { sourceKey: deps.sourceKey } : {}) });
   } catch (e) {
-    const m = /^(?:document 1 \([^)]*\): |[A-Za-z]+\/[^:]+: )?(.*)$/s.exec((e as Error).message)![1]!;
+    // The store failing is the call's failure (its code), not the caller's.
+    if (!(e instanceof ApplyError)) throw e;
+    const m = /^(?:document 1 \([^)]*\): |[A-Za-z]+\/[^:]+: )?(.*)$/s.exec(e.message)![1]!;
     throw new KusciaError(Code.RequestValidate, kusciaMessage(m, nameField));
   }
   await deps.seen();

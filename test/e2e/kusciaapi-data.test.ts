@@ -121,7 +121,7 @@ describe('KusciaAPI DataMesh services', () => {
     // Made with ferry apply: visible and editable through KusciaAPI; KusciaAPI's edit seen by ferry get.
     await alice.apply(`apiVersion: kuscia.secretflow/v1alpha1
 kind: DomainData
-metadata: { name: model-1 }
+metadata: { name: model-1, labels: { team: ml } }
 spec: { relativeURI: models/m1.bin, name: m1, type: model, dataSource: files, vendor: secretflow }
 `);
     const viaKuscia = await kusciaHttp(alice, '/api/v1/domaindata/list', { data: { domain_id: 'alice', domaindata_type: 'model' } });
@@ -130,7 +130,9 @@ spec: { relativeURI: models/m1.bin, name: m1, type: model, dataSource: files, ve
     assert.deepEqual(byVendor.body.data.domaindata_list.map((d: { domaindata_id: string }) => d.domaindata_id).sort(), ['model-1', id].sort());
     const edit = await kusciaHttp(alice, '/api/v1/domaindata/update', { domain_id: 'alice', domaindata_id: 'model-1', name: 'model one' });
     assert.equal(edit.body.status.code, 0, edit.body.status.message);
-    assert.equal(JSON.parse(alice.cli(['get', 'dd', 'model-1', '-o', 'json']).stdout).spec.name, 'model one');
+    const edited = JSON.parse(alice.cli(['get', 'dd', 'model-1', '-o', 'json']).stdout);
+    assert.equal(edited.spec.name, 'model one');
+    assert.equal(edited.metadata.labels?.team, 'ml', 'the label set with Ferry stays');
     // Create on an id that exists updates it (Kuscia).
     const again = await kusciaHttp(alice, '/api/v1/domaindata/create', { domain_id: 'alice', domaindata_id: 'model-1', type: 'model', relative_uri: 'models/m1.bin', name: 'm1 again' });
     assert.deepEqual(again.body, { status: OK, data: { domaindata_id: 'model-1' } });
