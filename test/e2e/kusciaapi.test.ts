@@ -142,8 +142,12 @@ describe('KusciaAPI', () => {
     });
     assert.equal(q.body.data.authentication_type, 'Token');
     assert.equal(q.body.data.token_config.token_gen_method, 'RSA-GEN');
-    const batch = await call(alice, 'BatchQueryDomainRouteStatus', { route_keys: [{ source: 'alice', destination: 'bob' }] });
-    assert.equal(batch.body.data.routes[0].status.status, 'Succeeded');
+    // The batch answers the same status (waited for: under load a link check may flip Ready for a moment).
+    const batch = await waitFor('batch status Succeeded', async () => {
+      const r = await call(alice, 'BatchQueryDomainRouteStatus', { route_keys: [{ source: 'alice', destination: 'bob' }] });
+      return r.body?.data?.routes?.[0]?.status?.status === 'Succeeded' ? r : undefined;
+    });
+    assert.deepEqual(batch.body.data.routes.map((x: { name: string; source: string; destination: string }) => [x.name, x.source, x.destination]), [['alice-bob', 'alice', 'bob']]);
     assert.equal((await call(alice, 'DeleteDomainRoute', { source: 'alice', destination: 'bob' })).body.status.code, 0);
     assert.notEqual(alice.cli(['get', 'clusterdomainroute', 'alice-bob']).code, 0);
     const again = await call(alice, 'DeleteDomainRoute', { source: 'alice', destination: 'bob' });
