@@ -217,7 +217,7 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   };
 
   // KusciaAPI (docs/kusciaapi.md): its HTTP calls on the REST listener unless given a port of their own.
-  const kusciaApi = kusciaApiServers(home, config, { store, domain: config.domain, seen: async () => { await cache.waitFor(await store.revision()); } }, log);
+  const kusciaApi = kusciaApiServers(home, config, { store, domain: config.domain, seen: async () => { await cache.waitFor(await store.revision()); }, resolveData: (id) => dataMesh.mesh.resolve(id) }, log);
   const api = await buildApi({ config, store, cache, apiToken: readApiToken(home), status, metrics, certs: renewer, log, taskLogs: runtime.logsDir, sourceKey: dataSourceKey(home, config), linkCheck: (peer) => prober.describe(peer), ...(process.env.FERRY_TRAFFIC_SAMPLE_MS ? { trafficIntervalMs: Number(process.env.FERRY_TRAFFIC_SAMPLE_MS) } : {}), ...(kusciaApi?.plugin ? { plugins: [kusciaApi.plugin] } : {}) });
   await api.listen({ host: config.listeners.api.address, port: config.listeners.api.port });
   await kusciaApi?.listen();

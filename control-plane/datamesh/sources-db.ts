@@ -115,6 +115,10 @@ export const mysqlDriver: DataSourceDriver = {
       async () => { await mq(conn, `DROP TABLE IF EXISTS ${bt(tmp)}`).catch(() => undefined); conn.destroy(); },
     );
   },
+  async deleteData(ctx) {
+    const conn = await mysqlConnect(ctx);
+    try { await mq(conn, `DROP TABLE IF EXISTS ${bt(tableParts(ctx))}`); } finally { conn.destroy(); }
+  },
   async check(ctx) {
     const conn = await mysqlConnect(ctx);
     try { await mq(conn, 'SELECT 1'); } finally { conn.destroy(); }
@@ -187,6 +191,10 @@ export const postgresqlDriver: DataSourceDriver = {
       },
       async () => { await c.query('ROLLBACK').catch(() => undefined); await c.end().catch(() => undefined); },
     );
+  },
+  async deleteData(ctx) {
+    const c = await pgConnect(ctx);
+    try { await c.query(`DROP TABLE IF EXISTS ${dq(tableParts(ctx))}`); } finally { await c.end().catch(() => undefined); }
   },
   async check(ctx) {
     const c = await pgConnect(ctx);

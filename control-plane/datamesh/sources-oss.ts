@@ -8,7 +8,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { once } from 'node:events';
 import { posix } from 'node:path';
-import { GetObjectCommand, HeadBucketCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { batchToCsv, csvHeader, csvToBatches } from './csv.ts';
 import type { DataSourceDriver, RawSink, SourceContext } from './sources.ts';
@@ -112,6 +112,16 @@ export const ossDriver: DataSourceDriver = {
   },
   writeRaw(ctx) {
     return objectSink(ctx, 'application/octet-stream');
+  },
+  async deleteData(ctx) {
+    const s3 = client(ctx.source);
+    try {
+      await s3.send(new DeleteObjectCommand({ Bucket: ossInfo(ctx.source).bucket, Key: objectKey(ctx) }));
+    } catch (e) {
+      throw refusal(ctx, e);
+    } finally {
+      s3.destroy();
+    }
   },
   async check(ctx) {
     const s3 = client(ctx.source);

@@ -4,6 +4,7 @@
 // implement the same interface. Everything streams: a driver yields and takes
 // one record batch (or one chunk) at a time.
 import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { once } from 'node:events';
 import type { RecordBatch, Schema } from 'apache-arrow';
@@ -45,6 +46,8 @@ export interface DataSourceDriver {
   /** The stored bytes as they are (files: the file). Absent: only tables. */
   readRaw?(ctx: SourceContext): AsyncIterable<Uint8Array>;
   writeRaw?(ctx: SourceContext): Promise<RawSink>;
+  /** Removes the stored data (file, object or table); absent data is no error. Absent: the driver cannot (KusciaAPI's DeleteDomainDataAndRaw refuses). */
+  deleteData?(ctx: SourceContext): Promise<void>;
   /** Is the source reachable, do its credentials work? Throws a message saying what failed. */
   check?(ctx: Omit<SourceContext, 'data'>): Promise<void>;
   close?(): Promise<void>;
@@ -104,6 +107,9 @@ export const localfsDriver: DataSourceDriver = {
   },
   async writeRaw(ctx) {
     return fileSink(localPath(ctx));
+  },
+  async deleteData(ctx) {
+    await rm(localPath(ctx), { force: true });
   },
   async check(ctx) {
     const root = localRoot(ctx.source);

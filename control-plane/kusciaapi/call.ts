@@ -1,5 +1,7 @@
 // What a KusciaAPI call is, for the service layer and the call tables of each
-// resource (jobs, app images): its own module so the tables need not import the layer that lists them.
+// resource (jobs, app images): its own module so the tables need not
+// import the layer that lists them.
+import type { DataSourceDriver, SourceContext } from '../datamesh/sources.ts';
 import type { ResourceStore } from '../store/store.ts';
 import type { StoreKey } from '../store/secrets.ts';
 
@@ -15,6 +17,8 @@ export interface ServiceDeps {
   sourceKey?: StoreKey;
   /** The domain's private key (PEM): the author's signature on its DomainDataGrants. */
   domainKey?: () => string;
+  /** A DomainData's driver and context (the DataMesh's resolve): DeleteDomainDataAndRaw removes the stored data with it. */
+  resolveData?: (id: string) => Promise<{ driver: DataSourceDriver; ctx: SourceContext }>;
 }
 
 export interface Call {

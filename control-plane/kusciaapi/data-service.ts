@@ -113,6 +113,15 @@ export function domainDataCalls(deps: ServiceDeps): Call[] {
     ownDomain(q, deps.domain, `${prefix}domain_id`);
     return dataData(await get(requireField(q, 'domaindata_id', `${prefix}domaindata_id`), `${prefix}domaindata_id`), deps.domain);
   };
+  /** The DomainData and the grants this domain authored for it (Kuscia's owner references): revoked here, and at the grantee by the sync. */
+  const remove = async (id: string) => {
+    for (const g of (await store.list('DomainDataGrant')).items) {
+      const s = g.spec as unknown as DomainDataGrantSpec;
+      if (s.domainDataID === id && s.author === deps.domain) await store.delete('DomainDataGrant', g.metadata.name);
+    }
+    await store.delete('DomainData', id);
+    await deps.seen();
+  };
   return [
     call(S, 'CreateDomainData', '/api/v1/domaindata/create', Code.CreateDomainData, async (req) => {
       // Kuscia: creating an id that exists updates it.
@@ -133,15 +142,21 @@ export function domainDataCalls(deps: ServiceDeps): Call[] {
       ownDomain(req, deps.domain);
       const id = requireField(req, 'domaindata_id');
       await get(id, 'domaindata_id');
-      // Kuscia's grants are owned by their DomainData and go with it: revoked here, and at the grantee by the sync.
-      for (const g of (await store.list('DomainDataGrant')).items) {
-        const s = g.spec as unknown as DomainDataGrantSpec;
-        if (s.domainDataID === id && s.author === deps.domain) await store.delete('DomainDataGrant', g.metadata.name);
-      }
-      await store.delete('DomainData', id);
-      await deps.seen();
+      await remove(id);
       return undefined;
     }),
+    // Kuscia's newer call: the stored data (file, object or table) first, then the DomainData; the data left as it was when its removal fails.
+    { ...call(S, 'DeleteDomainDataAndRaw', '/api/v1/domaindata/deleteDataAndRaw', Code.DeleteDomainData, async (req) => {
+      ownDomain(req, deps.domain);
+      const id = requireField(req, 'domaindata_id');
+      await get(id, 'domaindata_id');
+      if (!deps.resolveData) throw new KusciaError(Code.DeleteDomainData, 'the DataMesh does not run here: the stored data cannot be removed (use /api/v1/domaindata/delete to remove the DomainData alone)');
+      const { driver, ctx } = await deps.resolveData(id).catch((e: Error) => { throw new KusciaError(Code.DeleteDomainData, `domaindata_id: ${e.message}`); });
+      if (!driver.deleteData) throw new KusciaError(Code.DeleteDomainData, `domaindata_id: its data source ${ctx.source.name} is of type ${driver.type}, whose driver cannot remove data; nothing was deleted`);
+      await driver.deleteData(ctx).catch((e: Error) => { throw new KusciaError(Code.DeleteDomainData, `domaindata_id: removing the data of ${id} failed, nothing was deleted: ${e.message}`); });
+      await remove(id);
+      return undefined;
+    }), request: 'DeleteDomainDataRequest', response: 'DeleteDomainDataResponse' }, // Kuscia's messages for it
     call(S, 'QueryDomainData', '/api/v1/domaindata/query', Code.GetDomainData, (req) => query(req.data ?? {}, 'data.')),
     call(S, 'BatchQueryDomainData', '/api/v1/domaindata/batchQuery', Code.GetDomainData, async (req) => {
       const items = req.data as Msg[];

@@ -71,6 +71,12 @@ describe('DataMesh database sources against real MariaDB and PostgreSQL', { skip
       const got = readFileSync(out, 'utf8').trim().split('\n');
       assert.equal(got[0], 'id,qty,price');
       assert.deepEqual(got.slice(1).sort(), rows.sort());
+      // KusciaAPI's DeleteDomainDataAndRaw: the table goes (and a second removal is no error).
+      const driver = type === 'mysql' ? mysqlDriver : postgresqlDriver;
+      const ctx = { source: { name: `${type}-src`, type, info: { database: { endpoint: db.endpoint, user: db.user, password: db.password, database: db.database } } }, data: { id: `${type}-orders`, relativeURI: 'orders', columns: [] } };
+      await driver.deleteData!(ctx);
+      await driver.deleteData!(ctx);
+      await assert.rejects(async () => { for await (const _ of driver.readTable(ctx, [{ name: 'id', type: 'str' }])) break; }, /orders/);
     });
 
     test(`${type}: a reachable server with a wrong password fails with the server's refusal, the password not in it`, async () => {

@@ -106,6 +106,13 @@ describe('DataMesh oss source against a real S3-compatible server', { skip: miss
     assert.equal(readFileSync(join(s3.dir, s3.bucket, 'ferry', 'alice', 'tables', 'orders.csv'), 'utf8'), 'id\n');
   });
 
+  test('deleteData removes the object (KusciaAPI DeleteDomainDataAndRaw); absent is no error', async () => {
+    const ctx = { source: { name: 'oss-src', type: 'oss', info: ossInfo() }, data: { id: 'model-1', relativeURI: 'models/m1.bin', columns: [] } };
+    await ossDriver.deleteData!(ctx);
+    assert.equal(existsSync(join(s3.dir, s3.bucket, 'ferry', 'alice', 'models', 'm1.bin')), false);
+    await ossDriver.deleteData!(ctx);
+  });
+
   test('the source gets a condition: Reachable, CredentialsRefused with a wrong secret (not in any message), or the missing bucket', async () => {
     await apply([
       { kind: 'DomainDataSource', metadata: { name: 'oss-wrong-secret' }, spec: { type: 'oss', info: ossInfo({ access_key_secret: 'wrong-secret-4711' }) } },

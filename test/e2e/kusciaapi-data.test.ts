@@ -6,7 +6,7 @@
 // REST) and the other way round. The PyPI client's run is kusciaapi-data-pypi.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestNode, tempDir } from '../support/harness.ts';
 import { kusciaGrpc, kusciaHttp } from '../support/kusciaapi-client.ts';
@@ -162,6 +162,34 @@ spec: { relativeURI: models/m1.bin, name: m1, type: model, dataSource: files, ve
     const del = await kusciaHttp(alice, '/api/v1/domaindata/delete', { domain_id: 'alice', domaindata_id: 'model-1' });
     assert.deepEqual(del.body, { status: OK });
     assert.notEqual(alice.cli(['get', 'dd', 'model-1']).code, 0);
+  });
+
+  test('DeleteDomainDataAndRaw: the stored file, then the DomainData; a data source whose driver cannot delete keeps both', async () => {
+    const file = join(alice.home, 'data', 'domaindata', 'raw', 'to-go.csv');
+    mkdirSync(join(alice.home, 'data', 'domaindata', 'raw'), { recursive: true });
+    writeFileSync(file, 'id\n1\n');
+    const c = await kusciaHttp(alice, '/api/v1/domaindata/create', { domain_id: 'alice', domaindata_id: 'to-go', name: 'to go', type: 'table', relative_uri: 'raw/to-go.csv', columns: [{ name: 'id', type: 'str' }] });
+    assert.equal(c.body.status.code, 0, c.body.status.message);
+    const d = await kusciaHttp(alice, '/api/v1/domaindata/deleteDataAndRaw', { domain_id: 'alice', domaindata_id: 'to-go' });
+    assert.deepEqual(d.body, { status: OK });
+    assert.equal(existsSync(file), false, 'the stored file is removed');
+    assert.notEqual(alice.cli(['get', 'dd', 'to-go']).code, 0, 'and the DomainData');
+    assert.equal((await kusciaHttp(alice, '/api/v1/domaindata/deleteDataAndRaw', { domain_id: 'alice', domaindata_id: 'to-go' })).body.status.code, 11506);
+    // odps: no driver here, so nothing is removed and the DomainData stays.
+    await alice.apply(`apiVersion: kuscia.secretflow/v1alpha1
+kind: DomainDataSource
+metadata: { name: warehouse }
+spec: { type: odps, info: { odps: { endpoint: "http://odps.example", project: p, access_key_id: k, access_key_secret: s } } }
+---
+apiVersion: kuscia.secretflow/v1alpha1
+kind: DomainData
+metadata: { name: in-odps }
+spec: { relativeURI: t1, name: t1, type: table, dataSource: warehouse, columns: [{ name: a, type: str }] }
+`);
+    const refused = await kusciaHttp(alice, '/api/v1/domaindata/deleteDataAndRaw', { domain_id: 'alice', domaindata_id: 'in-odps' });
+    assert.equal(refused.body.status.code, 11501);
+    assert.match(refused.body.status.message, /^domaindata_id: DomainDataSource warehouse has type odps, which no driver serves here/);
+    assert.equal(alice.cli(['get', 'dd', 'in-odps']).code, 0, 'the DomainData stays');
   });
 
   test('DomainDataGrant: signed by the author, limits in nanoseconds, update, list, delete revokes; ferry apply both ways', async () => {
