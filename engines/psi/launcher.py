@@ -318,7 +318,8 @@ def psi_plan(task: dict, names: list[str], rank: int) -> dict:
     }
 
 
-def check_keys(inp: str, keys: list, what: str, where: str) -> None:
+def check_keys(inp: str, keys: list, what: str, where: str, label: str | None = None) -> None:
+    """The key columns are in the input's header; `label` names the input (its path by default)."""
     try:
         with open(inp, newline="", encoding="utf-8") as f:
             header = next(csv.reader(f), [])
@@ -326,7 +327,7 @@ def check_keys(inp: str, keys: list, what: str, where: str) -> None:
         raise ConfigError(f"{what}: cannot read {inp} ({e.strerror})") from None
     missing = [k for k in keys if k not in header]
     if missing:
-        raise ConfigError(f"{where}.keys: {', '.join(missing)} not in {what}'s header ({', '.join(header)})")
+        raise ConfigError(f"{where}.keys: {', '.join(missing)} not in {label or inp}'s header ({', '.join(header)})")
 
 
 def domain_data(task: dict, cfg: dict, names: list[str], where: str):
@@ -453,7 +454,7 @@ def main(argv: list[str], env: dict) -> int:
         say(f"read DomainData {mine[0][0]} through the DataMesh")
         plan["input"] = mine[0][1]
         try:
-            check_keys(plan["input"], plan["keys"], f"DomainData {mine[0][0]}", plan["where"])
+            check_keys(plan["input"], plan["keys"], f"DomainData {mine[0][0]}", plan["where"], f"DomainData {mine[0][0]}")
         except ConfigError as e:
             print(f"psi: bad configuration: {e}", file=sys.stderr, flush=True)
             return 2
