@@ -37,13 +37,13 @@ export function taskData(self: string, taskInputConfig: string | undefined, part
   const reads = [...new Set(strings(c.sf_input_ids).filter(local))];
   const outs = strings(c.sf_output_ids);
   const uris = Array.isArray(c.sf_output_uris) ? c.sf_output_uris : [];
-  const i = outs.length === 1 ? 0 : parties.indexOf(self);
+  const i = outs.length === 1 ? 0 : outs.length === parties.length ? parties.indexOf(self) : -1;
   const out = i >= 0 ? outs[i] : undefined;
   const uri = i >= 0 && typeof uris[i] === 'string' && uris[i] ? (uris[i] as string) : undefined;
   return { reads, writes: out ? [out] : [], uris: out ? { [out]: uri ?? `${out}.csv` } : {} };
 }
 
-/** What the DataMesh is asked before this party takes part in a job: its tasks and the DomainData each reads; every other party of the job needs a grant. */
+/** What the DataMesh is asked before this party takes part in a job: its tasks and the DomainData each reads; every other party of each task needs a grant. */
 export function jobAdmission(self: string, name: string, spec: JobSpec, local: (id: string) => boolean): JobAdmission {
   const parties = [...new Set(spec.tasks.flatMap((t) => t.parties.map((p) => p.domainID)))];
   return {
@@ -52,6 +52,8 @@ export function jobAdmission(self: string, name: string, spec: JobSpec, local: (
     parties,
     tasks: spec.tasks.filter((t) => t.parties.some((p) => p.domainID === self)).map((t) => ({
       taskID: t.taskID,
+      // The task's own parties read with it: each of them needs the grant, not every party of the job.
+      parties: [...new Set(t.parties.map((p) => p.domainID))],
       domainDataIDs: taskData(self, t.taskInputConfig, t.parties.map((p) => p.domainID), local).reads,
       component: t.appImage,
     })),

@@ -37,6 +37,6 @@ test('jobAdmission: this party\'s tasks only, each with its reads and its AppIma
   };
   assert.deepEqual(jobAdmission('alice', 'j', spec, here('alice-table')), {
     jobID: 'j', initiator: 'alice', parties: ['alice', 'bob', 'carol'],
-    tasks: [{ taskID: 'j-psi', domainDataIDs: ['alice-table'], component: 'secretflow-psi' }],
+    tasks: [{ taskID: 'j-psi', parties: ['alice', 'bob'], domainDataIDs: ['alice-table'], component: 'secretflow-psi' }],
   });
 });
