@@ -17,7 +17,7 @@ import YAML from 'yaml';
 import { ROOT, TestNode, docs, partnerDomain, routeTo, waitFor } from '../support/harness.ts';
 import { idsOf, psiEngine } from '../support/psi-engine.ts';
 import { readConfig, writeConfig } from '../../control-plane/config.ts';
-import { domainDataFile, psiDatasets, psiDomainData, psiGrant, psiJob, psiResult, psiTaskInputConfig, writePsiCsv } from '../../control-plane/cli/demo-psi.ts';
+import { domainDataFile, psiDatasets, psiDomainData, psiGrant, psiJob, psiResult, psiTaskInputConfig, writePsiCsv, type PsiProtocol } from '../../control-plane/cli/demo-psi.ts';
 
 const { skip, appImage } = psiEngine();
 const ROWS = 10_000;
@@ -60,8 +60,8 @@ describe('SecretFlow PSI as a Ferry job, two domains, data through the DataMesh 
       if (j?.status?.phase && ['Failed', 'ApprovalReject', 'Succeeded'].includes(j.status.phase) && j.status.phase !== want) throw new Error(`${name} ${j.status.phase} at ${n.domain}, not ${want}: ${j.status.message} ${JSON.stringify(j.status.partyTaskStatus)}`);
       return j?.status?.phase === want ? j : undefined;
     }, 240_000);
-  const submit = (name: string, inputs: string[]) => {
-    const config = psiTaskInputConfig('PROTOCOL_ECDH', 'alice', ['alice', 'bob'], { inputs, outputs: [`${name}-alice`, `${name}-bob`] });
+  const submit = (name: string, inputs: string[], protocol: PsiProtocol = 'PROTOCOL_ECDH') => {
+    const config = psiTaskInputConfig(protocol, 'alice', ['alice', 'bob'], { inputs, outputs: [`${name}-alice`, `${name}-bob`] });
     const r = alice.cli(['job', 'create', '-f', '-'], YAML.stringify(psiJob(name, 'alice', ['alice', 'bob'], config)));
     assert.equal(r.code, 0, r.stderr);
   };
@@ -86,39 +86,45 @@ describe('SecretFlow PSI as a Ferry job, two domains, data through the DataMesh 
     assert.match(msg, /task psi-nogrant-psi/);
   });
 
-  test('grant with useCount 1: the first job runs through the DataMesh (one use recorded), the second is refused as used up', async () => {
+  test('grant with useCount 1: the first job runs through the DataMesh (one use recorded), the second is refused as used up; an RR22 job at the same time over other grants', async () => {
     await alice.apply(yaml(psiGrant('alice-ids-bob', 'alice', 'alice-ids', 'bob', { useCount: 1 })));
     await bob.apply(yaml(psiGrant('bob-ids-alice', 'bob', 'bob-ids', 'alice')));
-    const name = 'psi-granted';
-    submit(name, ['alice-ids', 'bob-ids']);
-    await Promise.all([phaseAt(alice, name, 'Succeeded'), phaseAt(bob, name, 'Succeeded')]);
-    // The intersection is a new DomainData at each party, written through its DataMesh.
-    const expected = [...data.shared].sort();
-    const atAlice = idsOf(domainDataFile(alice.home, `${name}-alice.csv`));
-    assert.deepEqual([...atAlice].sort(), expected, 'alice\'s result DomainData holds the intersection');
-    assert.deepEqual(idsOf(domainDataFile(bob.home, `${name}-bob.csv`)), atAlice, 'bob\'s holds the same rows in the same order');
-    for (const n of [alice, bob]) {
-      const dd = await get<{ spec: { author: string; relativeURI: string } }>(n, `/api/v1/resources/DomainData/${name}-${n.domain}`);
-      assert.equal(dd?.spec.author, n.domain);
-      const log = readFileSync(join(n.home, 'logs', 'tasks', `${name}-psi.log`), 'utf8');
-      assert.match(log, new RegExp(`read DomainData ${n.domain}-ids through the DataMesh`));
-      const result = psiResult(log);
-      assert.ok(result, `${n.domain} logged its psi-result line`);
-      assert.equal(result.intersection_count, OVERLAP);
-      assert.equal(result.output, `domaindata:${name}-${n.domain}`);
+    // The same tables under other ids, granted without limit, for a second job over the one public port at once.
+    await alice.apply(yaml(psiDomainData('alice-rr', 'alice', 'alice-ids.csv'), psiGrant('alice-rr-bob', 'alice', 'alice-rr', 'bob')));
+    await bob.apply(yaml(psiDomainData('bob-rr', 'bob', 'bob-ids.csv'), psiGrant('bob-rr-alice', 'bob', 'bob-rr', 'alice')));
+    const runs = [{ name: 'psi-granted', protocol: 'PROTOCOL_ECDH' as const, inputs: ['alice-ids', 'bob-ids'] }, { name: 'psi-rr22', protocol: 'PROTOCOL_RR22' as const, inputs: ['alice-rr', 'bob-rr'] }];
+    for (const r of runs) submit(r.name, r.inputs, r.protocol);
+    for (const { name, protocol, inputs } of runs) {
+      await Promise.all([phaseAt(alice, name, 'Succeeded'), phaseAt(bob, name, 'Succeeded')]);
+      // The intersection is a new DomainData at each party, written through its DataMesh.
+      const expected = [...data.shared].sort();
+      const atAlice = idsOf(domainDataFile(alice.home, `${name}-alice.csv`));
+      assert.deepEqual([...atAlice].sort(), expected, `${name}: alice's result DomainData holds the intersection`);
+      assert.deepEqual(idsOf(domainDataFile(bob.home, `${name}-bob.csv`)), atAlice, `${name}: bob's holds the same rows in the same order`);
+      for (const [i, n] of [alice, bob].entries()) {
+        const dd = await get<{ spec: { author: string } }>(n, `/api/v1/resources/DomainData/${name}-${n.domain}`);
+        assert.equal(dd?.spec.author, n.domain);
+        const log = readFileSync(join(n.home, 'logs', 'tasks', `${name}-psi.log`), 'utf8');
+        assert.match(log, new RegExp(`read DomainData ${inputs[i]} through the DataMesh`));
+        const result = psiResult(log);
+        assert.ok(result, `${n.domain} logged its psi-result line`);
+        assert.equal(result.intersection_count, OVERLAP);
+        assert.equal(result.protocol, protocol);
+        assert.equal(result.output, `domaindata:${name}-${n.domain}`);
+      }
+      // The engines' link went through the gateways as the task's Service: each party serves its own, the other calls it.
+      for (const [server, caller] of [[bob, alice], [alice, bob]] as const) {
+        await waitFor(`${server.domain}'s access log shows ${caller.domain}'s ${name} link calls to the task Service`, async () => {
+          const lines = readFileSync(join(server.home, 'logs', 'access-public.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { service?: string; source?: string });
+          return lines.some((e) => e.service === `${name}-psi-psi` && e.source === caller.domain) ? true : undefined;
+        });
+      }
     }
-    // Each read recorded one use on the grant it relied on.
+    // Each read recorded one use on the grant it relied on, naming the grantee, the component and the task.
     const g = await get<Grant>(alice, '/api/v1/resources/DomainDataGrant/alice-ids-bob');
-    assert.deepEqual(g?.status?.use_records?.map((r) => [r.grant_domain, r.component, r.output]), [['bob', 'secretflow-psi', `${name}-psi`]]);
+    assert.deepEqual(g?.status?.use_records?.map((r) => [r.grant_domain, r.component, r.output]), [['bob', 'secretflow-psi', 'psi-granted-psi']]);
     const gb = await get<Grant>(bob, '/api/v1/resources/DomainDataGrant/bob-ids-alice');
-    assert.equal(gb?.status?.use_records?.length, 1);
-    // The engines' link went through the gateways as the task's Service: each party serves its own, the other calls it.
-    for (const [server, caller] of [[bob, alice], [alice, bob]] as const) {
-      await waitFor(`${server.domain}'s access log shows ${caller.domain}'s link calls to the task Service`, async () => {
-        const lines = readFileSync(join(server.home, 'logs', 'access-public.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { service?: string; source?: string });
-        return lines.some((e) => e.service === `${name}-psi-psi` && e.source === caller.domain) ? true : undefined;
-      });
-    }
+    assert.deepEqual(gb?.status?.use_records?.map((r) => r.grant_domain), ['alice']);
 
     submit('psi-again', ['alice-ids', 'bob-ids']);
     await refused('psi-again', /DomainDataGrant alice-ids-bob is used up \(1 of useCount 1 uses\)/);
