@@ -127,7 +127,7 @@ export async function runDemo(opts: { keep: boolean; part?: 'all' | 'psi' }): Pr
 
 /** SecretFlow's PSI between the two domains as a job: alice submits, bob approves by policy, both get the intersection. */
 async function psiPart(alice: DemoDomain, bob: DemoDomain, psiApp: string, say: (s: string) => void): Promise<void> {
-  say(`\n5. PSI: ${PSI_ROWS.toLocaleString('en')} rows at each domain, ${PSI_OVERLAP.toLocaleString('en')} in common; SecretFlow's engine (spu 0.9.5) as a job from alice, bob approving by policy`);
+  say(`\n5. PSI: ${PSI_ROWS.toLocaleString('en')} rows at each domain, ${PSI_OVERLAP.toLocaleString('en')} in common, each a DomainData granted to the other; SecretFlow's engine (spu 0.9.5) as a job from alice, bob approving by policy, reading and writing through each node's DataMesh`);
   const app = YAML.parse(readFileSync(psiApp, 'utf8')) as object;
   const data = psiDatasets(PSI_ROWS, PSI_OVERLAP, 7);
   // Each domain's input is a DomainData of its own, granted to the other for this PSI (docs/datamesh.md); the engine reads it
