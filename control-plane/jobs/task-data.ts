@@ -50,6 +50,7 @@ export function jobAdmission(self: string, name: string, spec: JobSpec, local: (
     jobID: name,
     initiator: spec.initiator,
     parties,
+    ...(spec.flowID ? { flowID: spec.flowID } : {}),
     tasks: spec.tasks.filter((t) => t.parties.some((p) => p.domainID === self)).map((t) => ({
       taskID: t.taskID,
       // The task's own parties read with it: each of them needs the grant, not every party of the job.

@@ -282,9 +282,12 @@ export class RuntimeController {
     const parties = spec.parties.map((p) => p.domainID);
     const data = taskData(this.deps.self, spec.taskInputConfig, parties, (id) => local.has(id));
     dm.revokeTask(kt.metadata.name); // a previous run's, should one be left
+    const jobID = kt.metadata.annotations?.[JOB_ANNOTATION] ?? '';
+    // A grant's limit.flowID is matched against the job's flow (Kuscia's spec.flowID).
+    const flowID = ((await this.deps.store.get('KusciaJob', jobID))?.spec as { flowID?: string } | undefined)?.flowID;
     const issued = dm.issueTaskCredential({
-      taskID: kt.metadata.name, jobID: kt.metadata.annotations?.[JOB_ANNOTATION] ?? '', initiator: spec.initiator,
-      parties: [...new Set(parties)], domainDataIDs: [...data.reads, ...data.writes], component: appImage,
+      taskID: kt.metadata.name, jobID, initiator: spec.initiator,
+      parties: [...new Set(parties)], domainDataIDs: [...data.reads, ...data.writes], component: appImage, ...(flowID ? { flowID } : {}),
     });
     return { env: issued.env, scope: { reads: data.reads, writes: data.writes } };
   }

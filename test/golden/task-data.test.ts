@@ -39,4 +39,6 @@ test('jobAdmission: this party\'s tasks only, each with its reads and its AppIma
     jobID: 'j', initiator: 'alice', parties: ['alice', 'bob', 'carol'],
     tasks: [{ taskID: 'j-psi', parties: ['alice', 'bob'], domainDataIDs: ['alice-table'], component: 'secretflow-psi' }],
   });
+  // The job's flow goes with it (a grant's limit.flowID).
+  assert.equal(jobAdmission('alice', 'j', { ...spec, flowID: 'flow-1' }, here('alice-table')).flowID, 'flow-1');
 });
