@@ -195,10 +195,11 @@ rendered environment in the same group, the two parties dialling each other on l
 
 The PSI: ${r.rows.toLocaleString('en')} × ${r.rows.toLocaleString('en')} ids, ${r.overlap.toLocaleString('en')} in common (50%), one key column and one value column per party,
 the receiver alice, \`broadcast_result\`. **ferry**: a KusciaJob from alice (bob approves by policy); each party's
-engine dials the other through a local port of its own node, across both gateways (HTTP/2 over mTLS).
-**direct**: the same engines, link on loopback. ${r.runs} runs of each, interleaved. *Engine* time is the launcher's
+engine dials the other through a local port of its own node, across both gateways (HTTP/2 over mTLS), and
+reads its input (a DomainData granted to the other) and writes the intersection through its node's DataMesh.
+**direct**: the same engines, link on loopback, the same CSV files read and written directly. ${r.runs} runs of each, interleaved. *Engine* time is the launcher's
 \`psi_execute\` alone (the launcher's \`execute_seconds\`, the slower party: the link is up, the interpreter
-and spu loaded); *wall* time is from job
+and spu loaded); *wall* time (the DataMesh download and upload included under Ferry) is from job
 creation to Succeeded at both (ferry) or from process start to both exits (direct). Peak: the domain cgroup's
 peak memory (all its processes, page cache included) during the run. Median (min–max).
 
