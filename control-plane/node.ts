@@ -175,11 +175,11 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   await tokens.start();
   const diagnose = await startDiagnoseServer(diagnoseSocket(paths.run), config.domain, log);
 
+  // The DataMesh: engines' data through Ferry, on loopback, with per-task credentials (docs/datamesh.md).
+  const dataMesh = await startNodeDataMesh(home, config, store, log.child({ component: 'datamesh' }));
   // Jobs and their runtime: controllers over the store, like the gateway. Every
   // replica answers partners (the inbox writes to the store); the leader alone
   // runs the controllers (started and stopped with leadership, below).
-  // The DataMesh: engines' data through Ferry, on loopback, with per-task credentials (docs/datamesh.md).
-  const dataMesh = await startNodeDataMesh(home, config, store, log.child({ component: 'datamesh' }));
   const interopClient = new InteropClient({ host: internalHost, port: config.listeners.internal.port });
   const jobs = new JobsController({
     store, self: config.domain,

@@ -205,7 +205,8 @@ export class JobsController implements JobsInbox {
 
     // Data grants first: a job this domain's grants do not allow is refused before anyone approves it.
     let admitted: ReturnType<typeof admissionCondition> | undefined;
-    if (this.deps.admit && !own.approval && !status.conditions?.some((c) => c.type === DATA_GRANTED) && !isTerminal(status.phase)) {
+    // Only a job not yet under way: one that runs already (from before admission existed) is not refused by its own reads.
+    if (this.deps.admit && !own.approval && (!status.phase || status.phase === 'AwaitingApproval') && !status.conditions?.some((c) => c.type === DATA_GRANTED)) {
       const d = await this.deps.admit(name, spec);
       admitted = admissionCondition(d, new Date(this.now()).toISOString());
       if (!d.ok) own = { ...own, approval: { decision: 'Rejected', reason: d.message, at: new Date(this.now()).toISOString() } };

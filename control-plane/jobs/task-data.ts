@@ -11,7 +11,7 @@ import type { JobSpec } from './phase.ts';
 export interface TaskData {
   /** This domain's DomainData the task reads (named in sf_input_ids and stored here). */
   reads: string[];
-  /** The DomainData this party's side of the task may create (its sf_output_ids entry). */
+  /** The DomainData this party's side of the task may create (its sf_output_ids entry, when it does not exist yet). */
   writes: string[];
   /** The relative URI for each write (sf_output_uris, or `<id>.csv`). */
   uris: Record<string, string>;
@@ -38,7 +38,8 @@ export function taskData(self: string, taskInputConfig: string | undefined, part
   const outs = strings(c.sf_output_ids);
   const uris = Array.isArray(c.sf_output_uris) ? c.sf_output_uris : [];
   const i = outs.length === 1 ? 0 : outs.length === parties.length ? parties.indexOf(self) : -1;
-  const out = i >= 0 ? outs[i] : undefined;
+  // Create only: an output that exists already is not the task's to overwrite (the initiator, a partner perhaps, names it).
+  const out = i >= 0 && !local(outs[i]!) ? outs[i] : undefined;
   const uri = i >= 0 && typeof uris[i] === 'string' && uris[i] ? (uris[i] as string) : undefined;
   return { reads, writes: out ? [out] : [], uris: out ? { [out]: uri ?? `${out}.csv` } : {} };
 }

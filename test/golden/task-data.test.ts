@@ -17,6 +17,8 @@ test('reads: the sf_input_ids stored in this domain; the others are the partners
 
 test('writes: one output for all parties, or one per party in the task\'s order; a default URI', () => {
   assert.deepEqual(taskData('bob', cfg({ sf_output_ids: ['psi-output'] }), ['alice', 'bob'], here()), { reads: [], writes: ['psi-output'], uris: { 'psi-output': 'psi-output.csv' } });
+  // An output that exists already is not the task's: it may not overwrite this domain's data.
+  assert.deepEqual(taskData('alice', cfg({ sf_input_ids: ['alice-table'], sf_output_ids: ['alice-table'] }), ['alice'], here('alice-table')).writes, []);
   // Neither one nor one per party: this party writes nothing (the engine refuses the config, naming the field).
   assert.deepEqual(taskData('bob', cfg({ sf_output_ids: ['a', 'b', 'c'] }), ['alice', 'bob'], here()).writes, []);
 });
