@@ -17,7 +17,7 @@ import { psiEngine } from '../test/support/psi-engine.ts';
 import { createCgroup, type Cgroup } from '../control-plane/runtime/cgroup.ts';
 import { renderTask, type AppImageSpec } from '../control-plane/runtime/render.ts';
 import { readConfig, writeConfig } from '../control-plane/config.ts';
-import { psiDatasets, psiJob, psiResult, psiTaskInputConfig, writePsiCsv, type PsiProtocol } from '../control-plane/cli/demo-psi.ts';
+import { domainDataFile, psiDatasets, psiFileTaskInputConfig, psiJob, psiPartyData, psiResult, psiTaskInputConfig, type PsiProtocol } from '../control-plane/cli/demo-psi.ts';
 import { median, round, runHeader, spread, startNode, stopNode } from './lib.ts';
 import { machine } from './machine.ts';
 
@@ -78,10 +78,11 @@ async function main() {
 
     const overlap = ROWS / 2;
     const data = psiDatasets(ROWS, overlap, 11);
+    // Each party's input is a DomainData granted to the other (the Ferry path reads it through the DataMesh); the direct path reads the same file.
     const input: Record<string, string> = {};
-    for (const n of [alice, bob]) {
-      input[n.domain] = join(n.home, 'data', 'psi', 'ids.csv');
-      writePsiCsv(input[n.domain]!, n.domain, data[n.domain as 'alice' | 'bob']);
+    for (const [n, partner] of [[alice, bob], [bob, alice]] as const) {
+      await n.apply(psiPartyData(n.home, n.domain, partner.domain, `bench-${n.domain}`, data[n.domain as 'alice' | 'bob']).map((d) => YAML.stringify(d)).join('---\n'));
+      input[n.domain] = domainDataFile(n.home, `bench-${n.domain}.csv`);
     }
     const directDir = tempDir('psi-direct');
     cleanups.push(() => rmSync(directDir, { recursive: true, force: true }));
@@ -91,9 +92,9 @@ async function main() {
 
     const viaFerry = async (protocol: PsiProtocol): Promise<Run> => {
       const name = `bench-${++jobs}`;
-      const io = Object.fromEntries([alice, bob].map((n) => [n.domain, { input: input[n.domain]!, output: 'result.csv' }]));
       const started = performance.now();
-      const r = alice.cli(['job', 'create', '-f', '-'], YAML.stringify(psiJob(name, 'alice', ['alice', 'bob'], psiTaskInputConfig(protocol, 'alice', io))));
+      const config = psiTaskInputConfig(protocol, 'alice', ['alice', 'bob'], { inputs: ['bench-alice', 'bench-bob'], outputs: [`${name}-alice`, `${name}-bob`] });
+      const r = alice.cli(['job', 'create', '-f', '-'], YAML.stringify(psiJob(name, 'alice', ['alice', 'bob'], config)));
       if (r.code !== 0) throw new Error(r.stderr);
       for (const n of [alice, bob]) {
         await waitFor(`${name} to end at ${n.domain}`, async () => {
@@ -113,7 +114,7 @@ async function main() {
       const [pa, pb] = await freePorts(2);
       const ports: Record<string, number> = { alice: pa!, bob: pb! };
       const io = Object.fromEntries(['alice', 'bob'].map((d) => [d, { input: input[d]!, output: join(directDir, taskID, d, 'result.csv') }]));
-      const config = JSON.stringify(psiTaskInputConfig(protocol, 'alice', io));
+      const config = JSON.stringify(psiFileTaskInputConfig(protocol, 'alice', io));
       const parties = [{ domainID: 'alice' }, { domainID: 'bob' }];
       const started = performance.now();
       const runs = ['alice', 'bob'].map((self) => {
@@ -194,10 +195,11 @@ rendered environment in the same group, the two parties dialling each other on l
 
 The PSI: ${r.rows.toLocaleString('en')} × ${r.rows.toLocaleString('en')} ids, ${r.overlap.toLocaleString('en')} in common (50%), one key column and one value column per party,
 the receiver alice, \`broadcast_result\`. **ferry**: a KusciaJob from alice (bob approves by policy); each party's
-engine dials the other through a local port of its own node, across both gateways (HTTP/2 over mTLS).
-**direct**: the same engines, link on loopback. ${r.runs} runs of each, interleaved. *Engine* time is the launcher's
+engine dials the other through a local port of its own node, across both gateways (HTTP/2 over mTLS), and
+reads its input (a DomainData granted to the other) and writes the intersection through its node's DataMesh.
+**direct**: the same engines, link on loopback, the same CSV files read and written directly. ${r.runs} runs of each, interleaved. *Engine* time is the launcher's
 \`psi_execute\` alone (the launcher's \`execute_seconds\`, the slower party: the link is up, the interpreter
-and spu loaded); *wall* time is from job
+and spu loaded); *wall* time (the DataMesh download and upload included under Ferry) is from job
 creation to Succeeded at both (ferry) or from process start to both exits (direct). Peak: the domain cgroup's
 peak memory (all its processes, page cache included) during the run. Median (min–max).
 

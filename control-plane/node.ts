@@ -30,6 +30,7 @@ import { startDiagnoseServer } from './diagnose/server.ts';
 import { datameshSocket, diagnoseSocket, interopSocket } from './translate/resources-to-ir.ts';
 import { guardNode } from './process-guard.ts';
 import { JobsController } from './jobs/controller.ts';
+import { jobAdmission } from './jobs/task-data.ts';
 import { InteropClient } from './jobs/interop-client.ts';
 import { startInteropServer } from './jobs/interop-server.ts';
 import { approvalPolicy } from './jobs/policy.ts';
@@ -174,24 +175,29 @@ export async function startNode(home: string, log: Logger = nodeLogger(home), op
   await tokens.start();
   const diagnose = await startDiagnoseServer(diagnoseSocket(paths.run), config.domain, log);
 
+  // The DataMesh: engines' data through Ferry, on loopback, with per-task credentials (docs/datamesh.md).
+  const dataMesh = await startNodeDataMesh(home, config, store, log.child({ component: 'datamesh' }));
   // Jobs and their runtime: controllers over the store, like the gateway. Every
   // replica answers partners (the inbox writes to the store); the leader alone
   // runs the controllers (started and stopped with leadership, below).
   const interopClient = new InteropClient({ host: internalHost, port: config.listeners.internal.port });
   const jobs = new JobsController({
-    store, self: config.domain, client: interopClient, policy: approvalPolicy(config.jobs?.autoApprove), log: log.child({ component: 'jobs' }),
+    store, self: config.domain,
+    // A job is admitted only when the grants allow its tasks' reads of this domain's data.
+    admit: async (name, spec) => {
+      const local = new Set((await store.list('DomainData')).items.map((d) => d.metadata.name));
+      return dataMesh.admitJob(jobAdmission(config.domain, name, spec, (id) => local.has(id)));
+    }, client: interopClient, policy: approvalPolicy(config.jobs?.autoApprove), log: log.child({ component: 'jobs' }),
     ...(process.env.FERRY_JOB_RESYNC_MS ? { resyncMs: Number(process.env.FERRY_JOB_RESYNC_MS) } : {}),
     ...(config.jobs?.partyTimeoutSeconds ? { partyTimeoutMs: config.jobs.partyTimeoutSeconds * 1000 } : {}),
   });
   const runtime = new RuntimeController({
     store, self: config.domain, tasksDir: join(paths.data, 'tasks'), logsDir: join(paths.logs, 'tasks'), log: log.child({ component: 'runtime' }),
     internalHost, onPortsChanged: () => reconciler?.schedule(true),
-    gatewayReady: async () => { await cache.waitFor(await store.revision()); await reconciler!.installNow(); }, limits: { mode: taskLimitsMode }, ...(taskUser ? { taskUser } : {}),
+    gatewayReady: async () => { await cache.waitFor(await store.revision()); await reconciler!.installNow(); }, limits: { mode: taskLimitsMode }, ...(taskUser ? { taskUser } : {}), dataMesh,
   });
   taskRuntime = runtime;
   const interop = await startInteropServer(interopSocket(paths.run), config.domain, jobs, log);
-  // The DataMesh: engines' data through Ferry, on loopback, with per-task credentials (docs/datamesh.md).
-  const dataMesh = await startNodeDataMesh(home, config, store, log.child({ component: 'datamesh' }));
   // Grants: pushed signed to their grantees (ferry-datamesh.<peer>.svc), received from authors here.
   const grantServer = await startGrantServer(datameshSocket(paths.run), config.domain, store, log);
   const grantSync = new GrantSync({ store, self: config.domain, gateway: { host: internalHost, port: config.listeners.internal.port }, domainKey: () => readCa(home).keyPem, log: log.child({ component: 'datamesh-grants' }) });

@@ -58,7 +58,21 @@ else
   echo "$want" > "$stamp"
 fi
 
-# The AppImage with this machine's paths: the venv's python and the launcher.
-sed -e "s|{{PSI_PYTHON}}|$venv/bin/python|g" -e "s|{{PSI_LAUNCHER}}|$root/engines/psi/launcher.py|g" \
+# The task's DataMesh client (PyPI kuscia), beside the venv: it needs numpy 2, spu numpy 1.
+dm="$dir/psi-datamesh"
+dmreq="$root/engines/psi/datamesh-requirements.txt"
+dmwant="$(sha256sum "$dmreq" | cut -d' ' -f1)"
+if [ ! -f "$dm/.ferry-requirements-sha256" ] || [ "$(cat "$dm/.ferry-requirements-sha256")" != "$dmwant" ]; then
+  say "installing the PSI task's DataMesh client (PyPI kuscia, pyarrow) into $dm"
+  rm -rf "$dm"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input --no-warn-conflicts --target "$dm" -r "$dmreq"
+  PYTHONPATH="$dm" "$venv/bin/python" -c 'import kuscia.datamesh.api, pyarrow.flight' \
+    || { say "the kuscia DataMesh client does not import; see the error above"; exit 1; }
+  chmod -R a+rX "$dm"
+  echo "$dmwant" > "$dm/.ferry-requirements-sha256"
+fi
+
+# The AppImage with this machine's paths: the venv's python, the launcher and the DataMesh client.
+sed -e "s|{{PSI_PYTHON}}|$venv/bin/python|g" -e "s|{{PSI_LAUNCHER}}|$root/engines/psi/launcher.py|g" -e "s|{{PSI_DATAMESH_PATH}}|$dm|g" \
   "$root/examples/appimage-secretflow-psi.yaml" > "$venv/appimage-secretflow-psi.yaml.tmp"
 mv "$venv/appimage-secretflow-psi.yaml.tmp" "$venv/appimage-secretflow-psi.yaml"

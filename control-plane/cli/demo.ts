@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { homePaths, readConfig, writeConfig } from '../config.ts';
-import { psiDatasets, psiJob, psiResult, psiTaskInputConfig, writePsiCsv } from './demo-psi.ts';
+import { domainDataFile, psiDatasets, psiJob, psiPartyData, psiResult, psiTaskInputConfig } from './demo-psi.ts';
 import { initHome, readCa } from '../home.ts';
 import { startNode, type RunningNode } from '../node.ts';
 import { freePorts } from '../util/ports.ts';
@@ -44,7 +44,8 @@ export async function runDemo(opts: { keep: boolean; part?: 'all' | 'psi' }): Pr
   const part = opts.part ?? 'all';
   // The PSI engine first: installing it (once) takes a while and needs no node.
   const psiApp = join(process.env.FERRY_ENGINES_DIR ?? join(ROOT, '.tools'), 'psi-venv', 'appimage-secretflow-psi.yaml');
-  if (!existsSync(psiApp) || part === 'psi') {
+  {
+    // Every time: quick when done, and it writes the AppImage with this checkout's paths.
     const r = spawnSync('bash', [join(ROOT, 'scripts', 'engines.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (r.status !== 0) {
       if (part === 'psi') throw new Error('the PSI engine could not be installed (scripts/engines.sh, above)');
@@ -126,26 +127,27 @@ export async function runDemo(opts: { keep: boolean; part?: 'all' | 'psi' }): Pr
 
 /** SecretFlow's PSI between the two domains as a job: alice submits, bob approves by policy, both get the intersection. */
 async function psiPart(alice: DemoDomain, bob: DemoDomain, psiApp: string, say: (s: string) => void): Promise<void> {
-  say(`\n5. PSI: ${PSI_ROWS.toLocaleString('en')} rows at each domain, ${PSI_OVERLAP.toLocaleString('en')} in common; SecretFlow's engine (spu 0.9.5) as a job from alice, bob approving by policy`);
+  say(`\n5. PSI: ${PSI_ROWS.toLocaleString('en')} rows at each domain, ${PSI_OVERLAP.toLocaleString('en')} in common, each a DomainData granted to the other; SecretFlow's engine (spu 0.9.5) as a job from alice, bob approving by policy, reading and writing through each node's DataMesh`);
   const app = YAML.parse(readFileSync(psiApp, 'utf8')) as object;
   const data = psiDatasets(PSI_ROWS, PSI_OVERLAP, 7);
-  const io: Record<string, { input: string; output: string }> = {};
+  // Each domain's input is a DomainData of its own, granted to the other for this PSI (docs/datamesh.md); the engine reads it
+  // and writes the intersection as a new DomainData through its node's DataMesh.
   for (const d of [alice, bob]) {
-    const input = join(homePaths(d.home).data, 'psi', `${d.name}.csv`);
-    writePsiCsv(input, d.name, data[d.name as 'alice' | 'bob']);
-    io[d.name] = { input, output: 'intersection.csv' };
-    await new ApiClient(d.home).call('POST', '/api/v1/apply', { resources: [app] });
+    const partner = d === alice ? bob.name : alice.name;
+    const own = psiPartyData(d.home, d.name, partner, `demo-psi-${d.name}`, data[d.name as 'alice' | 'bob']);
+    await new ApiClient(d.home).call('POST', '/api/v1/apply', { resources: [app, ...own] });
   }
   const started = performance.now();
-  await new ApiClient(alice.home).call('POST', '/api/v1/jobs', psiJob('demo-psi', 'alice', ['alice', 'bob'], psiTaskInputConfig('PROTOCOL_ECDH', 'alice', io)));
+  const outputs = ['demo-psi-result-alice', 'demo-psi-result-bob'];
+  await new ApiClient(alice.home).call('POST', '/api/v1/jobs', psiJob('demo-psi', 'alice', ['alice', 'bob'], psiTaskInputConfig('PROTOCOL_ECDH', 'alice', ['alice', 'bob'], { inputs: ['demo-psi-alice', 'demo-psi-bob'], outputs })));
   const phases = await Promise.all([alice, bob].map((d) => jobEnd(d, 'demo-psi')));
   const seconds = (performance.now() - started) / 1000;
   const rows = [alice, bob].map((d, i) => {
     const log = readFileSync(join(homePaths(d.home).logs, 'tasks', 'demo-psi-psi.log'), 'utf8');
     const r = psiResult(log);
-    return [d.name, phases[i]!, r ? String(r.intersection_count) : '-', r ? `${r.seconds} s` : '-', join(homePaths(d.home).data, 'tasks', 'demo-psi-psi', 'intersection.csv')];
+    return [d.name, phases[i]!, r ? String(r.intersection_count) : '-', r ? `${r.seconds} s` : '-', `DomainData ${outputs[i]} (${domainDataFile(d.home, `${outputs[i]}.csv`)})`];
   });
-  say(table([['DOMAIN', 'JOB', 'INTERSECTION', 'ENGINE TIME', 'RESULT FILE'], ...rows]));
+  say(table([['DOMAIN', 'JOB', 'INTERSECTION', 'ENGINE TIME', 'RESULT'], ...rows]));
   say(`job demo-psi: submitted to Succeeded at both in ${seconds.toFixed(1)} s (expected intersection ${PSI_OVERLAP})`);
   if (phases.some((p) => p !== 'Succeeded') || rows.some((r) => r[2] !== String(PSI_OVERLAP))) throw new Error(`the PSI job did not end as expected: ferry job describe demo-psi --home ${alice.home}`);
 }

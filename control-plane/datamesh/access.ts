@@ -117,7 +117,7 @@ export interface JobAdmission {
   /** The job's spec.flowID, when it has one. */
   flowID?: string;
   /** This domain's tasks of the job and the DomainData each reads. */
-  tasks: { taskID: string; domainDataIDs: string[]; component?: string }[];
+  tasks: { taskID: string; domainDataIDs: string[]; component?: string; /** The task's parties, when not the job's (a multi-task job). */ parties?: string[] }[];
 }
 
 export type AdmissionDecision = { ok: true } | { ok: false; missing: { taskID: string; domainDataID: string; grantDomain: string; reason: string }[]; message: string };
@@ -130,7 +130,7 @@ export function admitJob(self: string, job: JobAdmission, grants: readonly Grant
         missing.push({ taskID: t.taskID, domainDataID: id, grantDomain: self, reason: `DomainData ${id} does not exist in ${self}` });
         continue;
       }
-      const r = grantsFor(self, id, { initiator: job.initiator, parties: job.parties, ...(t.component ? { component: t.component } : {}), ...(job.flowID ? { flowID: job.flowID } : {}) }, grants, now);
+      const r = grantsFor(self, id, { initiator: job.initiator, parties: t.parties ?? job.parties, ...(t.component ? { component: t.component } : {}), ...(job.flowID ? { flowID: job.flowID } : {}) }, grants, now);
       for (const m of r.missing) missing.push({ taskID: t.taskID, domainDataID: id, ...m });
     }
   }

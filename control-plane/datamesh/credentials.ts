@@ -45,6 +45,9 @@ export class TaskCredentials {
   }
 }
 
+/** The variables taskEnvironment gives a task: its own credential, the only FERRY_* names a task sees. */
+export const TASK_DATAMESH_ENV = ['DATAMESH_ADDRESS', 'FERRY_DATAMESH_TOKEN', 'grpc_proxy', 'FERRY_DATAMESH_HTTP'] as const;
+
 /**
  * The environment a task gets to reach the DataMesh with its credential,
  * unchanged clients included: Kuscia's own variable for the address, and a

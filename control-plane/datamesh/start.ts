@@ -127,7 +127,7 @@ export async function startDataMesh(o: DataMeshOptions): Promise<DataMesh> {
     ...(httpPort ? { httpAddress: `${host}:${httpPort}` } : {}),
     mesh,
     issueTaskCredential: (req) => {
-      const credential: TaskCredential = { taskID: req.taskID, jobID: req.jobID, initiator: req.initiator, parties: [...req.parties], domainDataIDs: [...req.domainDataIDs], ...(req.component ? { component: req.component } : {}) };
+      const credential: TaskCredential = { taskID: req.taskID, jobID: req.jobID, initiator: req.initiator, parties: [...req.parties], domainDataIDs: [...req.domainDataIDs], ...(req.component ? { component: req.component } : {}), ...(req.flowID ? { flowID: req.flowID } : {}) };
       const issued = credentials.issue(credential);
       return { ...issued, env: taskEnvironment({ host, port, ...(httpPort ? { httpPort } : {}) }, req.taskID, issued.token) };
     },

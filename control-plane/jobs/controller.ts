@@ -36,8 +36,17 @@ export interface ApprovalPolicy {
   autoApprove(initiator: string, appImages: string[]): string | undefined;
 }
 
+/** The DataMesh's answer on a job (control-plane/datamesh/access.ts admitJob). */
+export type Admission = { ok: true } | { ok: false; message: string; missing: { taskID: string; domainDataID: string; grantDomain: string; reason: string }[] };
+
 export interface JobsControllerDeps {
   store: JobsStore;
+  /**
+   * Before this party takes part: do the grants allow every read of this
+   * domain's data by its tasks? Asked once per job; a refusal rejects the job
+   * here (nothing runs), its DataGranted condition naming what is missing.
+   */
+  admit?: (job: string, spec: JobSpec) => Promise<Admission>;
   self: string;
   client: Pick<InteropClient, 'propose' | 'push' | 'pull'>;
   policy: ApprovalPolicy;
@@ -194,6 +203,14 @@ export class JobsController implements JobsInbox {
     let own: PartyRecord = records[self] ?? { domainID: self, seq: 0, specHash: status.specHash! };
     const before = JSON.stringify(own);
 
+    // Data grants first: a job this domain's grants do not allow is refused before anyone approves it.
+    let admitted: ReturnType<typeof admissionCondition> | undefined;
+    // Only a job not yet under way: one that runs already (from before admission existed) is not refused by its own reads.
+    if (this.deps.admit && !own.approval && (!status.phase || status.phase === 'AwaitingApproval') && !status.conditions?.some((c) => c.type === DATA_GRANTED)) {
+      const d = await this.deps.admit(name, spec);
+      admitted = admissionCondition(d, new Date(this.now()).toISOString());
+      if (!d.ok) own = { ...own, approval: { decision: 'Rejected', reason: d.message, at: new Date(this.now()).toISOString() } };
+    }
     if (self !== spec.initiator && !own.approval) {
       const why = this.deps.policy.autoApprove(spec.initiator, [...new Set(spec.tasks.filter((t) => t.parties.some((p) => p.domainID === self)).map((t) => t.appImage))]);
       if (why) own = { ...own, approval: { decision: 'Accepted', reason: why, at: new Date(this.now()).toISOString() } };
@@ -246,6 +263,7 @@ export class JobsController implements JobsInbox {
       message: unreachable.map((u) => `${u.peer} unreachable since ${new Date(this.now() - u.forMs).toISOString()}: ${u.error}`).join('; '),
       lastTransitionTime: nowIso,
     });
+    if (admitted) next.conditions = setCondition(next.conditions, admitted);
     this.views.set(name, view);
     if (!sameStatus(job.status as JobStatus | undefined, next)) {
       try {
@@ -361,6 +379,15 @@ export class JobsController implements JobsInbox {
     }
     return { ok: false, status: 503, reason: 'the job changed too often meanwhile: retry' };
   }
+}
+
+/** The condition that records this party's admission of the job (and so that it was asked). */
+export const DATA_GRANTED = 'DataGranted';
+
+function admissionCondition(d: Admission, now: string) {
+  return d.ok
+    ? { type: DATA_GRANTED, status: 'True' as const, reason: 'Granted', message: 'every read of this domain\'s data by the job\'s tasks is granted', lastTransitionTime: now }
+    : { type: DATA_GRANTED, status: 'False' as const, reason: 'MissingGrant', message: d.message, lastTransitionTime: now };
 }
 
 function sameStatus(a: JobStatus | undefined, b: JobStatus): boolean {

@@ -214,7 +214,8 @@ function approveStatus(spec: JobSpec, byDomain: Map<string, PartyRecord>): Recor
   const out: Record<string, 'JobAccepted' | 'JobRejected'> = {};
   for (const d of jobParties(spec)) {
     const r = byDomain.get(d);
-    if (d === spec.initiator && r) out[d] = 'JobAccepted';
+    // The initiator accepts its own job unless its data grants refused it (controller.ts, admission).
+    if (d === spec.initiator && r) out[d] = r.approval?.decision === 'Rejected' ? 'JobRejected' : 'JobAccepted';
     else if (r?.approval) out[d] = r.approval.decision === 'Accepted' ? 'JobAccepted' : 'JobRejected';
   }
   return out;

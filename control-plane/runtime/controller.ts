@@ -17,6 +17,8 @@ import { taskLimits, wantedLimits, type Quantities, type TaskLimits } from './li
 import type { Cgroup } from './cgroup.ts';
 import type { TaskUser } from './task-user.ts';
 import { containerFor } from './task-ports.ts';
+import { taskData } from '../jobs/task-data.ts';
+import type { DataMesh } from '../datamesh/start.ts';
 
 const KT = 'KusciaTask';
 const LOG_TAIL_LINES = 20;
@@ -43,6 +45,11 @@ export interface RuntimeDeps {
   limits?: TaskLimits;
   /** The user tasks run as (control-plane/runtime/task-user.ts); absent: the node's own. */
   taskUser?: TaskUser;
+  /**
+   * The node's DataMesh: each run gets a credential scoped to the DomainData its
+   * task input config names (jobs/task-data.ts), revoked when the run ends.
+   */
+  dataMesh?: Pick<DataMesh, 'issueTaskCredential' | 'revokeTask'>;
 }
 
 interface TaskSpec {
@@ -63,6 +70,8 @@ type Runtime = RuntimeState & {
   limits?: string;
   /** The user the engine runs as. */
   user?: string;
+  /** The DomainData the run's DataMesh credential reads and may create. */
+  dataMesh?: { reads: string[]; writes: string[] };
 };
 
 export class RuntimeController {
@@ -176,6 +185,7 @@ export class RuntimeController {
   /** A run has ended (or its task is gone): its Services and ports to partners go, at once. */
   private async release(taskID: string, state: Runtime | undefined): Promise<void> {
     this.setPorts(taskID, undefined);
+    this.deps.dataMesh?.revokeTask(taskID); // the run's DataMesh credential dies with it
     const names = state?.services ?? (await this.deps.store.list('Service')).items.filter((s) => s.metadata.annotations?.[TASK_SERVICE_ANNOTATION] === taskID).map((s) => s.metadata.name);
     for (const name of names) {
       const svc = await this.deps.store.get('Service', name);
@@ -247,14 +257,39 @@ export class RuntimeController {
       limits = taskLimits(`ferry-${this.deps.self}-${taskID}-${state.epoch}`, wantedLimits(party, containerFor(app!, party.role ?? '')), this.deps.limits?.mode ?? 'auto');
       if (limits.cgroup) this.cgroups.set(`${taskID}/${state.epoch}`, limits.cgroup);
       const user = this.deps.taskUser;
-      const p = startProcess({ command: r.command, cwd: r.cwd, env: r.env, files: r.files, logFile: this.logFile(taskID), ...(limits.cgroup ? { cgroupProcs: limits.cgroup.procs } : {}), ...(user ? { uid: user.uid, gid: user.gid } : {}), onExit: (e) => void this.finished(taskID, state.epoch, e).catch((err: unknown) => this.deps.log.error({ err, task: taskID }, 'runtime: could not record how a task ended; it is read again from its exit file at the next start')) });
+      const data = await this.credential(kt, party.appImageRef);
+      const p = startProcess({ command: r.command, cwd: r.cwd, env: { ...r.env, ...data?.env }, files: r.files, logFile: this.logFile(taskID), ...(limits.cgroup ? { cgroupProcs: limits.cgroup.procs } : {}), ...(user ? { uid: user.uid, gid: user.gid } : {}), onExit: (e) => void this.finished(taskID, state.epoch, e).catch((err: unknown) => this.deps.log.error({ err, task: taskID }, 'runtime: could not record how a task ended; it is read again from its exit file at the next start')) });
       const runsAs = user ? user.describe : `the node's own user (uid ${process.getuid?.() ?? '?'}): the task can read what the node reads; run the node as root to give tasks a user of their own`;
-      return this.write(kt, { ...state, phase: 'Running', at: now, startedAt: now, pid: p.pid, limits: limits.applied, user: runsAs });
+      return this.write(kt, { ...state, phase: 'Running', at: now, startedAt: now, pid: p.pid, limits: limits.applied, user: runsAs, ...(data ? { dataMesh: data.scope } : {}) });
     } catch (e) {
+      this.deps.dataMesh?.revokeTask(taskID);
       this.dropCgroup(`${taskID}/${state.epoch}`);
       await this.write(kt, { ...state, phase: 'Failed', at: now, message: `could not start: ${(e as Error).message}` });
       return this.release(taskID, state);
     }
+  }
+
+  /**
+   * The run's DataMesh credential: it reads this domain's DomainData named in
+   * sf_input_ids and creates this party's sf_output_ids entry, nothing else;
+   * its environment (DATAMESH_ADDRESS, grpc_proxy with the token) joins the task's.
+   */
+  private async credential(kt: StoredObject, appImage: string): Promise<{ env: Record<string, string>; scope: { reads: string[]; writes: string[] } } | undefined> {
+    const dm = this.deps.dataMesh;
+    if (!dm) return undefined;
+    const spec = kt.spec as TaskSpec;
+    const local = new Set((await this.deps.store.list('DomainData')).items.map((d) => d.metadata.name));
+    const parties = spec.parties.map((p) => p.domainID);
+    const data = taskData(this.deps.self, spec.taskInputConfig, parties, (id) => local.has(id));
+    dm.revokeTask(kt.metadata.name); // a previous run's, should one be left
+    const jobID = kt.metadata.annotations?.[JOB_ANNOTATION] ?? '';
+    // A grant's limit.flowID is matched against the job's flow (Kuscia's spec.flowID).
+    const flowID = ((await this.deps.store.get('KusciaJob', jobID))?.spec as { flowID?: string } | undefined)?.flowID;
+    const issued = dm.issueTaskCredential({
+      taskID: kt.metadata.name, jobID, initiator: spec.initiator,
+      parties: [...new Set(parties)], domainDataIDs: [...data.reads, ...data.writes], component: appImage, ...(flowID ? { flowID } : {}),
+    });
+    return { env: issued.env, scope: { reads: data.reads, writes: data.writes } };
   }
 
   /** Removes a run's cgroup; returns whether the kernel killed a member for the memory limit. */

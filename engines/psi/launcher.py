@@ -16,7 +16,19 @@ the node's internal listener mapped to the partner's Service). Field names of
 psi_config follow secretflow/psi's psi.v2.PsiConfig, in snake_case or
 lowerCamelCase as protobuf's JSON allows.
 
-Exit status: 0 done, 2 bad configuration (nothing run), 1 the PSI failed.
+Data: under Ferry (DATAMESH_ADDRESS set, as the runtime does for every task)
+the input is a DomainData and the result becomes one, through the DataMesh
+with the task's own credential, as Kuscia's engines do: TASK_INPUT_CONFIG's
+`sf_input_ids` names the DomainData (this party reads those of its own
+domain: the others are its partners'), `sf_output_ids` / `sf_output_uris`
+the result's DomainData and relative URI (one per party in the task's party
+order, or one for all). The input is downloaded to the task's directory for
+spu, the result uploaded (datamesh_io.py, PyPI kuscia's client). Without a
+DataMesh (the engine run alone, test/e2e/psi-engine.test.ts) psi_config's
+input_config.path / output_config.path are files, as in psi.v2.
+
+Exit status: 0 done, 2 bad configuration (nothing run), 1 the PSI failed
+(or the DataMesh refused its data; the reason is in the log).
 """
 
 from __future__ import annotations
@@ -26,6 +38,9 @@ import json
 import os
 import sys
 import time
+
+from task_config import ConfigError, camel, check_fields, enum, field, parse_json
+from task_data import DataMeshError, absolute_file, check_keys, datamesh_call, domain_data, writable_place
 
 PORT_NAME = "psi"
 
@@ -58,45 +73,8 @@ PSI_FIELDS = {
 PSI_UNSUPPORTED = {"intersection_threshold", "count_path"}
 
 
-class ConfigError(Exception):
-    pass
-
-
 def say(msg: str) -> None:
     print(f"psi: {msg}", flush=True)
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.capitalize() for p in rest)
-
-
-def field(obj: dict, name: str, where: str, default=None):
-    """A protobuf-JSON field by its snake_case or lowerCamelCase name."""
-    if name in obj and camel(name) in obj and name != camel(name):
-        raise ConfigError(f"{where}.{name}: given twice (as {name} and {camel(name)}); give one")
-    return obj.get(name, obj.get(camel(name), default))
-
-
-def check_fields(obj, allowed: set, where: str) -> dict:
-    if not isinstance(obj, dict):
-        raise ConfigError(f"{where}: must be a JSON object")
-    known = allowed | {camel(a) for a in allowed}
-    for k in obj:
-        if k not in known:
-            raise ConfigError(f"{where}.{k}: unknown field (known: {', '.join(sorted(allowed))})")
-    return obj
-
-
-def parse_json(text: str | None, where: str):
-    if text is None or text == "":
-        raise ConfigError(f"{where}: not set (Ferry's runtime sets it for every task)")
-    if isinstance(text, (dict, list)):
-        return text
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{where}: not valid JSON ({e})") from None
 
 
 def read_task(argv: list[str], env: dict) -> dict:
@@ -110,6 +88,7 @@ def read_task(argv: list[str], env: dict) -> dict:
         cd = parse_json(conf.get("task_cluster_def"), "task_cluster_def")
         self_name = cd["parties"][cd["selfPartyIdx"]]["name"] if isinstance(cd, dict) and "parties" in cd else None
         return {
+            "datamesh": env.get("DATAMESH_ADDRESS"),
             "domain": env.get("KUSCIA_DOMAIN_ID") or self_name,
             "task_id": conf.get("task_id"),
             "cluster": cd,
@@ -119,6 +98,7 @@ def read_task(argv: list[str], env: dict) -> dict:
     if argv:
         raise ConfigError(f"arguments: unknown {' '.join(argv)!r} (give none, or --kuscia <task-config.conf>)")
     return {
+        "datamesh": env.get("DATAMESH_ADDRESS"),
         "domain": env.get("KUSCIA_DOMAIN_ID"),
         "task_id": env.get("TASK_ID"),
         "cluster": parse_json(env.get("TASK_CLUSTER_DEFINE"), "TASK_CLUSTER_DEFINE"),
@@ -170,50 +150,13 @@ def link_parties(task: dict) -> tuple[list[tuple[str, str]], int]:
     return [(n, hosts[n]) for n in order], order.index(domain)
 
 
-def enum(value, allowed, where: str, default: str) -> str:
-    if value in (None, ""):
-        return default
-    if value not in allowed:
-        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(allowed)}")
-    return value
-
-
-def absolute_file(io, where: str, must_exist: bool) -> str:
-    io = check_fields(io if io is not None else {}, {"type", "path"}, where)
-    enum(field(io, "type", where), ("IO_TYPE_FILE_CSV",), f"{where}.type", "IO_TYPE_FILE_CSV")
-    path = field(io, "path", where)
-    if not isinstance(path, str) or not path:
-        raise ConfigError(f"{where}.path: give the CSV file's path")
-    # spu wants absolute paths; a relative one is under the task's working directory.
-    path = os.path.abspath(path)
-    if must_exist and not os.path.isfile(path):
-        raise ConfigError(f"{where}.path: {path} is not a readable file")
-    if not must_exist and not os.path.isdir(os.path.dirname(path)):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-    return path
-
-
-def writable_place(path: str) -> str:
-    """spu writes <input>.temp.csv beside its input: an input in a directory this
-    task may not write (a root node runs tasks as their own user) is read
-    through a link in the task's directory instead."""
-    if os.access(os.path.dirname(path), os.W_OK):
-        return path
-    os.makedirs("input", exist_ok=True)
-    link = os.path.abspath(os.path.join("input", os.path.basename(path)))
-    if os.path.lexists(link):
-        os.remove(link)
-    os.symlink(path, link)
-    return link
-
-
 def psi_plan(task: dict, names: list[str], rank: int) -> dict:
     """Kuscia's PSI task input config for this party, checked, as plain values for spu."""
     domain = task["domain"]
     cfg = task["input"]
     if not isinstance(cfg, dict):
         raise ConfigError("TASK_INPUT_CONFIG: must be a JSON object {\"sf_psi_config_map\": {...}}")
-    check_fields(cfg, {"sf_psi_config_map"}, "TASK_INPUT_CONFIG")
+    check_fields(cfg, {"sf_psi_config_map", "sf_input_ids", "sf_output_ids", "sf_output_uris", "sf_datasource_config"}, "TASK_INPUT_CONFIG")
     by_party = field(cfg, "sf_psi_config_map", "TASK_INPUT_CONFIG")
     if not isinstance(by_party, dict) or domain not in by_party:
         raise ConfigError(f'TASK_INPUT_CONFIG.sf_psi_config_map: no entry for this party "{domain}" (one per party: {{"{domain}": {{"psi_config": {{...}}}}}})')
@@ -260,16 +203,19 @@ def psi_plan(task: dict, names: list[str], rank: int) -> dict:
     keys = field(psi, "keys", where)
     if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
         raise ConfigError(f"{where}.keys: give the key columns, e.g. [\"id\"]")
-    inp = writable_place(absolute_file(field(psi, "input_config", where), f"{where}.input_config", must_exist=True))
-    out = absolute_file(field(psi, "output_config", where), f"{where}.output_config", must_exist=False)
-    try:
-        with open(inp, newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f), [])
-    except OSError as e:
-        raise ConfigError(f"{where}.input_config.path: cannot read {inp} ({e.strerror})") from None
-    missing = [k for k in keys if k not in header]
-    if missing:
-        raise ConfigError(f"{where}.keys: {', '.join(missing)} not in {inp}'s header ({', '.join(header)})")
+    data = domain_data(task, cfg, names, where)
+    if data is None:
+        inp = writable_place(absolute_file(field(psi, "input_config", where), f"{where}.input_config", must_exist=True))
+        out = absolute_file(field(psi, "output_config", where), f"{where}.output_config", must_exist=False)
+        check_keys(inp, keys, f"{where}.input_config.path", where)
+    else:
+        for io in ("input_config", "output_config"):
+            given = field(psi, io, where)
+            if isinstance(given, dict) and field(given, "path", where):
+                raise ConfigError(f"{where}.{io}.path: under Ferry the PSI's data goes through the DataMesh; name DomainData in TASK_INPUT_CONFIG.{'sf_input_ids' if io == 'input_config' else 'sf_output_ids'} instead of a path")
+        inp = None  # downloaded from the DataMesh once the configuration is checked
+        out = os.path.abspath(os.path.join("output", "result.csv"))
+        os.makedirs(os.path.dirname(out), exist_ok=True)
 
     join = enum(field(psi, "advanced_join_type", where), tuple(JOINS), f"{where}.advanced_join_type", "ADVANCED_JOIN_TYPE_UNSPECIFIED")
     left = enum(field(psi, "left_side", where), ("ROLE_RECEIVER", "ROLE_SENDER"), f"{where}.left_side", "ROLE_RECEIVER")
@@ -295,6 +241,8 @@ def psi_plan(task: dict, names: list[str], rank: int) -> dict:
         "recovery": bool(field(recovery, "enabled", where)),
         "recovery_folder": field(recovery, "folder", where) or "",
         "link": {k: field(link, k, "link_config", d) for k, d in LINK_FIELDS.items()},
+        "datamesh": data,
+        "where": where,
     }
 
 
@@ -366,6 +314,27 @@ def main(argv: list[str], env: dict) -> int:
         return 2
     receiver = parties[plan["receiver_rank"]][0]
     gets = plan["broadcast_result"] or plan["receiver_rank"] == rank
+    dmp = plan["datamesh"]
+    if dmp is not None:
+        if gets and not dmp["output"]:
+            print("psi: bad configuration: TASK_INPUT_CONFIG.sf_output_ids: this party gets the result; name the DomainData it becomes", file=sys.stderr, flush=True)
+            return 2
+        try:
+            got = datamesh_call(env, "fetch", {"ids": dmp["inputs"], "dir": os.path.abspath("input")})
+        except DataMeshError as e:
+            print(f"psi: {e}", file=sys.stderr, flush=True)
+            return 1
+        mine = list(got["fetched"].items())
+        if len(mine) != 1:
+            print(f"psi: bad configuration: TASK_INPUT_CONFIG.sf_input_ids: {len(mine)} of {', '.join(dmp['inputs'])} are {task['domain']}'s DomainData ({', '.join(i for i, _ in mine) or 'none'}); the PSI reads exactly one per party", file=sys.stderr, flush=True)
+            return 2
+        say(f"read DomainData {mine[0][0]} through the DataMesh")
+        plan["input"] = mine[0][1]
+        try:
+            check_keys(plan["input"], plan["keys"], f"DomainData {mine[0][0]}", plan["where"], f"DomainData {mine[0][0]}")
+        except ConfigError as e:
+            print(f"psi: bad configuration: {e}", file=sys.stderr, flush=True)
+            return 2
     say(f"task {task['task_id']}: {plan['protocol']} with {', '.join(n for n, _ in parties if n != task['domain'])}, receiver {receiver}, keys {plan['keys']}, input {plan['input']}")
     started = time.monotonic()
     try:
@@ -373,10 +342,20 @@ def main(argv: list[str], env: dict) -> int:
     except Exception as e:  # spu raises RuntimeError with yacl's message
         print(f"psi: failed after {time.monotonic() - started:.1f}s: {e}", file=sys.stderr, flush=True)
         return 1
+    output = plan["output"]
+    if dmp is not None and gets:
+        with open(plan["output"], newline="", encoding="utf-8") as f:
+            columns = next(csv.reader(f), [])
+        try:
+            datamesh_call(env, "upload", {"id": dmp["output"], "uri": dmp["output_uri"], "path": plan["output"], "columns": columns})
+        except DataMeshError as e:
+            print(f"psi: the result could not be written: {e}", file=sys.stderr, flush=True)
+            return 1
+        output = f"domaindata:{dmp['output']}"
     seconds = round(time.monotonic() - started, 2)
-    say(f"done in {seconds}s: {counts['original_count']} rows, intersection {counts['intersection_count']}" + (f", written to {plan['output']}" if gets else " (the result is the receiver's)"))
+    say(f"done in {seconds}s: {counts['original_count']} rows, intersection {counts['intersection_count']}" + (f", written to {output}" if gets else " (the result is the receiver's)"))
     # One machine-readable line for whoever reads the task's log tail.
-    print("psi-result " + json.dumps({"party": task["domain"], "protocol": plan["protocol"], "seconds": seconds, "output": plan["output"] if gets else None, **counts}), flush=True)
+    print("psi-result " + json.dumps({"party": task["domain"], "protocol": plan["protocol"], "seconds": seconds, "output": output if gets else None, **counts}), flush=True)
     return 0
 
 

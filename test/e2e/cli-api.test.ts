@@ -183,8 +183,8 @@ test('ferry demo: two domains call each other over HTTP/1.1, HTTP/2 and gRPC, th
   assert.equal(rows.length, 6, r.stdout);
   for (const row of rows) assert.match(row, /\s(200|OK)\s+[\d.]+ ms\s+\w+@\w+ saw source (alice|bob)$/);
   assert.match(r.stdout, /HTTP\/1\.1[\s\S]*HTTP\/2[\s\S]*gRPC/);
-  // The PSI part: the intersection at both domains and the time.
-  for (const d of ['alice', 'bob']) assert.match(r.stdout, new RegExp(`^${d}\\s+Succeeded\\s+40000\\s+[\\d.]+ s\\s+\\S+intersection\\.csv$`, 'm'), r.stdout);
+  // The PSI part: the intersection at both domains, as a DomainData written through each node's DataMesh, and the time.
+  for (const d of ['alice', 'bob']) assert.match(r.stdout, new RegExp(`^${d}\\s+Succeeded\\s+40000\\s+[\\d.]+ s\\s+DomainData demo-psi-result-${d} \\(\\S+/domaindata/demo-psi-result-${d}\\.csv\\)$`, 'm'), r.stdout);
   assert.match(r.stdout, /job demo-psi: submitted to Succeeded at both in [\d.]+ s/);
   assert.match(ferry(['demo', 'nope']).stderr, /demo: "nope" is not a demo part: give none \(everything\) or psi/);
 });

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { TestNode, docs, partnerDomain, routeTo, tempDirForTasks, waitFor } from '../support/harness.ts';
+import { TASK_DATAMESH_ENV } from '../../control-plane/datamesh/credentials.ts';
 import { readConfig, writeConfig } from '../../control-plane/config.ts';
 
 const appImage = testEngineAppImage(['link']);
@@ -94,7 +95,8 @@ describe('cross-domain jobs', () => {
     assert.match(logs.stdout, /hello from the engine/);
     const env = /env: (.*)/.exec(logs.stdout)![1]!.split(',');
     for (const name of ['KUSCIA_DOMAIN_ID', 'TASK_ID', 'TASK_INPUT_CONFIG', 'TASK_CLUSTER_DEFINE', 'ALLOCATED_PORTS', 'KUSCIA_PORT_LINK_NUMBER']) assert.ok(env.includes(name), name);
-    assert.ok(!env.includes('FERRY_TEST_SECRET') && !env.some((e) => e.startsWith('FERRY_')), `the node's environment stays out: ${env.join(',')}`);
+    // Only the task's own DataMesh credential (control-plane/datamesh/credentials.ts) is Ferry's.
+    assert.ok(!env.includes('FERRY_TEST_SECRET') && !env.some((e) => e.startsWith('FERRY_') && !(TASK_DATAMESH_ENV as readonly string[]).includes(e)), `the node's environment stays out: ${env.join(',')}`);
   });
 
   test('bob rejects: ApprovalReject at both, nothing started anywhere', async () => {

@@ -153,6 +153,16 @@ describe('the PSI engine (spu 0.9.5) under Ferry\'s task environment, two partie
       assert.ok(!r.log.includes('link '), 'no link was started');
       assert.ok(!existsSync(join(dir, 'bad-out.csv')));
     }
+    // Data: DomainData need the DataMesh; under Ferry's (DATAMESH_ADDRESS set) a file path is refused, before any call to it.
+    const noMesh = (await tasks('dm1', { ...base({}), sf_input_ids: ['alice-table'] })).alice;
+    const r1 = await runParty(noMesh, join(dir, 'bad.log'));
+    assert.equal(r1.code, 2, r1.log);
+    assert.match(r1.log, /TASK_INPUT_CONFIG\.sf_input_ids: DomainData are read through the DataMesh, and this task has none/);
+    const underFerry = (await tasks('dm2', { ...base({}), sf_input_ids: ['alice-table'] })).alice;
+    underFerry.env.DATAMESH_ADDRESS = '127.0.0.1:9'; // nothing listens: the launcher must refuse before calling it
+    const r2 = await runParty(underFerry, join(dir, 'bad.log'));
+    assert.equal(r2.code, 2, r2.log);
+    assert.match(r2.log, /psi_config\.input_config\.path: under Ferry the PSI's data goes through the DataMesh; name DomainData in TASK_INPUT_CONFIG\.sf_input_ids instead of a path/);
     // The AppImage must give the port the launcher listens on.
     const t = (await tasks('noport', base({}))).alice;
     t.env.ALLOCATED_PORTS = '{"ports":[]}';

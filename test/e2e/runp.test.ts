@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { TestNode, curl, docs, partnerDomain, routeTo, service, tempDirForTasks, waitFor } from '../support/harness.ts';
 import { readConfig, writeConfig } from '../../control-plane/config.ts';
+import { TASK_DATAMESH_ENV } from '../../control-plane/datamesh/credentials.ts';
 
 type PartyStatus = { domainID: string; phase: string; message?: string; logTail?: string[] };
 type Job = { status?: { phase?: string; message?: string; partyTaskStatus?: Record<string, PartyStatus[]> } };
@@ -131,7 +132,9 @@ describe('RunP: task ports, isolation, faults', () => {
     const log = readFileSync(join(bob.home, 'logs', 'tasks', 'peek-link.log'), 'utf8');
     const env = /^env: (.*)$/m.exec(log)?.[1]?.split(',') ?? [];
     assert.ok(env.includes('KUSCIA_DOMAIN_ID') && env.includes('TASK_CLUSTER_DEFINE'), log);
-    assert.deepEqual(env.filter((k) => k.startsWith('FERRY') || /TOKEN|SECRET|PROXY/i.test(k)), [], 'nothing of the node\'s environment');
+    // The task's own DataMesh credential is there (control-plane/datamesh/credentials.ts); nothing of the node's.
+    for (const k of TASK_DATAMESH_ENV) assert.ok(env.includes(k), `the task's DataMesh credential: ${k}`);
+    assert.deepEqual(env.filter((k) => (k.startsWith('FERRY') || /TOKEN|SECRET|PROXY/i.test(k)) && !(TASK_DATAMESH_ENV as readonly string[]).includes(k)), [], 'nothing of the node\'s environment');
     const t = await task(bob, 'peek-link');
     if (!isRoot) {
       assert.match(t?.status?.runtime?.user ?? '', /the node's own user/);
