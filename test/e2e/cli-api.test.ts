@@ -177,7 +177,8 @@ describe('ferry CLI and REST API', () => {
 });
 
 test('ferry demo: two domains call each other over HTTP/1.1, HTTP/2 and gRPC, then run SecretFlow\'s PSI as a job (100k × 100k)', () => {
-  const r = ferry(['demo']);
+  // Two nodes, six calls and a 100k × 100k PSI through both DataMeshes: minutes on a loaded 2-core machine.
+  const r = ferry(['demo'], undefined, undefined, 300_000);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const rows = r.stdout.split('\n').filter((l) => /^(alice|bob) -> /.test(l));
   assert.equal(rows.length, 6, r.stdout);

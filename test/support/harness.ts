@@ -33,9 +33,9 @@ export interface CliResult {
 }
 
 /** Runs the ferry CLI to completion (inside a network namespace with `netns`). */
-export function ferry(args: string[], input?: string, netns?: TestNodeNetns): CliResult {
+export function ferry(args: string[], input?: string, netns?: TestNodeNetns, timeoutMs = 60_000): CliResult {
   const [cmd, argv] = wrapIn(netns, process.execPath, [...NODE_ARGS, CLI, ...args]);
-  const r = spawnSync(cmd, argv, { encoding: 'utf8', input, timeout: 60_000 });
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', input, timeout: timeoutMs });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
