@@ -85,6 +85,8 @@ describe('Dockerfile: its steps build a working image root', { skip: npmOk ? fal
               // The machine's npm cache, read first: no download when it holds the packages.
               npm_config_cache: process.env.npm_config_cache ?? join(homedir(), '.npm'),
               npm_config_prefer_offline: 'true',
+              // This machine's way out (a proxy, its CA): a build here would be given the same.
+              ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|https?_proxy|no_proxy|npm_config_registry)$/i.test(k))),
             },
           });
           assert.equal(r.status, 0, `RUN ${step.arg}\n${r.stdout}\n${r.stderr}`);
