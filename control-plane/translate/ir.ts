@@ -18,6 +18,12 @@ export interface PartnerTrust {
   domain: string;
   caPem: string;
   gateway: GatewayKind;
+  /**
+   * Kuscia partners: the issuer names (RFC 2253, as Envoy prints them) its
+   * client certificates carry, the subjects of its CAs; undefined when it
+   * cannot be identified by certificate (interop/kuscia-identity.ts).
+   */
+  issuers?: string[];
 }
 
 /**

@@ -4,6 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
 import { successLogPercent } from './access-log-policy.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
+import { kusciaIssuers, kusciaIssuerClashes } from '../../interop/kuscia-identity.ts';
 import { DATAMESH_SERVICE, DIAGNOSE_SERVICE, INTEROP_SERVICE, GATEWAY_ANNOTATION, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
 import type { BlockedPeer, GatewayKind, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
@@ -291,14 +292,24 @@ function trustedPartners(domains: DomainResource[], self: string, statuses: Reso
     try {
       const caPem = decodedCa(d.spec.cert);
       const gateway = gatewayKind(d, caPem);
-      partners.push({ domain: name, caPem, gateway });
+      const issuers = gateway === 'kuscia' ? kusciaIssuers(caPem) : undefined;
+      partners.push({ domain: name, caPem, gateway, ...(issuers ? { issuers } : {}) });
       statuses.push({ kind: 'Domain', name, ready: true, reason: gateway === 'ferry'
         ? `partner ${name}: its gateway certificates are verified against its CA (spiffe://${name}/...)`
-        : `partner ${name} runs a Kuscia gateway (${d.metadata.annotations?.[GATEWAY_ANNOTATION] ? `${GATEWAY_ANNOTATION}` : 'its CA is not a Ferry CA'}): its gateway certificate must chain to its CA; calls are forwarded to it in the protocol they arrive in; use Token routes for calls from it` });
+        : `partner ${name} runs a Kuscia gateway (${d.metadata.annotations?.[GATEWAY_ANNOTATION] ? `${GATEWAY_ANNOTATION}` : 'its CA is not a Ferry CA'}): its gateway certificate must chain to its CA; calls are forwarded to it in the protocol they arrive in; ${issuers ? `its client certificates (MTLS) must be signed directly by its CA (issuer ${issuers.join(' or ')})` : 'its CA\'s subject has an attribute without a short name, so its client certificates cannot identify it: use Token routes for calls from it'}` });
     } catch (e) {
       // A certificate that was valid when applied may have expired since.
       statuses.push({ kind: 'Domain', name, ready: false, reason: (e as Error).message, fix: partnerFix(name) });
     }
+  }
+  // Two Kuscia CAs with one subject: a certificate issued under that name could come from either.
+  for (const [domain, others] of kusciaIssuerClashes(partners.filter((p) => p.issuers).map((p) => ({ domain: p.domain, issuers: p.issuers! })))) {
+    const p = partners.find((x) => x.domain === domain)!;
+    delete p.issuers;
+    const status = statuses.find((s) => s.kind === 'Domain' && s.name === domain)!;
+    status.ready = false;
+    status.reason = `partner ${domain}'s CA has the same subject as the CA of ${others.join(', ')}: client certificates cannot tell them apart, so neither is identified by certificate (one partner's CA never vouches for another); Token routes and calls to ${domain} still work`;
+    status.fix = `check which Domain carries the right certificate (${domain} or ${others.join(', ')}) and correct spec.cert on the other`;
   }
   return partners;
 }
