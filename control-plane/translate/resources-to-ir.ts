@@ -7,7 +7,7 @@ import { splitPemCertificates } from '../../certs/authority.ts';
 import { kusciaIssuers, kusciaIssuerClashes } from '../../interop/kuscia-identity.ts';
 import { DATAMESH_SERVICE, DIAGNOSE_SERVICE, INTEROP_SERVICE, GATEWAY_ANNOTATION, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
-import type { BlockedPeer, GatewayKind, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
+import type { BlockedPeer, GatewayKind, HopOrigin, HopRelay, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
 
 /**
  * What the node knows besides the resources: the rolling tokens of the Kuscia
@@ -57,16 +57,21 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
   const portOwners = new Map<number, string>(Object.entries(config.listeners).map(([name, l]) => [l.port, `the node's ${name} listener`]));
 
   const relays: Relay[] = [];
+  const hopRelays: HopRelay[] = [];
+  const hopOrigins: HopOrigin[] = [];
   const reverseDialers: ReverseDialer[] = [];
   const reverseTunnels: ReverseTunnel[] = [];
   const deferred: RouteResource[] = [];
   const isRelayed = (r: RouteResource) => r.spec.transit?.transitMethod === 'THIRD-DOMAIN';
+  // Kuscia relays Token routes hop by hop; MTLS routes go through Ferry's relay with TLS end to end.
+  const hopByHop = (r: RouteResource) => isRelayed(r) && r.spec.authenticationType === 'Token';
 
   const addOutbound = (route: RouteResource, path: Peer['path']): void => {
     const id = `${route.kind}/${route.metadata.name}`;
     const { destination } = route.spec;
     const partner = trusted.get(destination)!;
     const peer = outboundPeer(route, partner, path);
+    if (path.kind === 'hop') Object.assign(peer, hopTransport(peers.find((p) => p.domain === path.relay)!));
     const clash = peer.localPorts.find((m) => portOwners.has(m.port));
     if (clash) {
       const reason = `local port ${clash.port} is already used by ${portOwners.get(clash.port)}`;
@@ -85,7 +90,8 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
       peer.localPorts.push({ port: t.port, service: t.service, tcp: false });
       portOwners.set(t.port, `task ${t.task} (${t.service}.${destination}.svc)`);
     }
-    if (peer.auth === 'Token') peer.token = runtime.tokens.outbound.get(destination) ?? { pending: `the token handshake with ${destination} has not run yet` };
+    if (path.kind === 'hop') peer.token = peers.find((p) => p.domain === path.relay)!.token;
+    else if (peer.auth === 'Token') peer.token = runtime.tokens.outbound.get(destination) ?? { pending: `the token handshake with ${destination} has not run yet` };
     peers.push(peer);
     if (path.kind === 'reverse') reverseTunnels.push({ peer: destination, inSocket: `${runtime.sockets.run}/tunnel-in-${destination}.sock`, outSocket: `${runtime.sockets.run}/tunnel-out-${destination}.sock` });
     const mapped = peer.localPorts.map((m) => `127.0.0.1:${m.port} -> ${m.service}.${destination}.svc${m.tcp ? ' (TCP)' : ''}`);
@@ -139,7 +145,16 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
         deferred.push(route); // this node dials the tunnels over its own route to the source
         continue;
       }
-      statuses.push(inboundStatusFor(route, self, trusted, resources.domains, runtime, tokenPartners));
+      const status = inboundStatusFor(route, self, trusted, resources.domains, runtime, tokenPartners);
+      const relay = hopByHop(route) ? route.spec.transit!.domain!.domainID : undefined;
+      if (relay && trusted.has(source) && trusted.has(relay)) {
+        hopOrigins.push({ origin: source, relay, route: id });
+        statuses.push({ kind: status.kind, name: status.name, ready: true, reason: `inbound, hop by hop through the relay ${relay} (Kuscia's Token relay): ${relay} authenticates and forwards ${source}'s requests with Kuscia-Origin-Source: ${source}; ${relay} reads the traffic` });
+      } else if (relay) {
+        statuses.push(notReady(route, trusted.has(source) ? partnerProblem(resources.domains, relay) : partnerProblem(resources.domains, source), partnerFix(trusted.has(source) ? relay : source)));
+      } else {
+        statuses.push(status);
+      }
     }
   }
 
@@ -149,6 +164,12 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     const waiting: RouteResource[] = [];
     for (const route of pending) {
       const relay = route.spec.transit!.domain!.domainID;
+      if (hopByHop(route)) {
+        const link = peers.find((p) => p.domain === relay && p.path.kind !== 'hop');
+        if (!link) { waiting.push(route); continue; }
+        addOutbound(route, { kind: 'hop', relay });
+        continue;
+      }
       const hop = peers.find((p) => p.domain === relay && p.auth === 'MTLS' && p.path.kind !== 'reverse');
       if (!hop) { waiting.push(route); continue; }
       addOutbound(route, { kind: 'relay', relay, relayCluster: hop.cluster });
@@ -158,9 +179,11 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
   for (const route of pending) {
     const relay = route.spec.transit!.domain!.domainID;
     const id = `${route.kind}/${route.metadata.name}`;
-    const reason = `no usable route from ${self} to the relay ${relay} (it must exist, be ready, use MTLS and not be a reverse tunnel)`;
+    const reason = hopByHop(route)
+      ? `no route from ${self} to the relay ${relay} (a Token route is relayed hop by hop over ${self}'s own route to the relay)`
+      : `no usable route from ${self} to the relay ${relay} (it must exist, be ready, use MTLS and not be a reverse tunnel)`;
     blockedPeers.push({ domain: route.spec.destination, route: id, reason });
-    statuses.push(notReady(route, reason, `apply a route ${self} -> ${relay} (MTLS) and make it ready: the relay is reached over it`));
+    statuses.push(notReady(route, reason, `apply a route ${self} -> ${relay}${hopByHop(route) ? '' : ' (MTLS)'} and make it ready: the relay is reached over it`));
   }
 
   for (const route of deferred.filter((r) => r.spec.source !== self)) {
@@ -182,6 +205,16 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     }
     // A relay rule: carry origin -> destination.
     const out = peers.find((p) => p.domain === destination);
+    if (hopByHop(route)) {
+      if (!trusted.has(source)) { statuses.push(notReady(route, partnerProblem(resources.domains, source), partnerFix(source))); continue; }
+      if (!out || out.path.kind === 'hop') {
+        statuses.push(notReady(route, `${self} has no route of its own to ${destination}: a hop-by-hop relay forwards over it`, `apply a route ${self} -> ${destination}`));
+        continue;
+      }
+      hopRelays.push({ origin: source, destination, route: id });
+      statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `relay, hop by hop (Kuscia's Token relay): ${self} forwards ${source}'s requests for *.${destination}.svc over ${out.route} with its own credential; ${self} reads the traffic` });
+      continue;
+    }
     if (!out || out.path.kind === 'reverse' || out.path.kind === 'proxy') {
       statuses.push(notReady(route, out ? `${self}'s route to ${destination} goes ${describePath(out)}: a relay forwards only to an endpoint or another relay` : `${self} has no route to ${destination}: a relay needs one to know where ${destination} is`, `apply a route ${self} -> ${destination} with its endpoint (or through another relay)`));
       continue;
@@ -230,6 +263,8 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     tokenPartners,
     sockets: runtime.sockets,
     relays,
+    hopRelays,
+    hopOrigins,
     reverseDialers,
     reverseTunnels,
     publicPlaintext: config.publicPlaintext === true,
@@ -362,7 +397,19 @@ function describePath(p: Peer): string {
     case 'proxy': return `through ${p.host}:${p.port} via the forward proxy ${p.path.host}:${p.path.port}`;
     case 'relay': return `through the relay ${p.path.relay} (TLS end to end to ${p.domain})`;
     case 'reverse': return `through the tunnels ${p.domain} dials in (reverse tunnel)`;
+    case 'hop': return `through the relay ${p.path.relay}, hop by hop over ${p.cluster} (the relay reads the traffic)`;
   }
+}
+
+/**
+ * A hop-by-hop peer travels on the link to its relay: that route's cluster,
+ * endpoint and TLS (and its token: addOutbound). Its own auth stays Token: the
+ * node still runs the handshake with the destination through the relay, as
+ * Kuscia does, which proves the whole path in the route's status.
+ */
+function hopTransport(link: Peer): Partial<Peer> {
+  const { cluster, host, port, sni, pathPrefix, gateway, plaintext, endpointCaPem } = link;
+  return { cluster, host, port, sni, pathPrefix, gateway, plaintext, ...(endpointCaPem ? { endpointCaPem } : {}) };
 }
 
 function notReady(route: RouteResource, reason: string, fix: string): ResourceStatus {

@@ -308,6 +308,8 @@ export function handshakeEgressListener(ir: Ir): J {
           overwrite('Kuscia-Source', ir.domain),
           overwrite('Kuscia-Origin-Source', ir.domain),
           overwrite('x-interconn-protocol', 'kuscia'),
+          // Hop by hop: the relay forwards only what its link with this node authenticates.
+          ...(p.path.kind === 'hop' && p.token && 'value' in p.token ? [overwrite('Kuscia-Token', p.token.value)] : []),
         ],
       }],
     })),
