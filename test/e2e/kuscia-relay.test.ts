@@ -5,7 +5,8 @@
 // credential (an mTLS link to carol here: hops may differ) and
 // Kuscia-Origin-Source: alice; carol believes bob about the origin only for the
 // pair her route names, and applies the Service's access to alice. The relay
-// reads the traffic: every status says so. HTTP/1.1, h2 and gRPC.
+// reads the traffic: every status says so. HTTP/1.1, h2 and gRPC. Then a Kuscia
+// origin (test/support/kuscia-peer.ts) through a Ferry relay.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -14,9 +15,10 @@ import { join } from 'node:path';
 import { grpcEchoCall, startGrpcEcho, startHttpEcho, type Echo, type EchoReply } from '../../examples/echo-services.ts';
 import { TestNode, curl, docs, partnerDomain, routeTo, service, waitFor } from '../support/harness.ts';
 import { tokenRoute } from '../support/routes.ts';
+import { KusciaPeer } from '../support/kuscia-peer.ts';
 
 /** Kuscia's Token transit route: from -> to through `via`, the same document on the origin, the relay and the destination. */
-const tokenTransit = (from: TestNode, to: TestNode, via: TestNode) => `apiVersion: kuscia.secretflow/v1alpha1
+const tokenTransit = (from: { domain: string }, to: { domain: string }, via: { domain: string }) => `apiVersion: kuscia.secretflow/v1alpha1
 kind: ClusterDomainRoute
 metadata: { name: ${from.domain}-${to.domain} }
 spec:
@@ -113,5 +115,51 @@ describe('Token route relayed hop by hop: alice -> bob -> carol (Kuscia\'s relay
     // At bob: a request for carol without alice's token is refused.
     const anon = await curl(['-k', '-H', 'Kuscia-Host: echo.carol.svc', `https://127.0.0.1:${bob.ports.public}/`]);
     assert.notEqual(anon.status, 200);
+  });
+});
+
+describe('a Kuscia origin through a Ferry relay: kalice -> fbob -> carol (Token, hop by hop)', () => {
+  let fbob: TestNode, carol: TestNode, kalice: KusciaPeer;
+  const echoes: Echo[] = [];
+
+  before(async () => {
+    [fbob, carol] = await Promise.all([TestNode.init('fbob'), TestNode.init('carol')]);
+    const [echo, greeter] = await Promise.all([startHttpEcho('echo@carol'), startGrpcEcho('greeter@carol')]);
+    echoes.push(echo, greeter);
+    kalice = new KusciaPeer({ domain: 'kalice', plaintext: false, auth: 'Token', services: {}, through: ['carol'] });
+    await Promise.all([fbob.start(), carol.start()]);
+    const kaliceDomain = `apiVersion: kuscia.secretflow/v1alpha1
+kind: Domain
+metadata: { name: kalice }
+spec: { role: partner, cert: ${kalice.certBase64} }
+`;
+    const transit = tokenTransit({ domain: 'kalice' }, carol, fbob);
+    await carol.apply(docs(kaliceDomain, partnerDomain(fbob), transit, service('echo', echo.port, { access: 'kalice' }), service('greeter', greeter.port, { access: 'kalice', protocol: 'GRPC' })));
+    await fbob.apply(docs(kaliceDomain, partnerDomain(carol), tokenRoute({ domain: 'kalice' }, fbob), routeTo(fbob, carol), transit));
+    const partner = { domain: 'fbob', caPem: readFileSync(join(fbob.home, 'certs', 'ca.crt'), 'utf8'), publicPort: fbob.ports.public };
+    await kalice.handshakeWith(partner);
+    await kalice.start(partner);
+  });
+
+  after(async () => {
+    await Promise.all([fbob?.stop(), carol?.stop(), kalice?.stop()]);
+    await Promise.all(echoes.map((e) => e.close()));
+    for (const n of [fbob, carol]) n?.cleanup();
+  });
+
+  test('Kuscia\'s sender (Host rewritten, Kuscia-Host, its token for fbob) reaches carol through fbob: HTTP/1.1, h2, gRPC', async () => {
+    const viaKalice = (args: string[]) => curl([...args, '-H', 'Host: echo.carol.svc', `http://127.0.0.1:${kalice.ports.internal}/from-kuscia`]);
+    await waitFor('fbob has installed kalice\'s token', async () => ((await viaKalice(['--http1.1'])).status === 200 ? true : undefined), 20_000);
+    for (const args of [['--http1.1'], ['--http2-prior-knowledge']]) {
+      const r = await viaKalice(args);
+      assert.equal(r.status, 200, `${args}: ${r.status} ${r.headers['kuscia-error-message'] ?? ''} ${r.body}`);
+      const reply = JSON.parse(r.body) as EchoReply;
+      assert.equal(reply.service, 'echo@carol');
+      assert.equal(reply.host, 'echo.carol.svc', 'carol restored Host from Kuscia-Host');
+      assert.equal(reply.kuscia['kuscia-origin-source'], 'kalice');
+      assert.equal(reply.kuscia['kuscia-source'], 'fbob');
+    }
+    const g = await grpcEchoCall(`127.0.0.1:${kalice.ports.internal}`, 'greeter.carol.svc', 'hi');
+    assert.equal(g.service, 'greeter@carol');
   });
 });

@@ -39,6 +39,8 @@ export interface KusciaPeerOptions {
   auth: 'MTLS' | 'Token';
   /** MTLS: the client certificate it presents (sourceClientCert): its domain certificate (default) or one its CA issued. */
   clientCert?: 'domain' | 'issued';
+  /** Domains reached through the partner as a relay (Kuscia's THIRD-DOMAIN transit: the relay's route, cloned for *.<domain>.svc). */
+  through?: string[];
   /** Local services partners may call: name -> port on 127.0.0.1, protocol. */
   services: Record<string, { port: number; grpc?: boolean }>;
 }
@@ -235,7 +237,7 @@ export class KusciaPeer {
             address: tcp(this.ports.internal),
             filter_chains: [{ filters: [hcm('internal', {
               virtual_hosts: [{
-                name: partner.domain, domains: [`*.${partner.domain}.svc`],
+                name: partner.domain, domains: [partner.domain, ...(this.opts.through ?? [])].map((d) => `*.${d}.svc`),
                 routes: [{
                   match: { prefix: '/' },
                   // Kuscia's peer clusters rewrite Host to the endpoint host (auto_host_rewrite); the target travels in Kuscia-Host.
