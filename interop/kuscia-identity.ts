@@ -28,6 +28,17 @@ export function rfc2253Subject(pem: string): string | undefined {
   return lines.reverse().map((l) => escapeHigh(l.split(' + ').reverse().join('+'))).join(',');
 }
 
+/**
+ * A partner's gateway kind: the Domain's ferry.secretflow/gateway annotation,
+ * else a Ferry CA (CN "<domain> Ferry CA", what `ferry init` makes) means a
+ * Ferry node and any other CA (Kuscia's domain certificate) a Kuscia gateway.
+ */
+export function partnerGatewayKind(declared: string | undefined, caPem: string): 'ferry' | 'kuscia' {
+  if (declared === 'ferry' || declared === 'kuscia') return declared;
+  const first = splitPemCertificates(caPem)[0] ?? caPem;
+  return /(^|\n)CN=.* Ferry CA(\n|$)/.test(new X509Certificate(first).subject) ? 'ferry' : 'kuscia';
+}
+
 /** The issuer names a Kuscia partner's client certificates carry: the subjects of the CAs in its Domain.spec.cert. */
 export function kusciaIssuers(caPem: string): string[] | undefined {
   const names = splitPemCertificates(caPem).map(rfc2253Subject);

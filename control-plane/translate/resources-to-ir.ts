@@ -1,13 +1,11 @@
 // Pure translation: stored resources + node config -> IR, with a status for
 // every resource that says whether it works and, if not, why and what to do.
-import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
 import { successLogPercent } from './access-log-policy.ts';
-import { splitPemCertificates } from '../../certs/authority.ts';
-import { kusciaIssuers, kusciaIssuerClashes } from '../../interop/kuscia-identity.ts';
-import { DATAMESH_SERVICE, DIAGNOSE_SERVICE, INTEROP_SERVICE, GATEWAY_ANNOTATION, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
-import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
-import type { BlockedPeer, GatewayKind, HopOrigin, HopRelay, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
+import { trustedPartners, decodedCa, partnerProblem, partnerFix } from './partners.ts';
+import { DATAMESH_SERVICE, DIAGNOSE_SERVICE, INTEROP_SERVICE, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
+import { parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
+import type { BlockedPeer, HopOrigin, HopRelay, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
 
 /**
  * What the node knows besides the resources: the rolling tokens of the Kuscia
@@ -310,78 +308,6 @@ function inboundStatusFor(route: RouteResource, self: string, trusted: Map<strin
     return { kind: route.kind, name: route.metadata.name, ready: true, reason: `inbound: ${source} authenticates with a certificate from its CA; it may call the Services whose ${ACCESS_DOMAIN_ANNOTATION} names it` };
   }
   return notReady(route, partnerProblem(domains, source), partnerFix(source));
-}
-
-function trustedPartners(domains: DomainResource[], self: string, statuses: ResourceStatus[]): PartnerTrust[] {
-  const partners: PartnerTrust[] = [];
-  for (const d of domains) {
-    const name = d.metadata.name;
-    if (name === self) {
-      statuses.push({ kind: 'Domain', name, ready: true, reason: 'this node\'s own domain' });
-      continue;
-    }
-    if (!d.spec.cert) {
-      statuses.push({ kind: 'Domain', name, ready: false, reason: `partner ${name} has no CA certificate (spec.cert is empty), so it cannot be authenticated`, fix: partnerFix(name) });
-      continue;
-    }
-    try {
-      const caPem = decodedCa(d.spec.cert);
-      const gateway = gatewayKind(d, caPem);
-      const issuers = gateway === 'kuscia' ? kusciaIssuers(caPem) : undefined;
-      partners.push({ domain: name, caPem, gateway, ...(issuers ? { issuers } : {}) });
-      statuses.push({ kind: 'Domain', name, ready: true, reason: gateway === 'ferry'
-        ? `partner ${name}: its gateway certificates are verified against its CA (spiffe://${name}/...)`
-        : `partner ${name} runs a Kuscia gateway (${d.metadata.annotations?.[GATEWAY_ANNOTATION] ? `${GATEWAY_ANNOTATION}` : 'its CA is not a Ferry CA'}): its gateway certificate must chain to its CA; calls are forwarded to it in the protocol they arrive in; ${issuers ? `its client certificates (MTLS) must be signed directly by its CA (issuer ${issuers.join(' or ')})` : 'its CA\'s subject has an attribute without a short name, so its client certificates cannot identify it: use Token routes for calls from it'}` });
-    } catch (e) {
-      // A certificate that was valid when applied may have expired since.
-      statuses.push({ kind: 'Domain', name, ready: false, reason: (e as Error).message, fix: partnerFix(name) });
-    }
-  }
-  // Two Kuscia CAs with one subject: a certificate issued under that name could come from either.
-  for (const [domain, others] of kusciaIssuerClashes(partners.filter((p) => p.issuers).map((p) => ({ domain: p.domain, issuers: p.issuers! })))) {
-    const p = partners.find((x) => x.domain === domain)!;
-    delete p.issuers;
-    const status = statuses.find((s) => s.kind === 'Domain' && s.name === domain)!;
-    status.ready = false;
-    status.reason = `partner ${domain}'s CA has the same subject as the CA of ${others.join(', ')}: client certificates cannot tell them apart, so neither is identified by certificate (one partner's CA never vouches for another); Token routes and calls to ${domain} still work`;
-    status.fix = `check which Domain carries the right certificate (${domain} or ${others.join(', ')}) and correct spec.cert on the other`;
-  }
-  return partners;
-}
-
-const caMemo = new Map<string, { pem: string; notAfter: number }>();
-
-/** decodePartnerCa, remembered until the certificate expires (then it fails again, as it must). */
-/**
- * A partner's gateway kind: the Domain's ferry.secretflow/gateway annotation,
- * else a Ferry CA (CN "<domain> Ferry CA", what `ferry init` makes) means a
- * Ferry node and any other CA (Kuscia's domain certificate) a Kuscia gateway.
- */
-function gatewayKind(d: DomainResource, caPem: string): GatewayKind {
-  const declared = d.metadata.annotations?.[GATEWAY_ANNOTATION];
-  if (declared === 'ferry' || declared === 'kuscia') return declared;
-  const first = splitPemCertificates(caPem)[0] ?? caPem;
-  return /(^|\n)CN=.* Ferry CA(\n|$)/.test(new X509Certificate(first).subject) ? 'ferry' : 'kuscia';
-}
-
-function decodedCa(cert: string): string {
-  const known = caMemo.get(cert);
-  if (known && known.notAfter > Date.now()) return known.pem;
-  const pem = decodePartnerCa(cert);
-  if (caMemo.size > 1000) caMemo.clear();
-  caMemo.set(cert, { pem, notAfter: Math.min(...splitPemCertificates(pem).map((c) => new Date(new X509Certificate(c).validTo).getTime())) });
-  return pem;
-}
-
-function partnerProblem(domains: DomainResource[], domain: string): string {
-  const d = domains.find((x) => x.metadata.name === domain);
-  if (!d) return `partner Domain ${domain} is unknown`;
-  if (!d.spec.cert) return `partner Domain ${domain} has no CA certificate (spec.cert)`;
-  return `partner Domain ${domain} has an unusable CA certificate`;
-}
-
-function partnerFix(domain: string): string {
-  return `apply a Domain named ${domain} with role: partner and spec.cert = base64 of the CA that \`ferry cert export\` prints on ${domain}'s node`;
 }
 
 /** The last check of the link decides, when it failed: the route is configured but does not work. */

@@ -10,6 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kusciaIssuerClashes, kusciaIssuers, rfc2253Subject } from '../../interop/kuscia-identity.ts';
+import { defaultConfig } from '../../control-plane/config.ts';
+import { groupResources } from '../../control-plane/resources/types.ts';
+import { validateResource } from '../../control-plane/resources/validate.ts';
+import { translateToIr } from '../../control-plane/translate/resources-to-ir.ts';
 import { tempDir } from '../support/harness.ts';
 
 const dir = tempDir('kuscia-identity');
@@ -48,4 +52,14 @@ test('issuers of a rotation bundle, and partners whose CAs share a subject', () 
     { domain: 'kcarol', issuers: ['CN=kcarol'] },
   ]);
   assert.deepEqual([...clashes], [['kalice', ['kmallory']], ['kmallory', ['kalice']]]);
+});
+
+test('a clash that reaches the store anyway (apply refuses it): neither partner is identified by certificate, both Domains say why', () => {
+  const domain = (name: string, pem: string) => validateResource({ apiVersion: 'kuscia.secretflow/v1alpha1', kind: 'Domain', metadata: { name }, spec: { role: 'partner', cert: Buffer.from(pem).toString('base64') } }, { domain: 'fbob' });
+  const own = selfSigned('own', '/CN=fbob Ferry CA');
+  const ir = translateToIr(groupResources([domain('kalice', selfSigned('k1', '/CN=kalice')), domain('kmallory', selfSigned('k2', '/CN=kalice')), domain('kcarol', selfSigned('k3', '/CN=kcarol'))]), defaultConfig('fbob'), own, '/tmp');
+  assert.deepEqual(ir.partners.map((p) => [p.domain, p.issuers]), [['kalice', undefined], ['kcarol', ['CN=kcarol']], ['kmallory', undefined]]);
+  const status = ir.statuses.find((x) => x.kind === 'Domain' && x.name === 'kalice')!;
+  assert.equal(status.ready, false);
+  assert.match(status.reason, /same subject as the CA of kmallory/);
 });
