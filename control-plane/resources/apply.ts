@@ -4,13 +4,15 @@
 // -o yaml`, is ignored); `replace` writes only over the version it names.
 import { isDeepStrictEqual } from 'node:util';
 import type { ApplyResult, ResourceStore } from '../store/store.ts';
-import { validateResource, type ValidationContext } from './validate.ts';
+import { decodePartnerCa, validateResource, type ValidationContext } from './validate.ts';
+import { GATEWAY_ANNOTATION, type DomainResource, type Resource } from './types.ts';
+import { kusciaIssuerClashes, kusciaIssuers, partnerGatewayKind } from '../../interop/kuscia-identity.ts';
 import { sealSourceSpec } from '../datamesh/secrets.ts';
 import type { DomainDataSourceSpec } from '../datamesh/spec.ts';
 
 export class ApplyError extends Error {}
 
-export async function applyDocuments(store: Pick<ResourceStore, 'apply' | 'get'>, docs: readonly unknown[], ctx: ValidationContext, mode: 'apply' | 'replace' = 'apply'): Promise<ApplyResult[]> {
+export async function applyDocuments(store: Pick<ResourceStore, 'apply' | 'get' | 'list'>, docs: readonly unknown[], ctx: ValidationContext, mode: 'apply' | 'replace' = 'apply'): Promise<ApplyResult[]> {
   if (docs.length === 0) throw new ApplyError('no resources given: the input holds no documents');
   const resources = docs.map((doc, i) => {
     try {
@@ -47,5 +49,48 @@ export async function applyDocuments(store: Pick<ResourceStore, 'apply' | 'get'>
       throw new ApplyError((e as Error).message);
     }
   }
+  await refuseKusciaIssuerClash(store, resources, ctx.domain);
   return store.apply(resources);
+}
+
+const issuerMemo = new Map<string, string[] | undefined>();
+
+/** A Kuscia partner Domain's CA subjects (undefined for a Ferry partner or an unusable certificate), remembered per certificate. */
+function kusciaIssuersOf(d: DomainResource): string[] | undefined {
+  const key = `${d.metadata.annotations?.[GATEWAY_ANNOTATION] ?? ''}|${d.spec.cert ?? ''}`;
+  if (issuerMemo.has(key)) return issuerMemo.get(key);
+  let issuers: string[] | undefined;
+  try {
+    const pem = decodePartnerCa(d.spec.cert ?? '');
+    issuers = partnerGatewayKind(d.metadata.annotations?.[GATEWAY_ANNOTATION], pem) === 'kuscia' ? kusciaIssuers(pem) : undefined;
+  } catch {
+    issuers = undefined; // an unusable stored certificate is its own Domain's problem (its status says so)
+  }
+  if (issuerMemo.size > 5000) issuerMemo.clear();
+  issuerMemo.set(key, issuers);
+  return issuers;
+}
+
+/**
+ * Kuscia partners' client certificates are told apart by their CA's subject
+ * (interop/kuscia-identity.ts): a partner Domain whose Kuscia CA has another
+ * Kuscia partner's CA subject is refused, or one partner's CA could vouch for
+ * the other. (A clash that reaches the store anyway identifies neither.)
+ */
+async function refuseKusciaIssuerClash(store: Pick<ResourceStore, 'list'>, resources: Resource[], self: string): Promise<void> {
+  const incoming = resources.filter((r): r is DomainResource => r.kind === 'Domain' && r.metadata.name !== self && !!r.spec.cert);
+  if (!incoming.length) return;
+  const names = new Set(incoming.map((d) => d.metadata.name));
+  const stored = (await store.list('Domain')).items.filter((d) => !names.has(d.metadata.name) && d.metadata.name !== self) as unknown as DomainResource[];
+  const partners = [...stored, ...incoming].flatMap((d) => {
+    const issuers = kusciaIssuersOf(d);
+    return issuers ? [{ domain: d.metadata.name, issuers }] : [];
+  });
+  const clashes = kusciaIssuerClashes(partners);
+  for (const d of incoming) {
+    const others = clashes.get(d.metadata.name);
+    if (!others) continue;
+    const subject = partners.find((p) => p.domain === d.metadata.name)!.issuers.join(', ');
+    throw new ApplyError(`Domain/${d.metadata.name}: spec.cert: its CA has the subject ${subject}, as the CA of Domain ${others.join(', ')}: Ferry tells Kuscia partners' client certificates apart by their CA's subject, so one partner's CA could vouch for the other; check which Domain carries the right certificate (a Kuscia domain certificate is CN=<domain id>)`);
+  }
 }

@@ -42,7 +42,7 @@ function routeConditions(r: RouteResource, self: string, out: AcceptanceConditio
   if (!token && spec.tokenConfig) ignored('spec.tokenConfig', 'it applies to authenticationType Token only');
   if (spec.tokenConfig?.destinationPublicKey !== undefined) ignored('spec.tokenConfig.destinationPublicKey', `Ferry takes ${spec.destination}'s key from Domain ${spec.destination} spec.cert`);
   if (spec.tokenConfig?.sourcePublicKey !== undefined) ignored('spec.tokenConfig.sourcePublicKey', `Ferry takes ${spec.source}'s key from Domain ${spec.source} spec.cert`);
-  if (spec.mTLSConfig?.sourceClientCert) ignored('spec.mTLSConfig.sourceClientCert', 'the gateway presents its own certificate, issued by this domain\'s CA');
+  if (spec.mTLSConfig?.sourceClientCert) ignored('spec.mTLSConfig.sourceClientCert', outbound ? 'the gateway presents its own certificate, issued by this domain\'s CA' : `${spec.source}'s client certificate is verified against Domain ${spec.source} spec.cert (any certificate that CA signed directly)`);
   if (spec.mTLSConfig?.sourceClientPrivateKey) ignored('spec.mTLSConfig.sourceClientPrivateKey', 'the gateway uses its own key (remove this private key from the document: it is stored as given)');
   const tlsCaUsed = outbound && token && spec.endpoint?.ports.every((p) => p.isTLS !== false);
   if (spec.mTLSConfig?.tlsCA && !tlsCaUsed) {

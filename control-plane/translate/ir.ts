@@ -18,6 +18,12 @@ export interface PartnerTrust {
   domain: string;
   caPem: string;
   gateway: GatewayKind;
+  /**
+   * Kuscia partners: the issuer names (RFC 2253, as Envoy prints them) its
+   * client certificates carry, the subjects of its CAs; undefined when it
+   * cannot be identified by certificate (interop/kuscia-identity.ts).
+   */
+  issuers?: string[];
 }
 
 /**
@@ -31,7 +37,14 @@ export type PeerPath =
   /** Through a relay domain: an HTTP/2 CONNECT over the link to the relay (its peer cluster). */
   | { kind: 'relay'; relay: string; relayCluster: string }
   /** The peer dials in (reverse tunnel): its connections, kept by this node, carry the TLS session. */
-  | { kind: 'reverse' };
+  | { kind: 'reverse' }
+  /**
+   * A Token route relayed hop by hop, as Kuscia relays: requests go to the
+   * relay over this node's link to it (its cluster, its credential) naming
+   * the destination in Kuscia-Host; the relay forwards them with its own. The
+   * relay reads the traffic.
+   */
+  | { kind: 'hop'; relay: string };
 
 /** An outbound route: local engines reach `*.<domain>.svc` through it. */
 export interface Peer {
@@ -112,6 +125,25 @@ export interface Relay {
   next: { kind: 'endpoint'; host: string; port: number } | { kind: 'relay'; relay: string; cluster: string };
 }
 
+/**
+ * Hop by hop (Token routes through a relay, Kuscia's way). As the relay:
+ * requests from `origin` (authenticated) for *.<destination>.svc are
+ * forwarded over this node's route to `destination`, with this node's
+ * credential and Kuscia-Origin-Source: origin.
+ */
+export interface HopRelay {
+  origin: string;
+  destination: string;
+  route: string;
+}
+
+/** As the destination: requests `relay` forwards (authenticated as `relay`) are from `origin` when they say so. */
+export interface HopOrigin {
+  origin: string;
+  relay: string;
+  route: string;
+}
+
 /** A partner that reaches this node through tunnels this node dials (REVERSE-TUNNEL, on the tunnel's far end). */
 export interface ReverseDialer {
   /** The partner that calls this node over the tunnels. */
@@ -166,6 +198,9 @@ export interface Ir {
   /** Unix sockets: the node's handshake server (behind the public port) and Envoy's handshake egress; tunnel sockets live in `run`. */
   sockets: { handshake: string; egress: string; run: string };
   relays: Relay[];
+  /** Token routes relayed hop by hop through this node, and into this node (HopRelay, HopOrigin). */
+  hopRelays: HopRelay[];
+  hopOrigins: HopOrigin[];
   reverseDialers: ReverseDialer[];
   /** Partners that dial tunnels into this node (REVERSE-TUNNEL outbound routes here), with the broker's sockets. */
   reverseTunnels: ReverseTunnel[];

@@ -1,12 +1,11 @@
 // Pure translation: stored resources + node config -> IR, with a status for
 // every resource that says whether it works and, if not, why and what to do.
-import { X509Certificate } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
 import { successLogPercent } from './access-log-policy.ts';
-import { splitPemCertificates } from '../../certs/authority.ts';
-import { DATAMESH_SERVICE, DIAGNOSE_SERVICE, INTEROP_SERVICE, GATEWAY_ANNOTATION, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
-import { decodePartnerCa, parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
-import type { BlockedPeer, GatewayKind, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
+import { trustedPartners, decodedCa, partnerProblem, partnerFix } from './partners.ts';
+import { DATAMESH_SERVICE, DIAGNOSE_SERVICE, INTEROP_SERVICE, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
+import { parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
+import type { BlockedPeer, HopOrigin, HopRelay, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
 
 /**
  * What the node knows besides the resources: the rolling tokens of the Kuscia
@@ -56,16 +55,21 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
   const portOwners = new Map<number, string>(Object.entries(config.listeners).map(([name, l]) => [l.port, `the node's ${name} listener`]));
 
   const relays: Relay[] = [];
+  const hopRelays: HopRelay[] = [];
+  const hopOrigins: HopOrigin[] = [];
   const reverseDialers: ReverseDialer[] = [];
   const reverseTunnels: ReverseTunnel[] = [];
   const deferred: RouteResource[] = [];
   const isRelayed = (r: RouteResource) => r.spec.transit?.transitMethod === 'THIRD-DOMAIN';
+  // Kuscia relays Token routes hop by hop; MTLS routes go through Ferry's relay with TLS end to end.
+  const hopByHop = (r: RouteResource) => isRelayed(r) && r.spec.authenticationType === 'Token';
 
   const addOutbound = (route: RouteResource, path: Peer['path']): void => {
     const id = `${route.kind}/${route.metadata.name}`;
     const { destination } = route.spec;
     const partner = trusted.get(destination)!;
     const peer = outboundPeer(route, partner, path);
+    if (path.kind === 'hop') Object.assign(peer, hopTransport(peers.find((p) => p.domain === path.relay)!));
     const clash = peer.localPorts.find((m) => portOwners.has(m.port));
     if (clash) {
       const reason = `local port ${clash.port} is already used by ${portOwners.get(clash.port)}`;
@@ -84,7 +88,8 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
       peer.localPorts.push({ port: t.port, service: t.service, tcp: false });
       portOwners.set(t.port, `task ${t.task} (${t.service}.${destination}.svc)`);
     }
-    if (peer.auth === 'Token') peer.token = runtime.tokens.outbound.get(destination) ?? { pending: `the token handshake with ${destination} has not run yet` };
+    if (path.kind === 'hop') peer.token = peers.find((p) => p.domain === path.relay)!.token;
+    else if (peer.auth === 'Token') peer.token = runtime.tokens.outbound.get(destination) ?? { pending: `the token handshake with ${destination} has not run yet` };
     peers.push(peer);
     if (path.kind === 'reverse') reverseTunnels.push({ peer: destination, inSocket: `${runtime.sockets.run}/tunnel-in-${destination}.sock`, outSocket: `${runtime.sockets.run}/tunnel-out-${destination}.sock` });
     const mapped = peer.localPorts.map((m) => `127.0.0.1:${m.port} -> ${m.service}.${destination}.svc${m.tcp ? ' (TCP)' : ''}`);
@@ -138,7 +143,16 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
         deferred.push(route); // this node dials the tunnels over its own route to the source
         continue;
       }
-      statuses.push(inboundStatusFor(route, self, trusted, resources.domains, runtime, tokenPartners));
+      const status = inboundStatusFor(route, self, trusted, resources.domains, runtime, tokenPartners);
+      const relay = hopByHop(route) ? route.spec.transit!.domain!.domainID : undefined;
+      if (relay && trusted.has(source) && trusted.has(relay)) {
+        hopOrigins.push({ origin: source, relay, route: id });
+        statuses.push({ kind: status.kind, name: status.name, ready: true, reason: `inbound, hop by hop through the relay ${relay} (Kuscia's Token relay): ${relay} authenticates and forwards ${source}'s requests with Kuscia-Origin-Source: ${source}; ${relay} reads the traffic` });
+      } else if (relay) {
+        statuses.push(notReady(route, trusted.has(source) ? partnerProblem(resources.domains, relay) : partnerProblem(resources.domains, source), partnerFix(trusted.has(source) ? relay : source)));
+      } else {
+        statuses.push(status);
+      }
     }
   }
 
@@ -148,6 +162,12 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     const waiting: RouteResource[] = [];
     for (const route of pending) {
       const relay = route.spec.transit!.domain!.domainID;
+      if (hopByHop(route)) {
+        const link = peers.find((p) => p.domain === relay && p.path.kind !== 'hop');
+        if (!link) { waiting.push(route); continue; }
+        addOutbound(route, { kind: 'hop', relay });
+        continue;
+      }
       const hop = peers.find((p) => p.domain === relay && p.auth === 'MTLS' && p.path.kind !== 'reverse');
       if (!hop) { waiting.push(route); continue; }
       addOutbound(route, { kind: 'relay', relay, relayCluster: hop.cluster });
@@ -157,9 +177,11 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
   for (const route of pending) {
     const relay = route.spec.transit!.domain!.domainID;
     const id = `${route.kind}/${route.metadata.name}`;
-    const reason = `no usable route from ${self} to the relay ${relay} (it must exist, be ready, use MTLS and not be a reverse tunnel)`;
+    const reason = hopByHop(route)
+      ? `no route from ${self} to the relay ${relay} (a Token route is relayed hop by hop over ${self}'s own route to the relay)`
+      : `no usable route from ${self} to the relay ${relay} (it must exist, be ready, use MTLS and not be a reverse tunnel)`;
     blockedPeers.push({ domain: route.spec.destination, route: id, reason });
-    statuses.push(notReady(route, reason, `apply a route ${self} -> ${relay} (MTLS) and make it ready: the relay is reached over it`));
+    statuses.push(notReady(route, reason, `apply a route ${self} -> ${relay}${hopByHop(route) ? '' : ' (MTLS)'} and make it ready: the relay is reached over it`));
   }
 
   for (const route of deferred.filter((r) => r.spec.source !== self)) {
@@ -181,6 +203,16 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     }
     // A relay rule: carry origin -> destination.
     const out = peers.find((p) => p.domain === destination);
+    if (hopByHop(route)) {
+      if (!trusted.has(source)) { statuses.push(notReady(route, partnerProblem(resources.domains, source), partnerFix(source))); continue; }
+      if (!out || out.path.kind === 'hop') {
+        statuses.push(notReady(route, `${self} has no route of its own to ${destination}: a hop-by-hop relay forwards over it`, `apply a route ${self} -> ${destination}`));
+        continue;
+      }
+      hopRelays.push({ origin: source, destination, route: id });
+      statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `relay, hop by hop (Kuscia's Token relay): ${self} forwards ${source}'s requests for *.${destination}.svc over ${out.route} with its own credential; ${self} reads the traffic` });
+      continue;
+    }
     if (!out || out.path.kind === 'reverse' || out.path.kind === 'proxy') {
       statuses.push(notReady(route, out ? `${self}'s route to ${destination} goes ${describePath(out)}: a relay forwards only to an endpoint or another relay` : `${self} has no route to ${destination}: a relay needs one to know where ${destination} is`, `apply a route ${self} -> ${destination} with its endpoint (or through another relay)`));
       continue;
@@ -229,6 +261,8 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     tokenPartners,
     sockets: runtime.sockets,
     relays,
+    hopRelays,
+    hopOrigins,
     reverseDialers,
     reverseTunnels,
     publicPlaintext: config.publicPlaintext === true,
@@ -276,68 +310,6 @@ function inboundStatusFor(route: RouteResource, self: string, trusted: Map<strin
   return notReady(route, partnerProblem(domains, source), partnerFix(source));
 }
 
-function trustedPartners(domains: DomainResource[], self: string, statuses: ResourceStatus[]): PartnerTrust[] {
-  const partners: PartnerTrust[] = [];
-  for (const d of domains) {
-    const name = d.metadata.name;
-    if (name === self) {
-      statuses.push({ kind: 'Domain', name, ready: true, reason: 'this node\'s own domain' });
-      continue;
-    }
-    if (!d.spec.cert) {
-      statuses.push({ kind: 'Domain', name, ready: false, reason: `partner ${name} has no CA certificate (spec.cert is empty), so it cannot be authenticated`, fix: partnerFix(name) });
-      continue;
-    }
-    try {
-      const caPem = decodedCa(d.spec.cert);
-      const gateway = gatewayKind(d, caPem);
-      partners.push({ domain: name, caPem, gateway });
-      statuses.push({ kind: 'Domain', name, ready: true, reason: gateway === 'ferry'
-        ? `partner ${name}: its gateway certificates are verified against its CA (spiffe://${name}/...)`
-        : `partner ${name} runs a Kuscia gateway (${d.metadata.annotations?.[GATEWAY_ANNOTATION] ? `${GATEWAY_ANNOTATION}` : 'its CA is not a Ferry CA'}): its gateway certificate must chain to its CA; calls are forwarded to it in the protocol they arrive in; use Token routes for calls from it` });
-    } catch (e) {
-      // A certificate that was valid when applied may have expired since.
-      statuses.push({ kind: 'Domain', name, ready: false, reason: (e as Error).message, fix: partnerFix(name) });
-    }
-  }
-  return partners;
-}
-
-const caMemo = new Map<string, { pem: string; notAfter: number }>();
-
-/** decodePartnerCa, remembered until the certificate expires (then it fails again, as it must). */
-/**
- * A partner's gateway kind: the Domain's ferry.secretflow/gateway annotation,
- * else a Ferry CA (CN "<domain> Ferry CA", what `ferry init` makes) means a
- * Ferry node and any other CA (Kuscia's domain certificate) a Kuscia gateway.
- */
-function gatewayKind(d: DomainResource, caPem: string): GatewayKind {
-  const declared = d.metadata.annotations?.[GATEWAY_ANNOTATION];
-  if (declared === 'ferry' || declared === 'kuscia') return declared;
-  const first = splitPemCertificates(caPem)[0] ?? caPem;
-  return /(^|\n)CN=.* Ferry CA(\n|$)/.test(new X509Certificate(first).subject) ? 'ferry' : 'kuscia';
-}
-
-function decodedCa(cert: string): string {
-  const known = caMemo.get(cert);
-  if (known && known.notAfter > Date.now()) return known.pem;
-  const pem = decodePartnerCa(cert);
-  if (caMemo.size > 1000) caMemo.clear();
-  caMemo.set(cert, { pem, notAfter: Math.min(...splitPemCertificates(pem).map((c) => new Date(new X509Certificate(c).validTo).getTime())) });
-  return pem;
-}
-
-function partnerProblem(domains: DomainResource[], domain: string): string {
-  const d = domains.find((x) => x.metadata.name === domain);
-  if (!d) return `partner Domain ${domain} is unknown`;
-  if (!d.spec.cert) return `partner Domain ${domain} has no CA certificate (spec.cert)`;
-  return `partner Domain ${domain} has an unusable CA certificate`;
-}
-
-function partnerFix(domain: string): string {
-  return `apply a Domain named ${domain} with role: partner and spec.cert = base64 of the CA that \`ferry cert export\` prints on ${domain}'s node`;
-}
-
 /** The last check of the link decides, when it failed: the route is configured but does not work. */
 function withProbe(status: ResourceStatus, probe: { ok: boolean; reason: string; fix?: string } | undefined): ResourceStatus {
   if (!probe) return status;
@@ -351,7 +323,19 @@ function describePath(p: Peer): string {
     case 'proxy': return `through ${p.host}:${p.port} via the forward proxy ${p.path.host}:${p.path.port}`;
     case 'relay': return `through the relay ${p.path.relay} (TLS end to end to ${p.domain})`;
     case 'reverse': return `through the tunnels ${p.domain} dials in (reverse tunnel)`;
+    case 'hop': return `through the relay ${p.path.relay}, hop by hop over ${p.cluster} (the relay reads the traffic)`;
   }
+}
+
+/**
+ * A hop-by-hop peer travels on the link to its relay: that route's cluster,
+ * endpoint and TLS (and its token: addOutbound). Its own auth stays Token: the
+ * node still runs the handshake with the destination through the relay, as
+ * Kuscia does, which proves the whole path in the route's status.
+ */
+function hopTransport(link: Peer): Partial<Peer> {
+  const { cluster, host, port, sni, pathPrefix, gateway, plaintext, endpointCaPem } = link;
+  return { cluster, host, port, sni, pathPrefix, gateway, plaintext, ...(endpointCaPem ? { endpointCaPem } : {}) };
 }
 
 function notReady(route: RouteResource, reason: string, fix: string): ResourceStatus {

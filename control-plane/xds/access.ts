@@ -49,7 +49,8 @@ export function partnerRbacPerRoute(ir: Ir): J {
   for (const p of ir.partners) {
     policies[`partner-${p.domain}`] = {
       permissions: [{ and_rules: { rules: [{ header: peerIs(p.domain) }, claimsSource(p.domain)] } }],
-      principals: [{ authenticated: { principal_name: { exact: spiffeId(p.domain) } } }],
+      // A Kuscia partner's certificate has no SPIFFE URI: its identity header comes from the issuer (kuscia-identity.ts).
+      principals: [p.gateway === 'kuscia' ? { authenticated: {} } : { authenticated: { principal_name: { exact: spiffeId(p.domain) } } }],
     };
   }
   return rbacPerRoute(policies);

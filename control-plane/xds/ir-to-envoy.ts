@@ -20,8 +20,9 @@ export interface EnvoyResources {
 export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyResources {
   return {
     clusters: [
-      ...ir.peers.map((p) => peerCluster(ir, p)),
-      ...ir.peers.filter((p) => p.gateway === 'kuscia').map((p) => peerCluster(ir, p, true)),
+      // A hop-by-hop peer rides on its relay's cluster (hop-relay.ts): none of its own.
+      ...ir.peers.filter((p) => p.path.kind !== 'hop').map((p) => peerCluster(ir, p)),
+      ...ir.peers.filter((p) => p.gateway === 'kuscia' && p.path.kind !== 'hop').map((p) => peerCluster(ir, p, true)),
       ...ir.services.map(serviceCluster),
       ...(ir.tokenPartners.length ? [handshakeCluster(ir)] : []),
       ...(ir.peers.some((p) => p.auth === 'Token' && p.localPorts.length) ? [internalLoopbackCluster(ir)] : []),

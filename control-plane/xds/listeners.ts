@@ -7,6 +7,7 @@ import { DENY_ALL_RBAC } from './access.ts';
 import { type J, ads, sds, overwrite, addIfAbsent, errorHeader, H2_WINDOWS, routeMeta, outboundStats, partnerAlpn, tunnelListenerName, relayHost, tunnelHost, proxyClusterName, INTERNAL_LOOPBACK, partnerStatPrefix, PUBLIC_EARLY_MUTATION, LINK_CHECK_HEADER, UNSENT_RETRY, BANDWIDTH_FILTER, bandwidthLimit, outboundHeaders } from './common.ts';
 import { tokenGate } from './routes.ts';
 import { accessLogFilter } from './access-log.ts';
+import { kusciaCertPartners, kusciaValidation, kusciaIdentityFilter } from './kuscia-identity.ts';
 
 /**
  * Locally generated replies: a JSON body and, when the reply did not set one,
@@ -184,7 +185,7 @@ export function publicListener(ir: Ir): J {
     // CA without it would let one partner's CA vouch for another: so certificate
     // senders without the token (MTLS Kuscia nodes) are served only when no Token
     // route exists (docs/security.md).
-    default_filter_chain: {
+    default_filter_chain: kusciaCertPartners(ir).length ? kusciaDefaultChain(ir) : {
       name: ir.tokenPartners.length ? 'token-senders' : 'any-partner',
       // The trusted partners are part of the chain: when they change, Envoy
       // replaces the chain and drains its connections, so a partner that
@@ -197,6 +198,32 @@ export function publicListener(ir: Ir): J {
       filters: [hcm],
     },
   };
+}
+
+/**
+ * The default chain when Kuscia partners may call with client certificates
+ * (MTLS): their CAs alone, at depth 1, and the caller read from the issuer
+ * (kuscia-identity.ts). A certificate is required unless Token routes exist.
+ * Ferry partners keep their own chains; a Ferry sender without its ALPN token
+ * is not identified here (only Kuscia CAs are trusted on this chain).
+ */
+function kusciaDefaultChain(ir: Ir): J {
+  return {
+    name: ir.tokenPartners.length ? 'token-and-kuscia-senders' : 'kuscia-partners',
+    metadata: { filter_metadata: { ferry: { partners: ir.partners.map((p) => p.domain).join(',') } } },
+    transport_socket: withoutResumption(downstreamTls(kusciaValidation(ir), ir.tokenPartners.length === 0)),
+    filters: [httpConnectionManager(ir, LISTENER.public, [kusciaIdentityFilter(ir), DENY_ALL_RBAC])],
+  };
+}
+
+/**
+ * No TLS session resumption: Envoy marks the peer certificate of a resumed
+ * session as not validated (it was, in the first handshake), and the identity
+ * filter trusts only a certificate validated on this connection.
+ */
+function withoutResumption(socket: J): J {
+  const config = socket.typed_config as J;
+  return { ...socket, typed_config: { ...config, disable_stateless_session_resumption: true, disable_stateful_session_resumption: true } };
 }
 
 /**
@@ -281,6 +308,8 @@ export function handshakeEgressListener(ir: Ir): J {
           overwrite('Kuscia-Source', ir.domain),
           overwrite('Kuscia-Origin-Source', ir.domain),
           overwrite('x-interconn-protocol', 'kuscia'),
+          // Hop by hop: the relay forwards only what its link with this node authenticates.
+          ...(p.path.kind === 'hop' && p.token && 'value' in p.token ? [overwrite('Kuscia-Token', p.token.value)] : []),
         ],
       }],
     })),

@@ -4,6 +4,7 @@ import type { Ir, LocalService } from '../translate/ir.ts';
 import { handshakeHost } from '../../interop/kuscia-handshake.ts';
 import { LISTENER, spiffeId } from './envoy-types.ts';
 import { kusciaGrpcCluster } from './clusters.ts';
+import { hopRelayHosts, relayedOriginRoutes } from './hop-relay.ts';
 import { rbacPerRoute, partnerRbacPerRoute, tokenRbac, OPEN_RBAC, tokenHeaders, NO_CLIENT_CERT, unauthenticatedCause } from './access.ts';
 import { type J, overwrite, memo, directError, alsoForConnect, kusciaHost, peerIs, SEVERAL_IDENTITIES, SEVERAL_KUSCIA_HOSTS, ONE_KUSCIA_HOST, PEER_IDENTITY, PUBLIC_INTERNAL_HEADERS, targetNamedBy, inboundStats, routeMeta, outboundStats, relayHost, tunnelHost, relayClusterName, tunnelInClusterName, HANDSHAKE_CLUSTER, UNSENT_RETRY, bandwidthLimit, outboundHeaders } from './common.ts';
 
@@ -105,8 +106,14 @@ export const mtlsServiceHost = memo((s: LocalService): J => {
 export const serviceDomains = (s: LocalService) => (s.protocol === 'TCP' ? [s.host, `${s.host}:*`] : [s.host]);
 
 export function publicServiceHost(ir: Ir, s: LocalService): J {
-  if (ir.tokenPartners.length === 0) return mtlsServiceHost(s);
   const r = publicServiceRoutes(s);
+  // Requests a relay forwards hop by hop come first: the relay's own routes would refuse their origin (hop-relay.ts).
+  const relayed = relayedOriginRoutes(ir, s, r.forward, r.any);
+  if (relayed.length) {
+    const host = ir.tokenPartners.length === 0 ? mtlsServiceHost(s) : publicServiceHost({ ...ir, hopOrigins: [] }, s);
+    return { ...host, routes: [...relayed, ...(host.routes as J[])] };
+  }
+  if (ir.tokenPartners.length === 0) return mtlsServiceHost(s);
   const tokenRoutes = ir.tokenPartners.filter((t) => t.tokens.length > 0).map((t): J => {
     const match = { ...r.any, headers: [...tokenHeaders(t), ONE_KUSCIA_HOST] };
     return s.allowed.includes(t.domain)
@@ -153,7 +160,7 @@ export function publicRoutes(ir: Ir): J {
     name: LISTENER.public,
     vhost_header: 'kuscia-host',
     typed_per_filter_config: partnerRbacPerRoute(ir),
-    virtual_hosts: [...ir.services.map((s) => publicServiceHost(ir, s)), ...relayHosts(ir), ...tunnelHosts(ir), fallback],
+    virtual_hosts: [...ir.services.map((s) => publicServiceHost(ir, s)), ...relayHosts(ir), ...hopRelayHosts(ir), ...tunnelHosts(ir), fallback],
   };
 }
 

@@ -3,15 +3,18 @@
 // side). Kuscia's sender rewrites Host and carries Kuscia-Host; its receiver
 // forwards in the protocol a call arrives in; its gateway certificate is
 // CN=<domain>_ENVOY_EXTERNAL with an IP SAN only; its default deployments use
-// Token routes over plain HTTP. Calls both ways, HTTP/1.1, h2 and gRPC.
+// Token routes over plain HTTP. Calls both ways, HTTP/1.1, h2 and gRPC. With
+// MTLS, Kuscia presents its domain certificate (or one its CA issued), no
+// SPIFFE identity: Ferry reads the caller from the issuer, and another
+// partner's CA never vouches for it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { grpcEchoCall, startGrpcEcho, startHttpEcho, type Echo, type EchoReply } from '../../examples/echo-services.ts';
 import { readConfig, writeConfig } from '../../control-plane/config.ts';
-import { TestNode, curl, docs, service, waitFor } from '../support/harness.ts';
-import { KusciaPeer } from '../support/kuscia-peer.ts';
+import { TestNode, curl, docs, service, tempDir, waitFor } from '../support/harness.ts';
+import { KusciaPeer, domainCertificate, gatewayCertificate } from '../support/kuscia-peer.ts';
 
 interface Setup { name: string; plaintext: boolean; auth: 'MTLS' | 'Token' }
 
@@ -26,6 +29,8 @@ for (const setup of setups) {
     let ferry: TestNode;
     let kuscia: KusciaPeer;
     const echoes: Echo[] = [];
+    // MTLS: another Kuscia partner of fbob, whose CA must never vouch for kalice.
+    const kcarol = setup.auth === 'MTLS' ? domainCertificate('kcarol') : undefined;
 
     before(async () => {
       ferry = await TestNode.init('fbob');
@@ -48,13 +53,19 @@ kind: Domain
 metadata: { name: kalice }
 spec: { role: partner, cert: ${kuscia.certBase64} }
 `,
-        ...(token ? [`apiVersion: kuscia.secretflow/v1alpha1
+        `apiVersion: kuscia.secretflow/v1alpha1
 kind: ClusterDomainRoute
 metadata: { name: kalice-fbob }
 spec:
   source: kalice
   destination: fbob
-  authenticationType: Token${tokenConfig}
+  authenticationType: ${setup.auth}${tokenConfig}${token ? '' : `
+  mTLSConfig: { sourceClientCert: ${Buffer.from(kuscia.clientCertificate.certPem).toString('base64')} }`}
+`,
+        ...(kcarol ? [`apiVersion: kuscia.secretflow/v1alpha1
+kind: Domain
+metadata: { name: kcarol }
+spec: { role: partner, cert: ${Buffer.from(kcarol.certPem).toString('base64')} }
 `] : []),
         service('echo', fHttp.port, { access: 'kalice' }),
         service('greeter', fGrpc.port, { access: 'kalice', protocol: 'GRPC' }),
@@ -106,8 +117,8 @@ spec:
       assert.notEqual(r.status, 200, 'without the token or certificate Ferry got, the Kuscia peer refuses');
     });
 
-    if (setup.auth === 'Token') {
-      test('Kuscia -> Ferry: Host rewritten, Kuscia-Host carries the target; HTTP/1.1, h2 and gRPC', async () => {
+    {
+      test(`Kuscia -> Ferry (${setup.auth}): Host rewritten, Kuscia-Host carries the target; HTTP/1.1, h2 and gRPC`, async () => {
         for (const args of [['--http1.1'], ['--http2-prior-knowledge']]) {
           const r = await viaKuscia(args);
           assert.equal(r.status, 200, `${args}: ${r.status} ${r.headers['kuscia-error-message'] ?? ''} ${r.body}`);
@@ -119,6 +130,58 @@ spec:
         const g = await grpcEchoCall(`127.0.0.1:${kuscia.ports.internal}`, 'greeter.fbob.svc', 'hi');
         assert.equal(g.service, 'greeter@fbob');
         assert.equal(g.source, 'kalice');
+      });
+    }
+
+    if (kcarol) {
+      test('MTLS from Kuscia: any certificate kalice\'s CA signed is kalice; another partner\'s CA never vouches for kalice', async () => {
+        const dir = tempDir('kuscia-certs');
+        const files = (name: string, c: { certPem: string; keyPem: string }, chain = '') => {
+          writeFileSync(join(dir, `${name}.crt`), c.certPem + chain);
+          writeFileSync(join(dir, `${name}.key`), c.keyPem);
+          return ['--cert', join(dir, `${name}.crt`), '--key', join(dir, `${name}.key`)];
+        };
+        const call = (cert: string[], extra: string[] = []) => curl(['-k', ...cert, ...extra, '-H', 'Kuscia-Host: echo.fbob.svc', '-H', 'Host: 127.0.0.1', `https://127.0.0.1:${ferry.ports.public}/direct`]);
+        // kalice's gateway certificate (CN=kalice_ENVOY_EXTERNAL, issued by its CA) and its domain certificate: both kalice.
+        for (const [name, c] of [['issued', kuscia.gateway], ['domain', kuscia.ca]] as const) {
+          const r = await call(files(`kalice-${name}`, c), ['-H', 'Kuscia-Source: kalice']);
+          assert.equal(r.status, 200, `${name}: ${r.status} ${r.body}`);
+          assert.equal((JSON.parse(r.body) as EchoReply).kuscia['kuscia-source'], 'kalice');
+        }
+        // kcarol is a trusted partner, but echo is not exposed to it, and it cannot claim to be kalice.
+        const carol = files('kcarol', kcarol);
+        const own = await call(carol);
+        assert.equal(own.status, 403, own.body);
+        assert.match(own.headers['kuscia-error-message'] ?? '', /not exposed to spiffe:\/\/kcarol\/ferry\/gateway/);
+        assert.equal((await call(carol, ['-H', 'Kuscia-Source: kalice'])).status, 403);
+        // kcarol's CA issues a certificate that says kalice everywhere it can (CN, SPIFFE URI): still kcarol.
+        const lookalike = gatewayCertificate('kalice', kcarol, { uri: 'spiffe://kalice/ferry/gateway' });
+        const l = await call(files('lookalike', lookalike), ['-H', 'Kuscia-Source: kalice']);
+        assert.equal(l.status, 403, `a certificate kcarol's CA signed is kcarol's, whatever it names: ${l.status} ${l.body}`);
+        // kcarol's CA signs an intermediate named like kalice's CA (CN=kalice), which signs a leaf: refused in the handshake (depth 1).
+        const fakeCa = gatewayCertificate('kalice', kcarol, { cn: 'kalice', ca: true });
+        const chained = gatewayCertificate('kalice', fakeCa);
+        const c = await call(files('chained', chained, fakeCa.certPem), ['-H', 'Kuscia-Source: kalice']);
+        assert.equal(c.status, 0, `an intermediate named after kalice's CA must not pass: ${c.status} ${c.body}`);
+        // A self-made CN=kalice CA certificate: not kalice's key, refused in the handshake.
+        const forged = await call(files('forged', domainCertificate('kalice')), ['-H', 'Kuscia-Source: kalice']);
+        assert.equal(forged.status, 0, `a forged kalice certificate must not pass: ${forged.status}`);
+        // Without a certificate: no identity (401 when Token routes exist, else the handshake fails).
+        const none = await call([]);
+        assert.notEqual(none.status, 200);
+      });
+
+      test('a partner Domain whose CA has kalice\'s CA subject is refused, naming the clash; kalice keeps working', async () => {
+        const impostor = domainCertificate('kalice'); // subject CN=kalice, another key
+        const r = ferry.cli(['apply', '-f', '-'], `apiVersion: kuscia.secretflow/v1alpha1
+kind: Domain
+metadata: { name: kmallory }
+spec: { role: partner, cert: ${Buffer.from(impostor.certPem).toString('base64')} }
+`);
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /Domain\/kmallory: spec\.cert: its CA has the subject CN=kalice, as the CA of Domain kalice/);
+        assert.equal(ferry.cli(['get', 'domain', 'kmallory']).code === 0 && /kmallory/.test(ferry.cli(['get', 'domain', 'kmallory']).stdout), false, 'nothing was stored');
+        assert.equal((await viaKuscia(['--http1.1'])).status, 200);
       });
     }
 

@@ -14,3 +14,5 @@ for (const domain of ['alice', 'bob', 'carol']) {
     writeFileSync(join(dir, 'alice-gateway.key'), gw.keyPem);
   }
 }
+// kuscia-ca.pem (kbob2 in kuscia-partner) is a Kuscia domain certificate (self-signed, CN=kbob2), made once with:
+// openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=kbob2 -days 36500 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,digitalSignature -addext extendedKeyUsage=clientAuth,serverAuth

@@ -12,6 +12,10 @@
 //   service in the protocol the call arrived in (use_downstream_protocol_config);
 //   Token mode checks Kuscia-Token (ext_authz against the issuer's tokens),
 //   MTLS mode requires a client certificate from the partner's CA.
+// - MTLS as a source: Kuscia presents spec.mTLSConfig.sourceClientCert with
+//   its domain key (when sourceClientPrivateKey is empty): by default here its
+//   domain certificate itself, as Kuscia's own scripts probe with
+//   (--cert ca.crt --key ca.key); or a certificate its CA issued.
 // - Transport: TLS with the gateway certificate, or plain HTTP (NOTLS).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
@@ -33,6 +37,10 @@ export interface KusciaPeerOptions {
   plaintext: boolean;
   /** MTLS: client certificates both ways; Token: Kuscia-Token both ways. */
   auth: 'MTLS' | 'Token';
+  /** MTLS: the client certificate it presents (sourceClientCert): its domain certificate (default) or one its CA issued. */
+  clientCert?: 'domain' | 'issued';
+  /** Domains reached through the partner as a relay (Kuscia's THIRD-DOMAIN transit: the relay's route, cloned for *.<domain>.svc). */
+  through?: string[];
   /** Local services partners may call: name -> port on 127.0.0.1, protocol. */
   services: Record<string, { port: number; grpc?: boolean }>;
 }
@@ -44,8 +52,8 @@ export interface FerryPartner {
   publicPort: number;
 }
 
-/** Kuscia's domain certificate: a self-signed RSA CA, CN=<domain>. */
-function domainCertificate(domain: string): { certPem: string; keyPem: string } {
+/** Kuscia's domain certificate: a self-signed RSA CA, CN=<domain> (clientAuth and serverAuth, as Kuscia makes it). */
+export function domainCertificate(domain: string): { certPem: string; keyPem: string } {
   const keys = forge.pki.rsa.generateKeyPair(2048);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
@@ -54,25 +62,27 @@ function domainCertificate(domain: string): { certPem: string; keyPem: string } 
   cert.validity.notAfter = new Date(Date.now() + 365 * 24 * 3600_000);
   cert.setSubject([{ name: 'commonName', value: domain }]);
   cert.setIssuer([{ name: 'commonName', value: domain }]);
-  cert.setExtensions([{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true }]);
+  cert.setExtensions([{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true }, { name: 'extKeyUsage', serverAuth: true, clientAuth: true }]);
   cert.sign(keys.privateKey, forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
 }
 
 /** Kuscia's external gateway certificate: CN=<domain>_ENVOY_EXTERNAL, IP SAN 127.0.0.1 only. */
-function gatewayCertificate(domain: string, ca: { certPem: string; keyPem: string }): { certPem: string; keyPem: string } {
+export function gatewayCertificate(domain: string, ca: { certPem: string; keyPem: string }, opts: { cn?: string; uri?: string; ca?: boolean } = {}): { certPem: string; keyPem: string } {
   const keys = forge.pki.rsa.generateKeyPair(2048);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
-  cert.serialNumber = '02';
+  cert.serialNumber = randomBytes(8).toString('hex').replace(/^[89a-f]/, '1');
   cert.validity.notBefore = new Date(Date.now() - 60_000);
   cert.validity.notAfter = new Date(Date.now() + 30 * 24 * 3600_000);
-  cert.setSubject([{ name: 'commonName', value: `${domain}_ENVOY_EXTERNAL` }]);
+  cert.setSubject([{ name: 'commonName', value: opts.cn ?? `${domain}_ENVOY_EXTERNAL` }]);
   cert.setIssuer(forge.pki.certificateFromPem(ca.certPem).subject.attributes);
-  cert.setExtensions([
-    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
-    { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
-  ]);
+  cert.setExtensions(opts.ca
+    ? [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true }]
+    : [
+      { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, ...(opts.uri ? [{ type: 6, value: opts.uri }] : [])] },
+    ]);
   cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
 }
@@ -112,6 +122,11 @@ export class KusciaPeer {
       install: async () => {},
       persist: () => {},
     });
+  }
+
+  /** MTLS: what it presents as a client (spec.mTLSConfig.sourceClientCert on its route, with its domain key or the issued one). */
+  get clientCertificate(): { certPem: string; keyPem: string } {
+    return this.opts.clientCert === 'issued' ? this.gateway : this.ca;
   }
 
   /** base64 of the domain certificate: Domain.spec.cert on the Ferry side. */
@@ -179,7 +194,7 @@ export class KusciaPeer {
     const upstreamTls = plaintext ? {} : {
       transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: {
         '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
-        common_tls_context: { validation_context: { trusted_ca: { inline_string: partner.caPem } }, ...(auth === 'MTLS' ? { tls_certificates: [tlsCert] } : {}) },
+        common_tls_context: { validation_context: { trusted_ca: { inline_string: partner.caPem } }, ...(auth === 'MTLS' ? { tls_certificates: [{ certificate_chain: { inline_string: this.clientCertificate.certPem }, private_key: { inline_string: this.clientCertificate.keyPem } }] } : {}) },
       } },
     };
     const hcm = (name: string, routeConfig: unknown, filters: unknown[] = []) => ({
@@ -222,7 +237,7 @@ export class KusciaPeer {
             address: tcp(this.ports.internal),
             filter_chains: [{ filters: [hcm('internal', {
               virtual_hosts: [{
-                name: partner.domain, domains: [`*.${partner.domain}.svc`],
+                name: partner.domain, domains: [partner.domain, ...(this.opts.through ?? [])].map((d) => `*.${d}.svc`),
                 routes: [{
                   match: { prefix: '/' },
                   // Kuscia's peer clusters rewrite Host to the endpoint host (auto_host_rewrite); the target travels in Kuscia-Host.
