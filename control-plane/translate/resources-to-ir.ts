@@ -1,6 +1,6 @@
 // Pure translation: stored resources + node config -> IR, with a status for
 // every resource that says whether it works and, if not, why and what to do.
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import type { NodeConfig } from '../config.ts';
 import { successLogPercent } from './access-log-policy.ts';
 import { splitPemCertificates } from '../../certs/authority.ts';
@@ -194,7 +194,7 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `relay: ${self} carries ${source} -> ${destination} (TLS end to end: ${self} sees ciphertext) ${out.path.kind === 'relay' ? `on to the relay ${out.path.relay}` : `to ${out.host}:${out.port}`}` });
   }
 
-  const services = resources.services.map((s) => localService(s, self));
+  const services = sharedBackends(resources.services.map((s) => localService(s, self)));
   for (const s of services) {
     const strangers = s.allowed.filter((d) => !trusted.has(d));
     statuses.push({
@@ -237,6 +237,39 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     services,
     statuses,
   };
+}
+
+/**
+ * Which Envoy cluster a Service's requests go on: the Services of one backend
+ * (same protocol, addresses and port: 10k Services on a few engines) share
+ * one, named by that backend; a Service alone on its backend keeps
+ * service-<name>, so its upstream statistics still name it. Pure: computed
+ * from the Services of this translation, no reference counts.
+ */
+function sharedBackends(services: LocalService[]): LocalService[] {
+  const users = new Map<string, number>();
+  for (const s of services) users.set(backendKey(s), (users.get(backendKey(s)) ?? 0) + 1);
+  return services.map((s) => ((users.get(backendKey(s)) ?? 0) > 1 ? onBackendCluster(s) : s));
+}
+
+/** Everything the Envoy cluster of a Service depends on (clusters.ts serviceCluster). */
+const backendKey = (s: LocalService) => `${s.protocol}|${s.addresses.join(',')}|${s.port}`;
+
+const onShared = new WeakMap<LocalService, LocalService>();
+/** The Service on its backend's shared cluster: one object per stored Service, so translation memos keep hitting. */
+function onBackendCluster(s: LocalService): LocalService {
+  let shared = onShared.get(s);
+  if (!shared) onShared.set(s, shared = { ...s, cluster: backendClusterName(s) });
+  return shared;
+}
+
+/** backend-<addresses>-<port>-<protocol>; dots become "_" (Envoy's stat tags end a cluster name at the first dot). */
+export function backendClusterName(s: Pick<LocalService, 'protocol' | 'addresses' | 'port'>): string {
+  const hosts = s.addresses.join('+');
+  const safe = hosts.replace(/\./g, '_');
+  // Any other character (or a "_" already there) would make two backends' names collide: a hash keeps them apart.
+  const exact = /^[A-Za-z0-9.+-]*$/.test(hosts) ? '' : `-${createHash('sha256').update(hosts).digest('hex').slice(0, 8)}`;
+  return `backend-${safe.replace(/[^A-Za-z0-9_+-]/g, '_')}${exact}-${s.port}-${s.protocol.toLowerCase()}`;
 }
 
 const builtIns = new Map<string, LocalService>();

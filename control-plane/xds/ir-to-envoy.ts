@@ -22,7 +22,7 @@ export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyReso
     clusters: [
       ...ir.peers.map((p) => peerCluster(ir, p)),
       ...ir.peers.filter((p) => p.gateway === 'kuscia').map((p) => peerCluster(ir, p, true)),
-      ...ir.services.map(serviceCluster),
+      ...uniqueByName(ir.services.map(serviceCluster)),
       ...(ir.tokenPartners.length ? [handshakeCluster(ir)] : []),
       ...(ir.peers.some((p) => p.auth === 'Token' && p.localPorts.length) ? [internalLoopbackCluster(ir)] : []),
       ...ir.peers.filter((p) => p.path.kind === 'proxy').map(proxyCluster),
@@ -40,4 +40,11 @@ export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyReso
     routes: [publicRoutes(ir), internalRoutes(ir)],
     secrets: secrets(ir, gateway),
   };
+}
+
+/** Services on one backend share its cluster: each yields the same cluster, sent once. */
+function uniqueByName(clusters: J[]): J[] {
+  const byName = new Map<string, J>();
+  for (const c of clusters) if (!byName.has(String(c.name))) byName.set(String(c.name), c);
+  return [...byName.values()];
 }
