@@ -19,7 +19,7 @@ export interface DeltaRequestMsg {
 }
 
 /** Types a proxy subscribes to as a whole when its first request names nothing. */
-const LEGACY_WILDCARD_TYPES = new Set<string>([TYPE.cluster, TYPE.listener]);
+const LEGACY_WILDCARD_TYPES = new Set<string>([TYPE.cluster, TYPE.listener, TYPE.scopedRouteConfiguration]);
 
 export class DeltaStream extends AdsStream {
   readonly variant = 'delta' as const;

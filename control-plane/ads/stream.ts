@@ -132,7 +132,7 @@ export abstract class AdsStream {
    */
   protected mayRemove(typeUrl: ResourceTypeUrl, snapshot: Snapshot): boolean {
     if (!REMOVED_LAST.has(typeUrl)) return true;
-    for (const t of [TYPE.listener, TYPE.routeConfiguration] as const) {
+    for (const t of [TYPE.listener, TYPE.scopedRouteConfiguration, TYPE.routeConfiguration] as const) {
       const s = this.types.get(t);
       if (s && (s.pending || s.ackedVersion !== snapshot.version)) return false;
     }

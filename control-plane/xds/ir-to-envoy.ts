@@ -5,7 +5,8 @@ import type { Ir } from '../translate/ir.ts';
 import { peerCluster, proxyCluster, relayEndpointClusters, internalLoopbackCluster, handshakeCluster, serviceCluster, secrets } from './clusters.ts';
 import { type J, type GatewayKeyMaterial, pipeCluster, tunnelInClusterName } from './common.ts';
 import { publicListener, localPortListener, internalListener, handshakeEgressListener, tunnelListener, reverseDialListener } from './listeners.ts';
-import { publicRoutes, internalRoutes } from './routes.ts';
+import { internalRoutes } from './routes.ts';
+import { publicScopedRouting } from './public-scopes.ts';
 
 export type { GatewayKeyMaterial };
 
@@ -14,10 +15,13 @@ export interface EnvoyResources {
   listeners: J[];
   routes: J[];
   secrets: J[];
+  /** Scoped RDS: which route configuration serves a request, by its target host (routes.ts). */
+  scopedRoutes?: J[];
 }
 
 
 export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyResources {
+  const publicRouting = publicScopedRouting(ir);
   return {
     clusters: [
       ...ir.peers.map((p) => peerCluster(ir, p)),
@@ -37,7 +41,8 @@ export function translateToEnvoy(ir: Ir, gateway: GatewayKeyMaterial): EnvoyReso
       ...ir.peers.filter((p) => p.path.kind === 'proxy' || p.path.kind === 'relay').map((p) => tunnelListener(ir, p)),
       ...ir.reverseDialers.map((d) => reverseDialListener(ir, d)),
     ],
-    routes: [publicRoutes(ir), internalRoutes(ir)],
+    routes: [...publicRouting.routes, internalRoutes(ir)],
+    scopedRoutes: publicRouting.scopes,
     secrets: secrets(ir, gateway),
   };
 }

@@ -141,20 +141,19 @@ export function staleConnection(ir: Ir): J[] {
   });
 }
 
-/** Public routes: by Kuscia-Host (Host when the sender set none) to a local service the authenticated caller may call. */
-export function publicRoutes(ir: Ir): J {
+/**
+ * What a public request that names no Service, relay or tunnel of this node
+ * meets: the ambiguity guards, with Token routes the token gate (the Kuscia
+ * handshake among it), then "unknown service". Served as the handshake host's
+ * scope, and as local replies to requests of no scope (public-scopes.ts).
+ */
+export function fallbackHost(ir: Ir): J {
   const unknown = alsoForConnect({
     name: 'unknown-service',
     match: { prefix: '/' },
     ...directError(ir, LISTENER.public, 404, `no service %REQ(kuscia-host)% in ${ir.domain} (${targetNamedBy}): apply a Service of that name in ${ir.domain}`),
   });
-  const fallback = { name: 'unknown', domains: ['*'], routes: [...ambiguityGuards(ir), ...(ir.tokenPartners.length ? [...tokenGate(ir), ...unknown] : unknown)] };
-  return {
-    name: LISTENER.public,
-    vhost_header: 'kuscia-host',
-    typed_per_filter_config: partnerRbacPerRoute(ir),
-    virtual_hosts: [...ir.services.map((s) => publicServiceHost(ir, s)), ...relayHosts(ir), ...tunnelHosts(ir), fallback],
-  };
+  return { name: 'unknown', domains: ['*'], routes: [...ambiguityGuards(ir), ...(ir.tokenPartners.length ? [...tokenGate(ir), ...unknown] : unknown)] };
 }
 
 /**
