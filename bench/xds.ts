@@ -3,6 +3,7 @@
 // local route), and with 1,000 simulated ADS clients (delta, then SotW).
 // Writes bench/results/xds.{json,md}. Run: npm run bench -- xds
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { request } from 'node:http';
@@ -30,11 +31,19 @@ const CLIENT_SERVICES = Number(process.env.XDS_BENCH_CLIENT_SERVICES ?? 1000);
 /** Which parts to run: envoy (real Envoy at each size), clients (simulated proxies). Results of a skipped part are kept from the last run. */
 const PHASES = new Set((process.env.XDS_BENCH_PHASES ?? 'envoy,clients').split(','));
 
-const serviceDoc = (name: string, port: number) => ({
-  apiVersion: 'v1', kind: 'Service',
-  metadata: { name, annotations: { 'kuscia.secretflow/access-domain': 'bob' } },
-  spec: { type: 'ExternalName', externalName: '127.0.0.1', ports: [{ port }] },
-});
+/** How many engines (echo servers, each on an address of its own) the Services are spread over. */
+const BACKENDS = Number(process.env.XDS_BENCH_BACKENDS ?? 8);
+type Backend = { host: string; port: number };
+let backends: Backend[] = [];
+/** The i-th Service's backend: Services on one backend share its cluster (translate/resources-to-ir.ts). */
+const serviceDoc = (name: string, i: number) => {
+  const b = backends[i % backends.length]!;
+  return {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name, annotations: { 'kuscia.secretflow/access-domain': 'bob' } },
+    spec: { type: 'ExternalName', externalName: b.host, ports: [{ port: b.port }] },
+  };
+};
 
 function get(port: number, host: string): Promise<number> {
   return new Promise((resolve) => {
@@ -59,14 +68,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 async function main() {
   const results: Record<string, unknown> = { machine: machine(), definitions: {
-    route: 'a Service exposed to one partner: 1 cluster, 1 public virtual host (2 routes + a fallback), 1 local virtual host on the internal listener',
+    route: `a Service exposed to one partner: its own public scope and RouteConfiguration (1 virtual host: 1 route + refusals), 1 local virtual host on the internal listener; the Services are spread over ${BACKENDS} echo servers (127.0.0.1-${BACKENDS}), so ${BACKENDS} shared clusters`,
     simulatedClients: `clients follow Envoy's delta or SotW state machine, subscribe to clusters and listeners (wildcard), ACK every response; 10 shared gRPC channels; on a node with ${CLIENT_SERVICES} Services`,
     changeLatency: 'POST /api/v1/apply of one new Service until a request to it through Envoy answers 200 (polled back to back)',
     initialSync: 'real Envoy SIGKILLed; time until the restarted Envoy has acknowledged everything (/readyz), includes the 250 ms restart back-off',
     clientsConverge: 'one new Service applied until every simulated proxy and the real Envoy acknowledged it (/readyz)',
   } };
   const previous = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};
-  const echo = await startHttpEcho('bench');
+  const echoes = await Promise.all(Array.from({ length: BACKENDS }, (_, i) => startHttpEcho('bench', 0, `127.0.0.${i + 1}`)));
+  backends = echoes.map((e, i) => ({ host: `127.0.0.${i + 1}`, port: e.port }));
+  const echo = { port: 0, close: () => Promise.all(echoes.map((e) => e.close())) };
   if (PHASES.has('envoy')) results.withRealEnvoy = await realEnvoyPhase(echo.port);
   else results.withRealEnvoy = previous.withRealEnvoy;
   if (PHASES.has('clients')) results.simulatedClients = await clientsPhase(echo.port);
@@ -90,7 +101,7 @@ async function realEnvoyPhase(echoPort: number): Promise<Record<string, unknown>
     const bySize: Record<string, unknown>[] = [];
     for (const size of SIZES) {
       const docs = [];
-      for (let i = existing; i < size; i++) docs.push(serviceDoc(`svc${i}`, echo.port));
+      for (let i = existing; i < size; i++) docs.push(serviceDoc(`svc${i}`, i));
       const t0 = performance.now();
       if (docs.length) await applyAll(node, docs);
       await node.waitReady(120_000);
@@ -101,7 +112,7 @@ async function realEnvoyPhase(echoPort: number): Promise<Record<string, unknown>
       for (let k = 0; k < CHANGE_SAMPLES; k++) {
         const name = `probe-${size}-${k}`;
         const start = performance.now();
-        await applyAll(node, [serviceDoc(name, echo.port)]);
+        await applyAll(node, [serviceDoc(name, k)]);
         // Back-to-back polling: the measurement's resolution is one request (~1 ms).
         while ((await get(node.ports.internal, `${name}.alice.svc`)) !== 200) {
           if (performance.now() - start > 60_000) throw new Error(`${name} not serving after 60 s`);
@@ -126,6 +137,8 @@ async function realEnvoyPhase(echoPort: number): Promise<Record<string, unknown>
         ...(initialSyncMs ? { initialSyncMs: Math.round(initialSyncMs) } : {}),
         controlPlaneRssMb: rssMb(node.pid),
         envoyRssMb: rssMb((await node.status()).envoy.pid),
+        // The machine is shared: the 1-minute load average when the row was taken says how noisy it is.
+        load1: Number(loadavg()[0]!.toFixed(2)),
       };
       console.log(JSON.stringify(row));
       bySize.push(row);
@@ -144,7 +157,7 @@ async function clientsPhase(echoPort: number): Promise<Record<string, unknown>[]
   nodes.push(clientNode);
   try {
     await clientNode.start();
-    await applyAll(clientNode, Array.from({ length: CLIENT_SERVICES }, (_, i) => serviceDoc(`svc${i}`, echo.port)));
+    await applyAll(clientNode, Array.from({ length: CLIENT_SERVICES }, (_, i) => serviceDoc(`svc${i}`, i)));
     await clientNode.waitReady(120_000);
     let existing = CLIENT_SERVICES;
     const node = clientNode;
@@ -167,7 +180,7 @@ async function clientsPhase(echoPort: number): Promise<Record<string, unknown>[]
       const samples: number[] = [];
       for (let k = 0; k < 5; k++) {
         const start = performance.now();
-        await applyAll(node, [serviceDoc(`sim-${Variant === DeltaClient ? "delta" : "sotw"}-${k}`, echo.port)]);
+        await applyAll(node, [serviceDoc(`sim-${Variant === DeltaClient ? "delta" : "sotw"}-${k}`, k)]);
         await node.waitReady(120_000);
         samples.push(performance.now() - start);
       }
@@ -179,6 +192,7 @@ async function clientsPhase(echoPort: number): Promise<Record<string, unknown>[]
         changeAllAckedP50Ms: Math.round(percentile(samples, 50)),
         changeAllAckedMaxMs: Math.round(Math.max(...samples)),
         controlPlaneRssMb: rssMb(node.pid),
+        load1: Number(loadavg()[0]!.toFixed(2)),
       };
       console.log(JSON.stringify(row));
       clientRuns.push(row);
@@ -210,15 +224,15 @@ function report(r: Record<string, unknown>): string {
     '',
     '## With a real Envoy',
     '',
-    '| Services | apply all -> acked (ms) | one change p50 (ms) | one change p99 (ms) | initial sync (ms) | control plane RSS (MB) | Envoy RSS (MB) |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...sizes.map((s) => `| ${s.services} | ${s.applyAllToAckedMs} | ${s.changeP50Ms} | ${s.changeP99Ms} | ${s.initialSyncMs ?? ''} | ${s.controlPlaneRssMb} | ${s.envoyRssMb} |`),
+    '| Services | apply all -> acked (ms) | one change p50 (ms) | one change p99 (ms) | initial sync (ms) | control plane RSS (MB) | Envoy RSS (MB) | load (1 min) |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...sizes.map((s) => `| ${s.services} | ${s.applyAllToAckedMs} | ${s.changeP50Ms} | ${s.changeP99Ms} | ${s.initialSyncMs ?? ''} | ${s.controlPlaneRssMb} | ${s.envoyRssMb} | ${s.load1 ?? ''} |`),
     '',
     '## Simulated ADS clients',
     '',
-    '| variant | clients | Services | initial sync of all (ms) | one change, all acked p50 (ms) | max (ms) | control plane RSS (MB) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...clients.map((c) => `| ${c.variant} | ${c.clients} | ${c.services} | ${c.initialSyncAllMs} | ${c.changeAllAckedP50Ms} | ${c.changeAllAckedMaxMs} | ${c.controlPlaneRssMb} |`),
+    '| variant | clients | Services | initial sync of all (ms) | one change, all acked p50 (ms) | max (ms) | control plane RSS (MB) | load (1 min) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...clients.map((c) => `| ${c.variant} | ${c.clients} | ${c.services} | ${c.initialSyncAllMs} | ${c.changeAllAckedP50Ms} | ${c.changeAllAckedMaxMs} | ${c.controlPlaneRssMb} | ${c.load1 ?? ''} |`),
     '',
     '## Goals',
     '',
