@@ -1,14 +1,16 @@
-// The public listener's routes as Scoped RDS: one small RouteConfiguration per
-// target host (a Service, a relay destination, the reverse tunnels, the Kuscia
-// handshake), chosen by Kuscia-Host. A change to one Service is one scope and
-// one RouteConfiguration of one virtual host: Envoy builds that alone, however
-// many Services exist (one public RouteConfiguration of 10k virtual hosts cost
-// Envoy ~1-2 s per change: docs/architecture.md, bench/results/xds.md).
+// The public listener's routes as Scoped RDS: a scope per target host (a
+// Service, a relay destination, the reverse tunnels, the Kuscia handshake),
+// chosen by Kuscia-Host. A Service's scope names one of SHARDS route
+// configurations (by a hash of its name), which holds its virtual host among
+// ~N/SHARDS others: a change makes Envoy build that small configuration alone
+// (one RouteConfiguration of 10k virtual hosts cost Envoy 1-2 s per change),
+// while the number of route configurations stays bounded (10k of them, one
+// per Service, made Envoy's initial sync ~2x slower: bench/results/xds.md).
 import type { Ir, LocalService } from '../translate/ir.ts';
 import { handshakeHost } from '../../interop/kuscia-handshake.ts';
 import { LISTENER } from './envoy-types.ts';
 import { partnerRbacPerRoute } from './access.ts';
-import { type J, ads, memo, relayHost, tunnelHost, PEER_IDENTITY } from './common.ts';
+import { type J, ads, relayHost, tunnelHost, PEER_IDENTITY } from './common.ts';
 import { fallbackHost, publicServiceHost, relayHosts, tunnelHosts } from './routes.ts';
 
 /**
@@ -28,29 +30,49 @@ export interface PublicRouting {
   scopes: J[];
 }
 
+/** How many route configurations the Services are spread over: 10k Services make ~40 virtual hosts each. */
+export const SHARDS = 256;
+
+/** The shard of a Service: FNV-1a of its name (stable: a Service never moves while it exists). */
+export function shardOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % SHARDS;
+}
+
+/** The name of a Service's public RouteConfiguration. */
+export const serviceRouteConfigName = (s: LocalService) => `${LISTENER.public}/services-${shardOf(s.name)}`;
+
 /** The scope and route configuration of each target host on the public listener. */
 export function publicScopedRouting(ir: Ir): PublicRouting {
   const rbac = partnerRbac(ir);
   const routes: J[] = [];
   const scopes: J[] = [];
-  const add = (name: string, hosts: string[], vh: J) => {
-    const rc = scopeConfig(vh, rbac, name);
+  const cache = nextGeneration();
+  const add = (name: string, hosts: string[], vhs: J[]) => {
+    const rc = routeConfig(cache, name, vhs, rbac);
     routes.push(rc);
-    for (const host of hosts) scopes.push(scopeFor(rc, host));
+    for (const host of hosts) scopes.push(scopeOf(cache, rc, host));
   };
+  const shards = new Map<number, LocalService[]>();
+  for (const s of ir.services) {
+    const i = shardOf(s.name);
+    const members = shards.get(i);
+    if (members) members.push(s);
+    else shards.set(i, [s]);
+  }
   // Token routes make every Service's routes depend on the tokens: no per-Service memo then (publicServiceHost).
-  for (const s of ir.services) add(`${LISTENER.public}/service-${s.name}`, [s.host], publicServiceHost(ir, s));
-  for (const vh of relayHosts(ir)) add(`${LISTENER.public}/${vh.name}`, [relayHost(String(vh.name).slice('relay-'.length))], vh);
-  for (const vh of tunnelHosts(ir)) add(`${LISTENER.public}/${vh.name}`, [tunnelHost(ir.domain)], vh);
-  if (ir.tokenPartners.length) add(`${LISTENER.public}/kuscia-handshake`, [handshakeHost(ir.domain)], fallbackHost(ir));
+  for (const [i, members] of [...shards].sort(([a], [b]) => a - b)) {
+    add(`${LISTENER.public}/services-${i}`, members.map((s) => s.host), members.map((s) => publicServiceHost(ir, s)));
+  }
+  for (const vh of relayHosts(ir)) add(`${LISTENER.public}/${vh.name}`, [relayHost(String(vh.name).slice('relay-'.length))], [vh]);
+  for (const vh of tunnelHosts(ir)) add(`${LISTENER.public}/${vh.name}`, [tunnelHost(ir.domain)], [vh]);
+  if (ir.tokenPartners.length) add(`${LISTENER.public}/kuscia-handshake`, [handshakeHost(ir.domain)], [fallbackHost(ir)]);
   return { routes, scopes };
 }
 
-/** The name of a Service's public RouteConfiguration (for NACK provenance). */
-export const serviceRouteConfigName = (s: LocalService) => `${LISTENER.public}/service-${s.name}`;
-
 // The partner policies ride on every public RouteConfiguration (per-route RBAC at its top):
-// the same object while the partners are the same, so unchanged scopes are not encoded again.
+// the same object while the partners are the same, so unchanged configurations are not encoded again.
 let lastRbac: { key: string; value: J } | undefined;
 function partnerRbac(ir: Ir): J {
   const key = JSON.stringify(ir.partners.map((p) => p.domain));
@@ -58,25 +80,34 @@ function partnerRbac(ir: Ir): J {
   return lastRbac.value;
 }
 
-/** One virtual host answering whatever reached its scope (the scope matched the host already). */
-const configs = new WeakMap<J, { rbac: J; name: string; rc: J }>();
-function scopeConfig(vh: J, rbac: J, name: string): J {
-  const known = configs.get(vh);
-  if (known && known.rbac === rbac && known.name === name) return known.rc;
-  const rc = { name, typed_per_filter_config: rbac, virtual_hosts: [{ ...vh, domains: ['*'] }] };
-  configs.set(vh, { rbac, name, rc });
-  return rc;
+/**
+ * Route configurations and scopes of the last translation, reused when
+ * unchanged (the same objects: the encoder skips them), kept one generation.
+ */
+interface Generation { configs: Map<string, { vhs: J[]; rbac: J; rc: J }>; scopes: Map<string, J> }
+let previous: Generation = { configs: new Map(), scopes: new Map() };
+function nextGeneration(): { prev: Generation; next: Generation } {
+  const next: Generation = { configs: new Map(), scopes: new Map() };
+  const prev = previous;
+  previous = next;
+  return { prev, next };
 }
 
-const scopeFor = (rc: J, host: string): J => scopeOf(rc)(host);
-const scopeOf = memo((rc: J) => {
-  const byHost = new Map<string, J>();
-  return (host: string) => {
-    let scope = byHost.get(host);
-    if (!scope) byHost.set(host, scope = { name: `${rc.name}@${host}`, route_configuration_name: rc.name, key: { fragments: [{ string_key: host }] } });
-    return scope;
-  };
-});
+/** The virtual hosts, found by Kuscia-Host within the configuration the scope chose (Host when absent: see above). */
+function routeConfig(cache: { prev: Generation; next: Generation }, name: string, vhs: J[], rbac: J): J {
+  const known = cache.prev.configs.get(name);
+  const same = known && known.rbac === rbac && known.vhs.length === vhs.length && known.vhs.every((v, i) => v === vhs[i]);
+  const entry = same ? known : { vhs, rbac, rc: { name, vhost_header: 'kuscia-host', typed_per_filter_config: rbac, virtual_hosts: vhs } };
+  cache.next.configs.set(name, entry);
+  return entry.rc;
+}
+
+function scopeOf(cache: { prev: Generation; next: Generation }, rc: J, host: string): J {
+  const key = `${rc.name}|${host}`;
+  const scope = cache.prev.scopes.get(key) ?? { name: `${LISTENER.public}@${host}`, route_configuration_name: rc.name, key: { fragments: [{ string_key: host }] } };
+  cache.next.scopes.set(key, scope);
+  return scope;
+}
 
 /**
  * A request of no scope matches no route (Envoy: NR, 404). Its answer is the
