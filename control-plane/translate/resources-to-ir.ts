@@ -247,13 +247,19 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
  * from the Services of this translation, no reference counts.
  */
 function sharedBackends(services: LocalService[]): LocalService[] {
+  const keys = services.map(backendKey);
   const users = new Map<string, number>();
-  for (const s of services) users.set(backendKey(s), (users.get(backendKey(s)) ?? 0) + 1);
-  return services.map((s) => ((users.get(backendKey(s)) ?? 0) > 1 ? onBackendCluster(s) : s));
+  for (const k of keys) users.set(k, (users.get(k) ?? 0) + 1);
+  return services.map((s, i) => (users.get(keys[i]!)! > 1 ? onBackendCluster(s) : s));
 }
 
-/** Everything the Envoy cluster of a Service depends on (clusters.ts serviceCluster). */
-const backendKey = (s: LocalService) => `${s.protocol}|${s.addresses.join(',')}|${s.port}`;
+/** Everything the Envoy cluster of a Service depends on (clusters.ts serviceCluster); once per stored Service. */
+const backendKeys = new WeakMap<LocalService, string>();
+function backendKey(s: LocalService): string {
+  let key = backendKeys.get(s);
+  if (key === undefined) backendKeys.set(s, key = `${s.protocol}|${s.addresses.join(',')}|${s.port}`);
+  return key;
+}
 
 const onShared = new WeakMap<LocalService, LocalService>();
 /** The Service on its backend's shared cluster: one object per stored Service, so translation memos keep hitting. */

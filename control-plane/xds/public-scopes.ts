@@ -49,10 +49,10 @@ export function publicScopedRouting(ir: Ir): PublicRouting {
   const routes: J[] = [];
   const scopes: J[] = [];
   const cache = nextGeneration();
-  const add = (name: string, hosts: string[], vhs: J[]) => {
+  const add = (name: string, hosts: string[], vhs: J[], services?: LocalService[]) => {
     const rc = routeConfig(cache, name, vhs, rbac);
     routes.push(rc);
-    for (const host of hosts) scopes.push(scopeOf(cache, rc, host));
+    hosts.forEach((host, i) => scopes.push(services ? serviceScope(services[i]!, rc) : scopeOf(cache, rc, host)));
   };
   const shards = new Map<number, LocalService[]>();
   for (const s of ir.services) {
@@ -63,7 +63,7 @@ export function publicScopedRouting(ir: Ir): PublicRouting {
   }
   // Token routes make every Service's routes depend on the tokens: no per-Service memo then (publicServiceHost).
   for (const [i, members] of [...shards].sort(([a], [b]) => a - b)) {
-    add(`${LISTENER.public}/services-${i}`, members.map((s) => s.host), members.map((s) => publicServiceHost(ir, s)));
+    add(`${LISTENER.public}/services-${i}`, members.map((s) => s.host), members.map((s) => publicServiceHost(ir, s)), members);
   }
   for (const vh of relayHosts(ir)) add(`${LISTENER.public}/${vh.name}`, [relayHost(String(vh.name).slice('relay-'.length))], [vh]);
   for (const vh of tunnelHosts(ir)) add(`${LISTENER.public}/${vh.name}`, [tunnelHost(ir.domain)], [vh]);
@@ -100,6 +100,14 @@ function routeConfig(cache: { prev: Generation; next: Generation }, name: string
   const entry = same ? known : { vhs, rbac, rc: { name, vhost_header: 'kuscia-host', typed_per_filter_config: rbac, virtual_hosts: vhs } };
   cache.next.configs.set(name, entry);
   return entry.rc;
+}
+
+/** A Service's scope: one object per stored Service (its shard never changes). */
+const serviceScopes = new WeakMap<LocalService, J>();
+function serviceScope(s: LocalService, rc: J): J {
+  let scope = serviceScopes.get(s);
+  if (!scope || scope.route_configuration_name !== rc.name) serviceScopes.set(s, scope = { name: `${LISTENER.public}@${s.host}`, route_configuration_name: rc.name, key: { fragments: [{ string_key: s.host }] } });
+  return scope;
 }
 
 function scopeOf(cache: { prev: Generation; next: Generation }, rc: J, host: string): J {
