@@ -13,6 +13,8 @@ import { DeltaClient, SotwClient } from '../test/support/ads-client.ts';
 import { TYPE } from '../control-plane/xds/envoy-types.ts';
 import { machine, percentile } from './machine.ts';
 import { rssMb as rssOf } from '../test/support/harness.ts';
+import { XDS_SECRET_HEADER } from '../envoy/bootstrap.ts';
+import { xdsSecret } from '../control-plane/home.ts';
 
 /** RSS in whole MB, or undefined when the process is gone. */
 const rssMb = (pid: number | undefined) => {
@@ -163,7 +165,12 @@ async function clientsPhase(echoPort: number): Promise<Record<string, unknown>[]
     const node = clientNode;
     const clientRuns: Record<string, unknown>[] = [];
     for (const Variant of [DeltaClient, SotwClient]) {
-      const channels = Array.from({ length: 10 }, () => new grpc.Client(`127.0.0.1:${node.ports.xds}`, grpc.credentials.createInsecure()));
+      // The node serves only streams that present its xDS secret (its own Envoys'): the simulated proxies present it too.
+      const secret = xdsSecret(node.home);
+      const withSecret: grpc.Interceptor = (options, next) => new grpc.InterceptingCall(next(options), {
+        start(metadata, listener, start) { metadata.set(XDS_SECRET_HEADER, secret); start(metadata, listener); },
+      });
+      const channels = Array.from({ length: 10 }, () => new grpc.Client(`127.0.0.1:${node.ports.xds}`, grpc.credentials.createInsecure(), { interceptors: [withSecret] }));
       const clients = Array.from({ length: CLIENTS }, (_, i) => {
         const c = new Variant(channels[i % channels.length]!, `sim-${i}`);
         c.subscribe(TYPE.cluster);
