@@ -218,6 +218,11 @@ async function clientsPhase(echoPort: number): Promise<Record<string, unknown>[]
 const WHY = [
   '## What the figures rest on (issue 20)',
   '',
+  '**Before these changes** (the committed report of 2026-11-29, base commit, a quieter machine): one change p50 116 ms',
+  'at 1k and 1,102 / 1,794 ms at 10k; initial sync 8,749 ms; 1,000 delta clients 587 / 685 ms, SotW 18,419 / 20,524 ms;',
+  'control plane RSS 841 MB; Envoy RSS 744 MB at 10k; idle node 178 + 68 MB. Its Services all had one backend each',
+  '(10k clusters); this run spreads them over 8 backends (8 clusters).',
+  '',
   '**Where a change at 10k Services went** (bench/xds-probe.ts: the control plane and a real Envoy in one process, one Service added',
   'at a time, time from the new snapshot to Envoy\'s ACK of everything; 2026-12-03, load 3-4): before, Envoy took',
   '~1.9 s per change and the control plane ~0.1 s. Envoy rebuilt the `public` RouteConfiguration (10k virtual hosts)',
