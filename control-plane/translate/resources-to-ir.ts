@@ -242,9 +242,11 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
 /**
  * Which Envoy cluster a Service's requests go on: the Services of one backend
  * (same protocol, addresses and port: 10k Services on a few engines) share
- * one, named by that backend; a Service alone on its backend keeps
- * service-<name>, so its upstream statistics still name it. Pure: computed
- * from the Services of this translation, no reference counts.
+ * one, named by that backend, so a Service never changes cluster when others
+ * come and go (a renamed cluster would be removed under its in-flight
+ * requests). A Service alone on its backend has its statistics and access
+ * logs say service-<name> (alt_stat_name), shared ones the backend. Pure:
+ * computed from the Services of this translation, no reference counts.
  */
 function sharedBackends(services: LocalService[]): LocalService[] {
   const keys = services.map(backendKey);
@@ -265,7 +267,7 @@ const onShared = new WeakMap<LocalService, LocalService>();
 /** The Service on its backend's shared cluster: one object per stored Service, so translation memos keep hitting. */
 function onBackendCluster(s: LocalService): LocalService {
   let shared = onShared.get(s);
-  if (!shared) onShared.set(s, shared = { ...s, cluster: backendClusterName(s) });
+  if (!shared) onShared.set(s, shared = { ...s, statName: s.cluster });
   return shared;
 }
 
@@ -439,11 +441,12 @@ function localService(s: ServiceResource, self: string): LocalService {
 
 function buildLocalService(s: ServiceResource, self: string): LocalService {
   const protocol = (s.metadata.annotations?.[PROTOCOL_ANNOTATION] ?? 'HTTP') as LocalService['protocol'];
-  return {
+  const service: LocalService = {
     name: s.metadata.name,
     domain: self,
     host: `${s.metadata.name}.${self}.svc`,
-    cluster: `service-${s.metadata.name}`,
+    cluster: '', // set below: it depends on the backend
+    statName: `service-${s.metadata.name}`,
     addresses: [s.spec.externalName, ...(s.spec.externalIPs ?? [])],
     port: s.spec.ports[0]!.port,
     protocol,
@@ -451,4 +454,6 @@ function buildLocalService(s: ServiceResource, self: string): LocalService {
     idleTimeoutSeconds: parseDuration(s.metadata.annotations?.[IDLE_TIMEOUT_ANNOTATION] ?? '') ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
     timeoutSeconds: parseDuration(s.metadata.annotations?.[TIMEOUT_ANNOTATION] ?? '') ?? 0,
   };
+  service.cluster = backendClusterName(service);
+  return service;
 }
