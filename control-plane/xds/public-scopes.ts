@@ -40,9 +40,6 @@ export function shardOf(name: string): number {
   return (h >>> 0) % SHARDS;
 }
 
-/** The name of a Service's public RouteConfiguration. */
-export const serviceRouteConfigName = (s: LocalService) => `${LISTENER.public}/services-${shardOf(s.name)}`;
-
 /** The scope and route configuration of each target host on the public listener. */
 export function publicScopedRouting(ir: Ir): PublicRouting {
   const rbac = partnerRbac(ir);
