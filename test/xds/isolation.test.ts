@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import { Reconciler } from '../../control-plane/reconciler.ts';
-import { backendClusterName } from '../../control-plane/translate/resources-to-ir.ts';
+import { backendClusterName } from '../../control-plane/translate/backends.ts';
 import type { StoreCache } from '../../control-plane/store/cache.ts';
 import type { Resource } from '../../control-plane/resources/types.ts';
 import { ALICE, startEnvoyUnderXds } from '../support/envoy-xds.ts';
