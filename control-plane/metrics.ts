@@ -333,10 +333,12 @@ export function curateEnvoyStats(samples: Sample[], src: EnvoyStatsSource): Map<
     } else if (s.name.startsWith('envoy_cluster_') && l.envoy_cluster_name) {
       const peer = peerCluster.exec(l.envoy_cluster_name)?.[1];
       const service = /^service-(.+)$/.exec(l.envoy_cluster_name)?.[1];
-      if (!peer && !service) continue;
+      // Services on one backend share its cluster (translate/resources-to-ir.ts): counted by backend.
+      const backend = /^backend-(.+)$/.exec(l.envoy_cluster_name)?.[1];
+      if (!peer && !service && !backend) continue;
       const target = CLUSTER_COUNTERS[s.name.slice('envoy_cluster_'.length)];
       if (!target) continue;
-      add(target[0], { direction: peer ? 'outbound' : 'inbound', ...(peer ? { peer_domain: peer } : { service: service! }), ...target[1] }, s.value);
+      add(target[0], { direction: peer ? 'outbound' : 'inbound', ...(peer ? { peer_domain: peer } : service ? { service } : { backend: backend! }), ...target[1] }, s.value);
     } else if (s.name.startsWith('envoy_listener_ssl_') && l.envoy_listener_address === publicAddress) {
       const stat = s.name.slice('envoy_listener_'.length);
       const target = CLUSTER_COUNTERS[stat];

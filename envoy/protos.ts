@@ -16,10 +16,10 @@ const includeDirs = [
 /** Every message type Ferry puts in an Any or a DiscoveryResponse. */
 const entryFiles = [
   'envoy/service/discovery/v3/ads.proto',
-  'envoy/config/bootstrap/v3/bootstrap.proto',
   'envoy/config/cluster/v3/cluster.proto',
   'envoy/config/listener/v3/listener.proto',
   'envoy/config/route/v3/route.proto',
+  'envoy/config/route/v3/scoped_route.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/extensions/transport_sockets/tls/v3/secret.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config.proto',

@@ -19,7 +19,7 @@ export interface DeltaRequestMsg {
 }
 
 /** Types a proxy subscribes to as a whole when its first request names nothing. */
-const LEGACY_WILDCARD_TYPES = new Set<string>([TYPE.cluster, TYPE.listener]);
+const LEGACY_WILDCARD_TYPES = new Set<string>([TYPE.cluster, TYPE.listener, TYPE.scopedRouteConfiguration]);
 
 export class DeltaStream extends AdsStream {
   readonly variant = 'delta' as const;
@@ -28,6 +28,7 @@ export class DeltaStream extends AdsStream {
     const typeUrl = this.servedType(req);
     if (!typeUrl) return;
     const { state, first } = this.typeState(typeUrl);
+    state.inSyncWith = undefined; // a subscription change or an answer: look again
     // Subscription changes count even on a stale request; its ACK/NACK does not.
     for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) state.known.set(name, { name, version });
     const subscribe = req.resource_names_subscribe ?? [];
@@ -46,6 +47,7 @@ export class DeltaStream extends AdsStream {
   }
 
   protected pushType(typeUrl: ResourceTypeUrl, state: TypeState, snapshot: Snapshot): void {
+    if (state.inSyncWith === snapshot) return;
     const desired = this.desired(state, snapshot, typeUrl);
     const updates: EncodedResource[] = [];
     for (const r of desired.values()) if (state.known.get(r.name)?.version !== r.version) updates.push(r);
@@ -55,7 +57,10 @@ export class DeltaStream extends AdsStream {
     // With removals held back, the proxy is not at this snapshot yet even after it ACKs.
     const version = removable || !stale.length ? snapshot.version : `${snapshot.version}+held`;
     if (!updates.length && !removed.length && state.answered) {
-      if (version === snapshot.version && !state.nack) state.ackedVersion = snapshot.version;
+      if (version === snapshot.version && !state.nack) {
+        state.ackedVersion = snapshot.version;
+        state.inSyncWith = snapshot;
+      }
       return;
     }
     state.sentOver = new Map(updates.map((r) => [r.name, state.known.get(r.name)]));

@@ -41,6 +41,7 @@ export function buildSnapshot(envoy: EnvoyResources, previous?: Snapshot, cache 
     [TYPE.secret]: envoy.secrets,
     [TYPE.listener]: envoy.listeners,
     [TYPE.routeConfiguration]: envoy.routes,
+    [TYPE.scopedRouteConfiguration]: envoy.scopedRoutes ?? [],
   };
   const resources = {} as Snapshot['resources'];
   const all: string[] = [];
@@ -87,6 +88,9 @@ export function checkReferences(envoy: EnvoyResources): string[] {
         if (rds !== undefined && !routes.has(rds)) problems.push(`listener ${l.name} uses missing route configuration ${rds}`);
       }
     }
+  }
+  for (const sc of (envoy.scopedRoutes ?? []) as J[]) {
+    if (!routes.has(sc.route_configuration_name)) problems.push(`scope ${sc.name} uses missing route configuration ${sc.route_configuration_name}`);
   }
   for (const rc of envoy.routes as J[]) {
     for (const vh of rc.virtual_hosts ?? []) {

@@ -97,7 +97,10 @@ export interface LocalService {
   domain: string;
   /** <name>.<domain>.svc */
   host: string;
+  /** Named by the backend (resources-to-ir.ts backendClusterName): the same while the Service's backend is. */
   cluster: string;
+  /** The name Envoy's statistics and access logs give the cluster (alt_stat_name): service-<name> while no other Service shares the backend. */
+  statName?: string;
   /** Endpoints (externalName, then spec.externalIPs), all on `port`. */
   addresses: string[];
   /** Served by the node itself on this Unix socket instead (the built-in diagnose service). */

@@ -6,6 +6,7 @@ import { trustedPartners, decodedCa, partnerProblem, partnerFix } from './partne
 import { DATAMESH_SERVICE, DIAGNOSE_SERVICE, INTEROP_SERVICE, PROXY_ANNOTATION, ACCESS_DOMAIN_ANNOTATION, BANDWIDTH_ANNOTATION, IDLE_TIMEOUT_ANNOTATION, LOCAL_PORTS_ANNOTATION, PROTOCOL_ANNOTATION, TIMEOUT_ANNOTATION, type DomainResource, type ResourceSet, type RouteResource, type ServiceResource } from '../resources/types.ts';
 import { parseProxy, parseAccessDomains, parseBandwidthKiBps, parseDuration, parseLocalPorts, type LocalPortMapping } from '../resources/validate.ts';
 import type { BlockedPeer, HopOrigin, HopRelay, Ir, LocalService, PartnerTrust, Peer, Relay, ResourceStatus, ReverseDialer, ReverseTunnel, TokenPartner } from './ir.ts';
+import { backendClusterName, sharedBackends } from './backends.ts';
 
 /**
  * What the node knows besides the resources: the rolling tokens of the Kuscia
@@ -226,7 +227,7 @@ export function translateToIr(resources: ResourceSet, config: NodeConfig, ownCaP
     statuses.push({ kind: route.kind, name: route.metadata.name, ready: true, reason: `relay: ${self} carries ${source} -> ${destination} (TLS end to end: ${self} sees ciphertext) ${out.path.kind === 'relay' ? `on to the relay ${out.path.relay}` : `to ${out.host}:${out.port}`}` });
   }
 
-  const services = resources.services.map((s) => localService(s, self));
+  const services = sharedBackends(resources.services.map((s) => localService(s, self)));
   for (const s of services) {
     const strangers = s.allowed.filter((d) => !trusted.has(d));
     statuses.push({
@@ -384,11 +385,12 @@ function localService(s: ServiceResource, self: string): LocalService {
 
 function buildLocalService(s: ServiceResource, self: string): LocalService {
   const protocol = (s.metadata.annotations?.[PROTOCOL_ANNOTATION] ?? 'HTTP') as LocalService['protocol'];
-  return {
+  const service: LocalService = {
     name: s.metadata.name,
     domain: self,
     host: `${s.metadata.name}.${self}.svc`,
-    cluster: `service-${s.metadata.name}`,
+    cluster: '', // set below: it depends on the backend
+    statName: `service-${s.metadata.name}`,
     addresses: [s.spec.externalName, ...(s.spec.externalIPs ?? [])],
     port: s.spec.ports[0]!.port,
     protocol,
@@ -396,4 +398,6 @@ function buildLocalService(s: ServiceResource, self: string): LocalService {
     idleTimeoutSeconds: parseDuration(s.metadata.annotations?.[IDLE_TIMEOUT_ANNOTATION] ?? '') ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
     timeoutSeconds: parseDuration(s.metadata.annotations?.[TIMEOUT_ANNOTATION] ?? '') ?? 0,
   };
+  service.cluster = backendClusterName(service);
+  return service;
 }

@@ -18,6 +18,16 @@ import { type J, peerIs, PEER_IDENTITY } from './common.ts';
  */
 export const DENY_ALL_RBAC = { name: 'envoy.filters.http.rbac', typed_config: { '@type': TYPE.rbac, rules: { action: 'ALLOW', policies: {} } } };
 
+/**
+ * The public listener's filter-level policy since its routes are scoped
+ * (public-scopes.ts): it decides only requests that match no route, i.e. of
+ * no scope, which reach no upstream (they get the local replies of the
+ * fallback: 404, 401, 400...). Every public RouteConfiguration carries the
+ * partner policies at its top (deny unless a partner proves itself), and
+ * routes that answer anyone say so (OPEN_RBAC): closed where it matters.
+ */
+export const NO_ROUTE_RBAC = { name: DENY_ALL_RBAC.name, typed_config: { '@type': TYPE.rbac, rules: { action: 'DENY', policies: {} } } };
+
 /** What the request says about its source and origin, if anything, is `domain` (one value each). */
 export const claimsSource = (domain: string): J => ({
   and_rules: {

@@ -127,13 +127,15 @@ function serviceHttpOptions(http2: boolean): J {
   return { [key]: { ...(options[key] as J), common_http_protocol_options: { idle_timeout: '4s' } } };
 }
 
-export const serviceCluster = memo((s: LocalService): J => (
-  s.socketPath
+export const serviceCluster = memo((s: LocalService): J => {
+  const cluster = s.socketPath
     ? pipeCluster(s.cluster, s.socketPath)
     : s.protocol === 'TCP'
     ? endpointCluster(s.cluster, s.addresses, s.port)
-    : { ...endpointCluster(s.cluster, s.addresses, s.port), typed_extension_protocol_options: serviceHttpOptions(s.protocol === 'GRPC') }
-));
+    : { ...endpointCluster(s.cluster, s.addresses, s.port), typed_extension_protocol_options: serviceHttpOptions(s.protocol === 'GRPC') };
+  // Statistics and access logs name the Service while it is alone on its backend (resources-to-ir.ts sharedBackends).
+  return s.statName && s.statName !== s.cluster ? { ...cluster, alt_stat_name: s.statName } : cluster;
+});
 
 export function secrets(ir: Ir, gateway: GatewayKeyMaterial): J[] {
   const trustDomains = [

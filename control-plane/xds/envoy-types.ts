@@ -3,6 +3,7 @@ export const TYPE = {
   cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
   routeConfiguration: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  scopedRouteConfiguration: 'type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration',
   secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
   hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
   router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
@@ -19,8 +20,12 @@ export const TYPE = {
   earlyHeaderMutation: 'type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
 } as const;
 
-/** xDS resource types in the order a push applies them: what is used before what uses it. */
-export const PUSH_ORDER = [TYPE.cluster, TYPE.secret, TYPE.listener, TYPE.routeConfiguration] as const;
+/**
+ * xDS resource types in the order a push applies them: what is used before
+ * what uses it. Scopes (SRDS) before route configurations: Envoy asks for a
+ * scope's route configuration only once it holds the scope.
+ */
+export const PUSH_ORDER = [TYPE.cluster, TYPE.secret, TYPE.listener, TYPE.scopedRouteConfiguration, TYPE.routeConfiguration] as const;
 export type ResourceTypeUrl = (typeof PUSH_ORDER)[number];
 
 export const SHORT_TYPE_NAME: Record<ResourceTypeUrl, string> = {
@@ -28,6 +33,7 @@ export const SHORT_TYPE_NAME: Record<ResourceTypeUrl, string> = {
   [TYPE.secret]: 'secrets',
   [TYPE.listener]: 'listeners',
   [TYPE.routeConfiguration]: 'routes',
+  [TYPE.scopedRouteConfiguration]: 'scoped_routes',
 };
 
 export const SECRET = {

@@ -3,7 +3,8 @@
 import type { Ir, Peer } from '../translate/ir.ts';
 import { handshakeHost } from '../../interop/kuscia-handshake.ts';
 import { LISTENER, SECRET, TYPE } from './envoy-types.ts';
-import { DENY_ALL_RBAC } from './access.ts';
+import { NO_ROUTE_RBAC } from './access.ts';
+import { PUBLIC_SCOPED_ROUTES, publicRoutesScoped, unroutedReplies } from './public-scopes.ts';
 import { type J, ads, sds, overwrite, addIfAbsent, errorHeader, H2_WINDOWS, routeMeta, outboundStats, partnerAlpn, tunnelListenerName, relayHost, tunnelHost, proxyClusterName, INTERNAL_LOOPBACK, partnerStatPrefix, PUBLIC_EARLY_MUTATION, LINK_CHECK_HEADER, UNSENT_RETRY, BANDWIDTH_FILTER, bandwidthLimit, outboundHeaders } from './common.ts';
 import { tokenGate } from './routes.ts';
 import { accessLogFilter } from './access-log.ts';
@@ -22,10 +23,11 @@ export function localReplyConfig(ir: Ir, listener: string): J {
     headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener, cause))],
   });
   // Kuscia's unauthenticated answer, byte for byte in its fields (KUSCIA-WIRE.md).
+  const unauthorizedBody = { json_format: { domain: ir.domain, instance: '%HOSTNAME%', kuscia: 'ferry', reason: 'unauthorized.' } };
   const unauthorized: J = {
     filter: { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 401, runtime_key: 'ferry.unauthorized_status' } } } },
     headers_to_add: [addIfAbsent('Kuscia-Error-Message', errorHeader(ir, listener, 'unauthenticated'))],
-    body_format_override: { json_format: { domain: ir.domain, instance: '%HOSTNAME%', kuscia: 'ferry', reason: 'unauthorized.' } },
+    body_format_override: unauthorizedBody,
   };
   // A failure on a path whose last link check learnt why (a relay refusing): that reason first.
   const explained: J = {
@@ -38,7 +40,8 @@ export function localReplyConfig(ir: Ir, listener: string): J {
   };
   return {
     mappers: [
-      ...(listener === LISTENER.public ? [unauthorized] : [explained]),
+      // Public requests of no scope (no route): the fallback's answers (public-scopes.ts), first.
+      ...(listener === LISTENER.public ? [...unroutedReplies(ir, unauthorizedBody), unauthorized] : [explained]),
       mapper(['UF', 'UH', 'DF'], `${upstream} unreachable: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 503),
       mapper(['URX', 'UC', 'UR', 'UPE', 'UMSDR'], `${upstream} reset the connection: %UPSTREAM_TRANSPORT_FAILURE_REASON%`, 502),
       mapper(['UT', 'SI'], `${upstream} timed out`, 504),
@@ -119,7 +122,7 @@ export function httpConnectionManager(ir: Ir, listener: string, httpFilters: J[]
       codec_type: 'AUTO',
       // The caller's identity and the target, fixed before any route is chosen (common.ts).
       ...(listener === LISTENER.public ? { early_header_mutation_extensions: [PUBLIC_EARLY_MUTATION] } : {}),
-      ...(inline ? { route_config: inline.routes } : { rds: { route_config_name: listener, config_source: ads } }),
+      ...(inline ? { route_config: inline.routes } : listener === LISTENER.public && publicRoutesScoped(ir) ? { scoped_routes: PUBLIC_SCOPED_ROUTES } : { rds: { route_config_name: listener, config_source: ads } }),
       http_filters: [...httpFilters, { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } }],
       strip_any_host_port: true,
       local_reply_config: localReplyConfig(ir, listener),
@@ -154,7 +157,7 @@ export function downstreamTls(validation: J, requireClientCertificate = true): J
 }
 
 export function publicListener(ir: Ir): J {
-  const hcm = httpConnectionManager(ir, LISTENER.public, [DENY_ALL_RBAC]);
+  const hcm = httpConnectionManager(ir, LISTENER.public, [NO_ROUTE_RBAC]);
   return {
     name: LISTENER.public,
     address: { socket_address: { address: ir.publicListener.address, port_value: ir.publicListener.port } },
@@ -170,7 +173,7 @@ export function publicListener(ir: Ir): J {
           },
         },
       }),
-      filters: [httpConnectionManager(ir, LISTENER.public, [DENY_ALL_RBAC], undefined, partnerStatPrefix(p.domain))],
+      filters: [httpConnectionManager(ir, LISTENER.public, [NO_ROUTE_RBAC], undefined, partnerStatPrefix(p.domain))],
     })), ...(ir.publicPlaintext ? [{
       // publicPlaintext: a TLS-terminating gateway in front forwards plain HTTP.
       // No certificate here, ever: only a valid token authenticates (else 401).
@@ -212,7 +215,7 @@ function kusciaDefaultChain(ir: Ir): J {
     name: ir.tokenPartners.length ? 'token-and-kuscia-senders' : 'kuscia-partners',
     metadata: { filter_metadata: { ferry: { partners: ir.partners.map((p) => p.domain).join(',') } } },
     transport_socket: withoutResumption(downstreamTls(kusciaValidation(ir), ir.tokenPartners.length === 0)),
-    filters: [httpConnectionManager(ir, LISTENER.public, [kusciaIdentityFilter(ir), DENY_ALL_RBAC])],
+    filters: [httpConnectionManager(ir, LISTENER.public, [kusciaIdentityFilter(ir), NO_ROUTE_RBAC])],
   };
 }
 

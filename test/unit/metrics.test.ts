@@ -34,6 +34,7 @@ envoy_vhost_route_upstream_rq_time_count{envoy_virtual_host="service-echo",envoy
 envoy_cluster_upstream_cx_tx_bytes_total{envoy_cluster_name="alice-to-bob-https"} 3841
 envoy_cluster_upstream_cx_tx_bytes_total{envoy_cluster_name="alice-to-my-partner-grpc"} 10
 envoy_cluster_upstream_cx_tx_bytes_total{envoy_cluster_name="service-echo"} 4002
+envoy_cluster_upstream_cx_tx_bytes_total{envoy_cluster_name="backend-10_0_0_7-8080-http"} 77
 envoy_cluster_upstream_cx_tx_bytes_total{envoy_cluster_name="ferry-xds"} 27379
 # TYPE envoy_cluster_upstream_cx_connect_fail counter
 envoy_cluster_upstream_cx_connect_fail{envoy_cluster_name="alice-to-bob-https"} 1
@@ -70,6 +71,8 @@ describe('Envoy statistics, curated', () => {
     assert.ok(lines.includes('ferry_envoy_upstream_bytes_sent_total{direction="outbound",peer_domain="bob"} 3841'), text);
     assert.ok(lines.includes('ferry_envoy_upstream_bytes_sent_total{direction="outbound",peer_domain="my-partner"} 10'), text);
     assert.ok(lines.includes('ferry_envoy_upstream_bytes_sent_total{direction="inbound",service="echo"} 4002'), text);
+    // Services sharing one backend share its cluster: counted by backend.
+    assert.ok(lines.includes('ferry_envoy_upstream_bytes_sent_total{direction="inbound",backend="10_0_0_7-8080-http"} 77'), text);
     assert.ok(lines.includes('ferry_envoy_upstream_connect_failures_total{direction="outbound",peer_domain="bob",reason="connect_fail"} 1'), text);
     assert.ok(lines.includes('ferry_envoy_tls_handshake_failures_total{direction="outbound",peer_domain="bob",reason="fail_verify_san"} 0'), text);
     assert.ok(!text.includes('xds'));

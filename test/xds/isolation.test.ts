@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import { Reconciler } from '../../control-plane/reconciler.ts';
+import { backendClusterName } from '../../control-plane/translate/backends.ts';
 import type { StoreCache } from '../../control-plane/store/cache.ts';
 import type { Resource } from '../../control-plane/resources/types.ts';
 import { ALICE, startEnvoyUnderXds } from '../support/envoy-xds.ts';
@@ -54,16 +55,17 @@ for (const variant of ['delta', 'sotw'] as const) {
         assert.match(status.reason, expected);
         await waitFor('convergence without it', async () => (envoy.ads.converged() ? true : undefined));
         const clusters = await envoy.clusters();
-        assert.ok(clusters.includes('service-good') && !clusters.includes('service-bad'), clusters.join());
+        // Service clusters are named by backend (address, port, protocol): bad's is the only one on its address.
+        assert.ok(clusters.includes('backend-127_0_0_1-8080-http') && !clusters.includes(backendClusterName({ protocol: 'HTTP', addresses: [bad], port: 8080 })), clusters.join());
 
         // Other changes keep flowing: a new Service is served, the good one changes.
         store.set(service('new', '127.0.0.2'));
-        await waitFor('the new Service in Envoy', async () => ((await envoy.clusters()).includes('service-new') && envoy.ads.converged() ? true : undefined));
+        await waitFor('the new Service in Envoy', async () => ((await envoy.clusters()).includes('backend-127_0_0_2-8080-http') && envoy.ads.converged() ? true : undefined));
         assert.ok(reconciler.outcome.statuses.find((s) => s.name === 'bad')?.isolated, 'still isolated while unchanged');
 
         // Fixed: let back in.
         store.set(service('bad', '127.0.0.3'));
-        await waitFor('the fixed Service in Envoy', async () => ((await envoy.clusters()).includes('service-bad') && envoy.ads.converged() ? true : undefined));
+        await waitFor('the fixed Service in Envoy', async () => ((await envoy.clusters()).includes('backend-127_0_0_3-8080-http') && envoy.ads.converged() ? true : undefined));
         assert.equal(reconciler.outcome.statuses.find((s) => s.name === 'bad')?.isolated, undefined);
       });
     }
