@@ -85,6 +85,8 @@ export class RuntimeController {
   /** The cgroup of each running task (by task/epoch), to tell a memory-limit kill and to remove it after. */
   private readonly cgroups = new Map<string, Cgroup>();
   private readonly finishing = new Set<string>();
+  /** Wrapper pids this controller started: their own exit handler reports how they ended. */
+  private readonly started = new Set<number>();
 
   constructor(deps: RuntimeDeps) {
     this.deps = deps;
@@ -175,7 +177,8 @@ export class RuntimeController {
       if (desired !== 'Reserved' && desired !== 'Running') return;
       return this.reserve(kt, epoch);
     }
-    if (state.phase === 'Running' && state.pid && !processAlive(state.pid)) {
+    // Ours (started by this controller): its exit handler reports the end (a reconcile can see it dead first).
+    if (state.phase === 'Running' && state.pid && !this.started.has(state.pid) && !processAlive(state.pid)) {
       // The node restarted while the task ran and it ended meanwhile: its exit file says how.
       return this.finished(taskID, epoch, readExit(join(this.taskDir(taskID), '.exit-status')) ?? { exitCode: 255 });
     }
@@ -258,7 +261,8 @@ export class RuntimeController {
       if (limits.cgroup) this.cgroups.set(`${taskID}/${state.epoch}`, limits.cgroup);
       const user = this.deps.taskUser;
       const data = await this.credential(kt, party.appImageRef);
-      const p = startProcess({ command: r.command, cwd: r.cwd, env: { ...r.env, ...data?.env }, files: r.files, logFile: this.logFile(taskID), ...(limits.cgroup ? { cgroupProcs: limits.cgroup.procs } : {}), ...(user ? { uid: user.uid, gid: user.gid } : {}), onExit: (e) => void this.finished(taskID, state.epoch, e).catch((err: unknown) => this.deps.log.error({ err, task: taskID }, 'runtime: could not record how a task ended; it is read again from its exit file at the next start')) });
+      const p = startProcess({ command: r.command, cwd: r.cwd, env: { ...r.env, ...data?.env }, files: r.files, logFile: this.logFile(taskID), ...(limits.cgroup ? { cgroupProcs: limits.cgroup.procs } : {}), ...(user ? { uid: user.uid, gid: user.gid } : {}), onExit: (e) => void this.finished(taskID, state.epoch, e).finally(() => this.started.delete(p.pid)).catch((err: unknown) => this.deps.log.error({ err, task: taskID }, 'runtime: could not record how a task ended; it is read again from its exit file at the next start')) });
+      this.started.add(p.pid);
       const runsAs = user ? user.describe : `the node's own user (uid ${process.getuid?.() ?? '?'}): the task can read what the node reads; run the node as root to give tasks a user of their own`;
       return this.write(kt, { ...state, phase: 'Running', at: now, startedAt: now, pid: p.pid, limits: limits.applied, user: runsAs, ...(data ? { dataMesh: data.scope } : {}) });
     } catch (e) {
