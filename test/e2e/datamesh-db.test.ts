@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { ROOT, waitFor } from '../support/harness.ts';
-import { byStep, runPythonClient } from '../support/python-client.ts';
+import { byStep, runPythonClient, withoutProxies } from '../support/python-client.ts';
 import { databasesMissing, startMariaDb, startPostgres, type TestDatabase } from '../support/databases.ts';
 import { SqliteStore } from '../../control-plane/store/sqlite.ts';
 import { freePorts } from '../../control-plane/util/ports.ts';
@@ -22,7 +22,7 @@ const python = join(process.env.FERRY_DATAMESH_VENV ?? join(ROOT, '.tools', 'dat
 type Step = { step: string; ok: boolean; error?: string };
 
 async function runClient(address: string, env: Record<string, string>, steps: object[]): Promise<Record<string, Step>> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(no_proxy|no_grpc_proxy|grpc_proxy|https?_proxy)$/i.test(k))) as Record<string, string>;
+  const clean = withoutProxies();
   return byStep<Step>((await runPythonClient(python, 'datamesh_pypi.py', { address, steps }, { env: { ...clean, ...env } })).lines);
 }
 

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { ROOT, waitFor } from '../support/harness.ts';
 import { s3Missing, startS3, type TestS3 } from '../support/s3.ts';
-import { byStep, runPythonClient } from '../support/python-client.ts';
+import { byStep, runPythonClient, withoutProxies } from '../support/python-client.ts';
 import { SqliteStore } from '../../control-plane/store/sqlite.ts';
 import { freePorts } from '../../control-plane/util/ports.ts';
 import { keyFromBytes } from '../../control-plane/datamesh/secrets.ts';
@@ -25,7 +25,7 @@ import { schemaOf } from '../../control-plane/datamesh/csv.ts';
 
 const python = join(process.env.FERRY_DATAMESH_VENV ?? join(ROOT, '.tools', 'datamesh-venv'), 'bin', 'python');
 type Step = { step: string; ok: boolean; error?: string };
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(no_proxy|no_grpc_proxy|grpc_proxy|https?_proxy)$/i.test(k))) as Record<string, string>;
+const clean = withoutProxies();
 const missing = s3Missing() ?? (existsSync(python) ? undefined : `no ${python}: run scripts/setup.sh`);
 
 describe('DataMesh oss source against a real S3-compatible server', { skip: missing }, () => {

@@ -18,7 +18,7 @@ import { keyFromBytes } from '../../control-plane/datamesh/secrets.ts';
 import { startDataMesh, type DataMesh } from '../../control-plane/datamesh/start.ts';
 import { loadPlugins } from '../../control-plane/datamesh/plugins.ts';
 import { applyDocuments } from '../../control-plane/resources/apply.ts';
-import { byStep, runPythonClient } from '../support/python-client.ts';
+import { byStep, runPythonClient, withoutProxies } from '../support/python-client.ts';
 
 const venv = process.env.FERRY_DATAMESH_VENV ?? join(ROOT, '.tools', 'datamesh-venv');
 const python = join(venv, 'bin', 'python');
@@ -26,7 +26,7 @@ const python = join(venv, 'bin', 'python');
 type Step = { step: string; ok: boolean; result?: unknown; error?: string };
 
 async function runClient(address: string, env: Record<string, string>, steps: object[]): Promise<{ code: number | null; steps: Record<string, Step>; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(no_proxy|no_grpc_proxy|grpc_proxy|https?_proxy)$/i.test(k))) as Record<string, string>;
+  const clean = withoutProxies();
   const r = await runPythonClient(python, 'datamesh_pypi.py', { address, steps }, { env: { ...clean, ...env } });
   return { code: r.code, stderr: r.err, steps: byStep<Step>(r.lines) };
 }

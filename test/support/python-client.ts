@@ -29,5 +29,9 @@ export function runPythonClient(python: string, script: string, args: unknown, o
   });
 }
 
+/** This process's environment without proxy variables: a task's credential reaches the DataMesh client as its grpc_proxy alone. */
+export const withoutProxies = (): Record<string, string> =>
+  Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(no_proxy|no_grpc_proxy|grpc_proxy|https?_proxy)$/i.test(k))) as Record<string, string>;
+
 /** The lines keyed by their `step`. */
 export const byStep = <T>(lines: Record<string, unknown>[]): Record<string, T> => Object.fromEntries(lines.map((l) => [l.step as string, l as T]));
